@@ -1,0 +1,78 @@
+"""The FastAPI app factory."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from backend import store
+from backend.db import make_engine, make_session_factory, session_scope, verify_schema
+from backend.errors import StoreError
+from backend.routes import artifacts, catalog, experiments, health, metrics, runs
+from worker.celery_app import create_celery
+from xclab import __version__
+from xclab.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+API_PREFIX = "/api/v1"
+
+
+async def _sweep_stale_runs(app: FastAPI) -> None:
+    """Fail runs whose worker vanished: the embedded broker never redelivers, and a hung run must not sit forever."""
+    settings: Settings = app.state.settings
+    interval = max(5.0, settings.heartbeat_timeout_seconds / 4)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            with session_scope(app.state.session_factory) as session:
+                failed = store.fail_stale_runs(session, settings.heartbeat_timeout_seconds)
+            if failed:
+                log.warning("failed runs with a silent worker: %s", failed)
+        except Exception:
+            log.exception("stale-run sweep failed")
+
+
+def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
+    settings = settings or get_settings()
+    engine = make_engine(settings.resolved_database_url)
+    if check_schema:
+        verify_schema(engine)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        sweeper = asyncio.create_task(_sweep_stale_runs(app))
+        yield
+        sweeper.cancel()
+        engine.dispose()
+
+    app = FastAPI(
+        title="XCL Lab",
+        version=__version__,
+        description="Experiment manager for knowledge distillation and extracurricular learning.",
+        lifespan=lifespan,
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url="/docs",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.session_factory = make_session_factory(engine)
+    app.state.celery = create_celery(settings)
+    app.state.api_token = settings.resolved_api_token()
+
+    @app.exception_handler(StoreError)
+    async def store_error(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
+
+    for module in (health, catalog, experiments, runs, metrics, artifacts):
+        app.include_router(module.router, prefix=API_PREFIX)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

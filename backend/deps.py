@@ -1,0 +1,66 @@
+"""Request-scoped dependencies: settings, a unit-of-work session, the token checks."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from typing import Annotated
+
+from celery import Celery
+from fastapi import Depends, HTTPException, Request, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from backend.db import session_scope
+from xclab.settings import Settings
+
+bearer = HTTPBearer(
+    auto_error=False, description="The admin token (`xclab up` prints it; XCL_API_TOKEN sets it)."
+)
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with session_scope(request.app.state.session_factory) as session:
+        yield session
+
+
+def get_celery(request: Request) -> Celery:
+    return request.app.state.celery
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+SessionDep = Annotated[Session, Depends(get_session)]
+CeleryDep = Annotated[Celery, Depends(get_celery)]
+
+
+def _check(request: Request, credentials: HTTPAuthorizationCredentials | None) -> None:
+    expected: str | None = request.app.state.api_token
+    if expected is None:
+        return
+    if credentials is None or not secrets.compare_digest(credentials.credentials.encode(), expected.encode()):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="missing or wrong token: send 'Authorization: Bearer <token>' (see XCL_API_TOKEN or .xclab/token)",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+
+
+def require_write(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    _check(request, credentials)
+
+
+def require_read(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> None:
+    if request.app.state.settings.read_requires_auth:
+        _check(request, credentials)
+
+
+WriteAuth = Depends(require_write)
+ReadAuth = Depends(require_read)

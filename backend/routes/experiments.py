@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+
+from backend import store
+from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.schemas import ExperimentCreate, ExperimentOut, ExperimentsPage
+
+router = APIRouter(prefix="/experiments", tags=["experiments"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAuth])
+def create_experiment(body: ExperimentCreate, session: SessionDep) -> ExperimentOut:
+    """Create an experiment: a named group of runs."""
+    experiment = store.create_experiment(session, body.name, body.description)
+    return ExperimentOut.model_validate(experiment)
+
+
+@router.get("", dependencies=[ReadAuth])
+def read_experiments(session: SessionDep) -> ExperimentsPage:
+    """All experiments, newest first, with their run counts."""
+    return ExperimentsPage(
+        data=[
+            ExperimentOut.model_validate(e).model_copy(update={"run_count": n})
+            for e, n in store.list_experiments(session)
+        ]
+    )
+
+
+@router.get("/{experiment_id}", dependencies=[ReadAuth])
+def read_experiment(experiment_id: int, session: SessionDep) -> ExperimentOut:
+    """One experiment."""
+    return ExperimentOut.model_validate(store.get_experiment(session, experiment_id))

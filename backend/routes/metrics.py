@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from backend import store
+from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.schemas import MetricHistory, MetricKeys, MetricPointOut, MetricsIn, MetricsWritten
+
+router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
+
+
+@router.post("", dependencies=[WriteAuth])
+def log_metrics(run_id: int, body: MetricsIn, session: SessionDep) -> MetricsWritten:
+    """Write a batch of points; idempotent: a (key, step) written again is stored once (last value wins)."""
+    points = [store.MetricPoint(m.key, m.step, m.value, m.wall_time) for m in body.metrics]
+    return MetricsWritten(written=store.log_metrics(session, run_id, points))
+
+
+@router.get("", dependencies=[ReadAuth])
+def read_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
+    """The metric keys this run has logged."""
+    return MetricKeys(keys=store.metric_keys(session, run_id))
+
+
+@router.get("/{key:path}", dependencies=[ReadAuth])
+def read_metric_history(
+    run_id: int,
+    key: str,
+    session: SessionDep,
+    max_points: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+) -> MetricHistory:
+    """A metric's history by step; max_points downsamples evenly, keeping the first and last points."""
+    points = store.metric_history(session, run_id, key, max_points)
+    return MetricHistory(run_id=run_id, key=key, points=[MetricPointOut(step=s, value=v) for s, v in points])

@@ -1,0 +1,414 @@
+"""Everything the API does to the database, as plain functions over a Session."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from backend.errors import Conflict, Invalid, NotFound
+from backend.models import FINAL_STATUSES, Artifact, Experiment, LatestMetric, Metric, Run, RunTeacher, utcnow
+from xclab.catalog import TASKS
+from xclab.spec import RunSpec, SpecIssue, check_spec, resolve_hparams
+
+# ---------------------------------------------------------------- experiments
+
+
+def create_experiment(session: Session, name: str, description: str) -> Experiment:
+    experiment = Experiment(name=name, description=description)
+    session.add(experiment)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"an experiment named '{name}' already exists; pick another name or use its id")
+    return experiment
+
+
+def get_experiment(session: Session, experiment_id: int) -> Experiment:
+    experiment = session.get(Experiment, experiment_id)
+    if experiment is None:
+        raise NotFound(f"experiment {experiment_id} not found")
+    return experiment
+
+
+def list_experiments(session: Session) -> list[tuple[Experiment, int]]:
+    counts = select(Run.experiment_id, func.count().label("n")).group_by(Run.experiment_id).subquery()
+    rows = session.execute(
+        select(Experiment, func.coalesce(counts.c.n, 0))
+        .outerjoin(counts, counts.c.experiment_id == Experiment.id)
+        .order_by(Experiment.id.desc())
+    )
+    return [(e, n) for e, n in rows]
+
+
+# ---------------------------------------------------------------- runs
+
+
+def _spec_error(issues: Sequence[SpecIssue]) -> Invalid:
+    return Invalid([issue.as_error(("body", "spec")) for issue in issues])
+
+
+def create_run(session: Session, experiment_id: int, spec: RunSpec, queue: str) -> Run:
+    issues = check_spec(spec)
+    if issues:
+        raise _spec_error(issues)
+    get_experiment(session, experiment_id)
+    teachers = _check_teachers(session, spec)
+    run = Run(
+        experiment_id=experiment_id,
+        spec=spec.model_dump(mode="json"),
+        hparams=resolve_hparams(spec),
+        task=spec.task,
+        method=spec.method.name,
+        model=spec.model.name,
+        status="queued",
+        queue=queue,
+    )
+    run.teacher_links = [RunTeacher(teacher_id=t.id, position=i) for i, t in enumerate(teachers)]
+    session.add(run)
+    session.flush()
+    return run
+
+
+def _check_teachers(session: Session, spec: RunSpec) -> list[Run]:
+    if not spec.teachers:
+        return []
+    found = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_(spec.teachers)))}
+    issues = []
+    for i, teacher_id in enumerate(spec.teachers):
+        teacher = found.get(teacher_id)
+        if teacher is None:
+            issues.append(SpecIssue(("teachers", i), f"teacher run {teacher_id} does not exist", teacher_id))
+        elif teacher.task != spec.task:
+            issues.append(
+                SpecIssue(
+                    ("teachers", i),
+                    f"teacher run {teacher_id} was trained on task '{teacher.task}', not '{spec.task}'",
+                    teacher_id,
+                )
+            )
+        elif teacher.status in {"failed", "cancelled"}:
+            issues.append(
+                SpecIssue(
+                    ("teachers", i),
+                    f"teacher run {teacher_id} is {teacher.status}; retry it or pick a succeeded run",
+                    teacher_id,
+                )
+            )
+    if issues:
+        raise _spec_error(issues)
+    return [found[t] for t in spec.teachers]
+
+
+def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
+    stmt = (
+        select(Run)
+        .where(Run.id == run_id)
+        .options(
+            selectinload(Run.teacher_links), selectinload(Run.artifacts), selectinload(Run.latest_metrics)
+        )
+    )
+    if lock:
+        stmt = stmt.with_for_update()
+    run = session.scalars(stmt).first()
+    if run is None:
+        raise NotFound(f"run {run_id} not found")
+    return run
+
+
+SORTABLE = {
+    "id": Run.id,
+    "created_at": Run.created_at,
+    "status": Run.status,
+    "task": Run.task,
+    "method": Run.method,
+    "model": Run.model,
+}
+
+
+@dataclass
+class RunFilter:
+    experiment_id: int | None = None
+    status: Sequence[str] = ()
+    task: Sequence[str] = ()
+    method: Sequence[str] = ()
+
+
+def _encode_token(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def _decode_token(token: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token.encode()))
+        assert isinstance(values, list) and len(values) == 2
+        return values
+    except Exception:
+        raise Invalid(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["query", "page_token"],
+                    "msg": "malformed page_token; pass the next_page_token of the previous page unchanged",
+                    "input": token,
+                }
+            ]
+        )
+
+
+def list_runs(
+    session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
+) -> tuple[list[Run], str | None]:
+    """Keyset pagination over (sort column, id), so deep pages cost the same as the first."""
+    descending = sort.startswith("-")
+    column_name = sort.lstrip("-")
+    column = SORTABLE.get(column_name)
+    if column is None:
+        allowed = ", ".join(f"{c}, -{c}" for c in SORTABLE)
+        raise Invalid(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ["query", "sort"],
+                    "msg": f"cannot sort by '{sort}'; allowed: {allowed}",
+                    "input": sort,
+                }
+            ]
+        )
+    conditions: list[ColumnElement[bool]] = []
+    if flt.experiment_id is not None:
+        conditions.append(Run.experiment_id == flt.experiment_id)
+    if flt.status:
+        conditions.append(Run.status.in_(flt.status))
+    if flt.task:
+        conditions.append(Run.task.in_(flt.task))
+    if flt.method:
+        conditions.append(Run.method.in_(flt.method))
+    if page_token:
+        last_value, last_id = _decode_token(page_token)
+        if column_name == "created_at":
+            last_value = datetime.fromisoformat(last_value)
+        if descending:
+            conditions.append(or_(column < last_value, and_(column == last_value, Run.id < last_id)))
+        else:
+            conditions.append(or_(column > last_value, and_(column == last_value, Run.id > last_id)))
+    order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
+    stmt = (
+        select(Run)
+        .where(*conditions)
+        .order_by(*order)
+        .limit(limit + 1)
+        .options(selectinload(Run.latest_metrics), selectinload(Run.teacher_links))
+    )
+    runs = list(session.scalars(stmt))
+    next_token = None
+    if len(runs) > limit:
+        runs = runs[:limit]
+        last = runs[-1]
+        value = getattr(last, column_name)
+        next_token = _encode_token([value.isoformat() if isinstance(value, datetime) else value, last.id])
+    return runs, next_token
+
+
+def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | None) -> Run:
+    """A worker takes a queued run. Refused when the run was cancelled, or already taken by another attempt."""
+    run = get_run(session, run_id, lock=True)
+    if attempt is not None and attempt != run.attempt:
+        raise Conflict(f"run {run_id} is at attempt {run.attempt}; this delivery was for attempt {attempt}")
+    if run.status != "queued":
+        raise Conflict(f"run {run_id} is {run.status}, not queued; nothing to do")
+    run.status = "running"
+    run.worker_host = worker_host
+    run.started_at = run.heartbeat_at = utcnow()
+    run.finished_at = None
+    return run
+
+
+def heartbeat(session: Session, run_id: int) -> Run:
+    run = get_run(session, run_id)
+    if run.status != "running":
+        raise Conflict(f"run {run_id} is {run.status}, not running")
+    run.heartbeat_at = utcnow()
+    return run
+
+
+def finish_run(session: Session, run_id: int, status: str, error: str | None) -> Run:
+    run = get_run(session, run_id, lock=True)
+    if run.status != "running":
+        raise Conflict(f"run {run_id} is {run.status}; only a running run can finish")
+    if status == "succeeded" and run.cancel_requested:
+        status = "cancelled"
+    run.status = status
+    run.error = error
+    run.finished_at = utcnow()
+    return run
+
+
+def request_cancel(session: Session, run_id: int) -> Run:
+    run = get_run(session, run_id, lock=True)
+    if run.status in FINAL_STATUSES:
+        raise Conflict(f"run {run_id} is already {run.status}")
+    run.cancel_requested = True
+    if run.status == "queued":
+        run.status = "cancelled"
+        run.finished_at = utcnow()
+    return run
+
+
+def retry_run(session: Session, run_id: int) -> Run:
+    run = get_run(session, run_id, lock=True)
+    if run.status not in {"failed", "cancelled"}:
+        raise Conflict(f"run {run_id} is {run.status}; only failed or cancelled runs can be retried")
+    run.attempt += 1
+    run.status = "queued"
+    run.error = None
+    run.cancel_requested = False
+    run.worker_host = None
+    run.started_at = run.finished_at = run.heartbeat_at = None
+    return run
+
+
+def fail_stale_runs(session: Session, older_than_seconds: float) -> list[int]:
+    """Fail running runs whose worker stopped heartbeating (the embedded broker never redelivers)."""
+    cutoff = datetime.fromtimestamp(time.time() - older_than_seconds).astimezone()
+    stale = list(session.scalars(select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff)))
+    for run in stale:
+        run.status = "failed"
+        run.error = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
+        run.finished_at = utcnow()
+    return [r.id for r in stale]
+
+
+# ---------------------------------------------------------------- metrics
+
+
+@dataclass(frozen=True)
+class MetricPoint:
+    key: str
+    step: int
+    value: float
+    wall_time: float | None = None
+
+
+def _insert(session: Session):  # type: ignore[no-untyped-def]
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) -> int:
+    """Upsert a batch; the same (key, step) written twice is stored once. Returns the number of points."""
+    get_run(session, run_id)
+    now = time.time()
+    # Within one batch the last write of a (key, step) wins, as it would across batches.
+    rows = {
+        (p.key, p.step): {
+            "run_id": run_id,
+            "key": p.key,
+            "step": p.step,
+            "value": p.value,
+            "wall_time": p.wall_time or now,
+        }
+        for p in points
+    }
+    if not rows:
+        return 0
+    insert = _insert(session)
+    values = list(rows.values())
+    stmt = insert(Metric).values(values)
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key", "step"],
+            set_={"value": stmt.excluded.value, "wall_time": stmt.excluded.wall_time},
+        )
+    )
+    latest: dict[str, dict[str, Any]] = {}
+    for row in values:
+        if row["key"] not in latest or row["step"] >= latest[row["key"]]["step"]:
+            latest[row["key"]] = row
+    stmt = insert(LatestMetric).values(list(latest.values()))
+    session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["run_id", "key"],
+            set_={
+                "step": stmt.excluded.step,
+                "value": stmt.excluded.value,
+                "wall_time": stmt.excluded.wall_time,
+            },
+            where=LatestMetric.step <= stmt.excluded.step,
+        )
+    )
+    return len(values)
+
+
+def metric_keys(session: Session, run_id: int) -> list[str]:
+    get_run(session, run_id)
+    return list(
+        session.scalars(
+            select(LatestMetric.key).where(LatestMetric.run_id == run_id).order_by(LatestMetric.key)
+        )
+    )
+
+
+def metric_history(
+    session: Session, run_id: int, key: str, max_points: int | None
+) -> list[tuple[int, float]]:
+    """Points ordered by step; with max_points, an even subsample that always keeps the first and last point."""
+    get_run(session, run_id)
+    rows = session.execute(
+        select(Metric.step, Metric.value)
+        .where(Metric.run_id == run_id, Metric.key == key)
+        .order_by(Metric.step)
+    ).all()
+    if not rows and key not in metric_keys(session, run_id):
+        raise NotFound(f"run {run_id} has no metric '{key}'")
+    points = [(int(s), float(v)) for s, v in rows]
+    if max_points is not None and len(points) > max_points:
+        if max_points == 1:
+            return [points[-1]]
+        stride = (len(points) - 1) / (max_points - 1)
+        points = [points[round(i * stride)] for i in range(max_points)]
+    return points
+
+
+def summary(run: Run) -> dict[str, float]:
+    return {m.key: m.value for m in run.latest_metrics}
+
+
+def primary_metric_key(task: str) -> str | None:
+    info = TASKS.get(task)
+    return info.primary_metric.key if info else None
+
+
+# ---------------------------------------------------------------- artifacts
+
+
+def record_artifact(session: Session, run_id: int, path: str, kind: str, sha256: str, size: int) -> Artifact:
+    get_run(session, run_id)
+    artifact = session.scalars(
+        select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
+    ).first()
+    if artifact is None:
+        artifact = Artifact(run_id=run_id, path=path)
+        session.add(artifact)
+    artifact.kind, artifact.sha256, artifact.size, artifact.created_at = kind, sha256, size, utcnow()
+    session.flush()
+    return artifact
+
+
+def get_artifact(session: Session, run_id: int, path: str) -> Artifact:
+    artifact = session.scalars(
+        select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
+    ).first()
+    if artifact is None:
+        raise NotFound(f"run {run_id} has no artifact '{path}'")
+    return artifact

@@ -1,0 +1,1 @@
+"""Alembic migrations (linear history); run them with `xclab db upgrade`."""

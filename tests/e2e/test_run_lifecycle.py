@@ -1,0 +1,105 @@
+"""One run travels API -> queue -> worker -> results, on real processes and both brokers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import REDIS_URL, Stack, digits_spec, start_stack
+
+
+def _submit(stack: Stack, spec: dict, experiment: str = "e2e") -> dict:
+    with stack.client() as client:
+        experiments = client.get("/experiments").json()["data"]
+        match = [e for e in experiments if e["name"] == experiment]
+        exp_id = match[0]["id"] if match else client.post("/experiments", json={"name": experiment}).json()["id"]
+        response = client.post("/runs", json={"experiment_id": exp_id, "spec": spec})
+        assert response.status_code == 202, response.text
+        assert response.headers["Location"].endswith(f"/api/v1/runs/{response.json()['id']}")
+        return response.json()
+
+
+def _assert_trained(stack: Stack, run_id: int, epochs: int) -> None:
+    run = stack.wait_for_status(run_id, {"succeeded", "failed", "cancelled"}, timeout=180)
+    assert run["status"] == "succeeded", f"{run['error']}\n{stack.logs()}"
+    assert run["primary_metric"] == "test_top1"
+    assert run["summary"]["test_top1"] > 80.0  # chance is 10 %
+    with stack.client() as client:
+        curve = client.get(f"/runs/{run_id}/metrics/test_top1").json()["points"]
+        assert [p["step"] for p in curve] == list(range(1, epochs + 1))
+        losses = [p["value"] for p in client.get(f"/runs/{run_id}/metrics/train_loss").json()["points"]]
+        assert losses[-1] < losses[0]
+        [artifact] = run["artifacts"]
+        assert artifact["path"] == "model.pt" and artifact["kind"] == "checkpoint" and artifact["size"] > 1000
+        download = client.get(f"/runs/{run_id}/artifacts/model.pt")
+        assert download.status_code == 200 and len(download.content) == artifact["size"]
+
+
+def test_digits_run_on_filesystem_broker(live_stack: Stack) -> None:
+    run = _submit(live_stack, digits_spec(epochs=4))
+    assert run["status"] == "queued" and run["attempt"] == 1
+    _assert_trained(live_stack, run["id"], epochs=4)
+
+
+@pytest.fixture()
+def redis_stack(tmp_path: Path, postgres_url: str) -> Iterator[Stack]:
+    stack = start_stack(tmp_path, database_url=postgres_url, broker_url=REDIS_URL, workers=1)
+    try:
+        yield stack
+    finally:
+        stack.stop()
+
+
+def test_digits_run_on_redis_broker_and_postgres(redis_stack: Stack) -> None:
+    with redis_stack.client() as client:
+        health = client.get("/health").json()
+        assert health["broker"]["transport"] == "redis" and health["database"]["dialect"] == "postgresql"
+    run = _submit(redis_stack, digits_spec(epochs=3))
+    _assert_trained(redis_stack, run["id"], epochs=3)
+
+
+def test_cancel_running_run_ends_within_seconds(live_stack: Stack) -> None:
+    import time
+
+    run = _submit(live_stack, digits_spec(epochs=2000, seed=1))
+    live_stack.wait_for_status(run["id"], {"running"}, timeout=60)
+    with live_stack.client() as client:
+        # Wait until it has really trained a little, so the cancel hits the training loop.
+        deadline = time.monotonic() + 60
+        while "test_top1" not in client.get(f"/runs/{run['id']}").json()["summary"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        asked = time.monotonic()
+        assert client.post(f"/runs/{run['id']}/cancel").status_code == 200
+    final = live_stack.wait_for_status(run["id"], {"cancelled", "succeeded", "failed"}, timeout=30)
+    assert final["status"] == "cancelled"
+    assert time.monotonic() - asked < 10
+
+
+def test_cancel_queued_run_never_executes(live_stack: Stack) -> None:
+    with live_stack.client() as client:
+        # Occupy the single worker so the second run stays queued.
+        blocker = _submit(live_stack, digits_spec(epochs=2000, seed=2))
+        live_stack.wait_for_status(blocker["id"], {"running"}, timeout=60)
+        queued = _submit(live_stack, digits_spec(seed=3))
+        cancelled = client.post(f"/runs/{queued['id']}/cancel").json()
+        assert cancelled["status"] == "cancelled"
+        client.post(f"/runs/{blocker['id']}/cancel")
+        live_stack.wait_for_status(blocker["id"], {"cancelled"}, timeout=30)
+        again = client.get(f"/runs/{queued['id']}").json()
+        assert again["status"] == "cancelled" and again["started_at"] is None
+
+
+def test_retry_failed_run_runs_again_as_attempt_two(live_stack: Stack) -> None:
+    # limit above the training-set size fails inside the engine with a clear message.
+    run = _submit(live_stack, digits_spec(limit=100_000))
+    failed = live_stack.wait_for_status(run["id"], {"failed", "succeeded"}, timeout=120)
+    assert failed["status"] == "failed"
+    assert "exceeds the" in failed["error"] and "training images" in failed["error"]
+    with live_stack.client() as client:
+        retried = client.post(f"/runs/{run['id']}/retry")
+        assert retried.status_code == 202 and retried.json()["attempt"] == 2
+    again = live_stack.wait_for_status(run["id"], {"failed", "succeeded"}, timeout=120)
+    assert again["id"] == run["id"] and again["attempt"] == 2 and again["status"] == "failed"

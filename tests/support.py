@@ -1,0 +1,158 @@
+"""Test helpers that start real processes: the API server and Celery workers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from psycopg import sql
+
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """A brand-new PostgreSQL database for one test session, dropped afterwards."""
+    name = f"xclab_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def base_env(home: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("XCL_")}
+    env.update({"XCL_HOME": str(home), "PYTHONUNBUFFERED": "1"})
+    env.update(overrides)
+    return env
+
+
+@dataclass
+class Process:
+    name: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.wait()
+
+    def tail(self, n: int = 60) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:]) if self.log.exists() else ""
+
+
+def start_process(name: str, args: list[str], env: dict[str, str], logdir: Path) -> Process:
+    logdir.mkdir(parents=True, exist_ok=True)
+    log = logdir / f"{name}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xclab", *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return Process(name, proc, log)
+
+
+@dataclass
+class Stack:
+    """A live API server (and optionally workers) on real processes, plus an authenticated client."""
+
+    home: Path
+    api_url: str
+    token: str
+    env: dict[str, str]
+    processes: list[Process] = field(default_factory=list)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.api_url}/api/v1", headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+
+    def start_worker(self, name: str = "worker", queues: str = "cpu,gpu") -> Process:
+        worker = start_process(name, ["worker", "--queues", queues], self.env, self.home / "logs")
+        self.processes.append(worker)
+        return worker
+
+    def logs(self) -> str:
+        return "\n".join(f"----- {p.name}\n{p.tail()}" for p in self.processes)
+
+    def stop(self) -> None:
+        for p in reversed(self.processes):
+            p.stop()
+
+    def wait_for_status(self, run_id: int, statuses: set[str], timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        with self.client() as client:
+            while time.monotonic() < deadline:
+                run = client.get(f"/runs/{run_id}").json()
+                if run["status"] in statuses:
+                    return run
+                for p in self.processes:
+                    assert p.proc.poll() is None, f"{p.name} died:\n{self.logs()}"
+                time.sleep(0.25)
+        raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s (wanted {statuses})\n{self.logs()}")
+
+
+def start_stack(home: Path, database_url: str | None = None, broker_url: str | None = None, workers: int = 0) -> Stack:
+    """Migrate, start `xclab serve` on a free port and wait for health; optionally start workers."""
+    port = free_port()
+    token = "test-token-" + uuid.uuid4().hex[:8]
+    overrides = {"XCL_API_TOKEN": token, "XCL_API_URL": f"http://127.0.0.1:{port}", "XCL_HEARTBEAT_SECONDS": "0.5"}
+    if database_url:
+        overrides["XCL_DATABASE_URL"] = database_url
+    if broker_url:
+        overrides["XCL_BROKER_URL"] = broker_url
+    env = base_env(home, **overrides)
+    subprocess.run([sys.executable, "-m", "xclab", "db", "upgrade"], env=env, check=True, capture_output=True)
+    stack = Stack(home=home, api_url=f"http://127.0.0.1:{port}", token=token, env=env)
+    stack.processes.append(start_process("api", ["serve", "--port", str(port)], env, home / "logs"))
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{stack.api_url}/api/v1/health", timeout=2).status_code == 200:
+                break
+        except httpx.TransportError:
+            pass
+        if time.monotonic() > deadline or stack.processes[0].proc.poll() is not None:
+            stack.stop()
+            raise RuntimeError(f"API did not start:\n{stack.logs()}")
+        time.sleep(0.2)
+    for i in range(workers):
+        stack.start_worker(f"worker{i}")
+    return stack
+
+
+def digits_spec(**overrides: Any) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "task": "digits",
+        "model": {"name": "small-cnn", "width": 0.5},
+        "method": {"name": "erm"},
+        "teachers": [],
+        "seed": 0,
+        "epochs": 3,
+    }
+    spec.update(overrides)
+    return spec

@@ -1,0 +1,1 @@
+"""Celery worker and the training engine (worker.training, a plain PyTorch library)."""

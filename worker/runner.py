@@ -1,0 +1,99 @@
+"""Executes one run for the Celery task: claim, train with heartbeats and metric streaming, upload, finish."""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import socket
+import threading
+import traceback
+from typing import Any
+
+from worker.client import ApiClient, ApiError
+from xclab.settings import Settings
+from xclab.spec import RunSpec
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat(threading.Thread):
+    """Pings the API in the background; sets `cancelled` when the user asked to stop the run."""
+
+    def __init__(self, client: ApiClient, run_id: int, interval: float) -> None:
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.client, self.run_id, self.interval = client, run_id, interval
+        self.cancelled = threading.Event()
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        while not self._halt.wait(self.interval):
+            try:
+                answer = self.client.heartbeat(self.run_id)
+            except ApiError as exc:
+                if exc.status_code == 409:  # no longer running on the server: stop working on it
+                    self.cancelled.set()
+                    return
+                log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
+                continue
+            except Exception as exc:  # network trouble: keep training, try again next beat
+                log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
+                continue
+            if answer["cancel_requested"]:
+                self.cancelled.set()
+                return
+
+    def stop(self) -> None:
+        self._halt.set()
+
+
+def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
+    """Returns the final status (or 'skipped' when the run was not ours to execute)."""
+    with ApiClient(settings.api_url, settings.resolved_api_token()) as client:
+        try:
+            run = client.claim(run_id, socket.gethostname(), attempt)
+        except ApiError as exc:
+            if exc.status_code in {404, 409}:
+                log.info("run %s not executed: %s", run_id, exc.detail)
+                return "skipped"
+            raise
+        heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds)
+        heartbeat.start()
+        try:
+            status, error = _train_and_report(client, run, settings, heartbeat)
+        finally:
+            heartbeat.stop()
+        client.finish(run_id, status, error)
+        return status
+
+
+def _train_and_report(
+    client: ApiClient, run: dict[str, Any], settings: Settings, heartbeat: Heartbeat
+) -> tuple[str, str | None]:
+    # Torch is imported here, in the pool process, never in the worker parent (CUDA is not fork-safe).
+    from worker.training.trainer import Cancelled, Hooks, train
+
+    run_id = run["id"]
+    workdir = settings.home.resolve() / "work" / str(run_id)
+
+    class ReportingHooks(Hooks):
+        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+            client.log_metrics(run_id, [{"key": k, "step": epoch, "value": v} for k, v in metrics.items()])
+
+        def should_stop(self) -> bool:
+            return heartbeat.cancelled.is_set()
+
+    try:
+        spec = RunSpec.model_validate(run["spec"])
+        result = train(spec, run["hparams"], workdir, hooks=ReportingHooks())
+        last_epoch = int(run["hparams"]["epochs"])
+        client.log_metrics(
+            run_id, [{"key": k, "step": last_epoch, "value": v} for k, v in result.final_metrics.items()]
+        )
+        client.upload_artifact(run_id, "model.pt", result.model_path, kind="checkpoint")
+    except Cancelled:
+        return "cancelled", None
+    except Exception as exc:
+        log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        return "failed", f"{type(exc).__name__}: {exc}"
+    shutil.rmtree(workdir, ignore_errors=True)  # the checkpoint now lives in the artifact store
+    return "succeeded", None

@@ -1,0 +1,3 @@
+from xclab.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""One Settings object for every role; nothing else reads the environment."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+HOME_DIR = Path(".xclab")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="XCL_", env_file=".env", env_ignore_empty=True, extra="ignore"
+    )
+
+    home: Path = Field(default=HOME_DIR, description="Folder for the embedded database, broker and token.")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; default: SQLite under home.")
+    broker_url: str | None = Field(default=None, description="Celery broker; default: filesystem under home.")
+    artifact_root: Path | None = Field(
+        default=None, description="Where artifacts are stored; default: home/artifacts."
+    )
+    api_token: str | None = Field(
+        default=None, description="Admin token for writes; default: read from home/token."
+    )
+    api_url: str = Field(
+        default="http://127.0.0.1:8000", description="Where workers and the dashboard reach the API."
+    )
+    read_requires_auth: bool = Field(default=False, description="Require the token for reads too.")
+    default_queue: str = Field(default="cpu", description="Queue for runs that do not name one.")
+    heartbeat_seconds: float = Field(
+        default=2.0, description="How often a worker heartbeats and checks for cancel."
+    )
+    heartbeat_timeout_seconds: float = Field(
+        default=300.0, description="A running run silent this long is failed."
+    )
+    visibility_timeout_seconds: int = Field(
+        default=7 * 24 * 3600, description="Redis redelivery timeout (> longest run)."
+    )
+    dashboard_port: int = 8501
+    data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'xclab.db').resolve()}"
+
+    @property
+    def resolved_broker_url(self) -> str:
+        return self.broker_url or "filesystem://"
+
+    @property
+    def broker_folder(self) -> Path:
+        return (self.home / "broker").resolve()
+
+    @property
+    def resolved_artifact_root(self) -> Path:
+        return (self.artifact_root or self.home / "artifacts").resolve()
+
+    @property
+    def token_file(self) -> Path:
+        return self.home / "token"
+
+    def resolved_api_token(self) -> str | None:
+        """The configured token, else the one `xclab up` stored under home."""
+        if self.api_token:
+            return self.api_token
+        if self.token_file.exists():
+            return self.token_file.read_text().strip() or None
+        return None
+
+    def ensure_api_token(self) -> str:
+        """Return the admin token, generating and storing one under home if none exists."""
+        token = self.resolved_api_token()
+        if token:
+            return token
+        self.home.mkdir(parents=True, exist_ok=True)
+        token = secrets.token_urlsafe(24)
+        self.token_file.write_text(token + "\n")
+        self.token_file.chmod(0o600)
+        return token
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
