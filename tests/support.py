@@ -72,7 +72,10 @@ def start_process(name: str, args: list[str], env: dict[str, str], logdir: Path)
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xclab", *args], env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        [sys.executable, "-m", "xclab", *args],
+        env=env,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     return Process(name, proc, log)
@@ -89,7 +92,9 @@ class Stack:
     processes: list[Process] = field(default_factory=list)
 
     def client(self) -> httpx.Client:
-        return httpx.Client(base_url=f"{self.api_url}/api/v1", headers={"Authorization": f"Bearer {self.token}"}, timeout=30)
+        return httpx.Client(
+            base_url=f"{self.api_url}/api/v1", headers={"Authorization": f"Bearer {self.token}"}, timeout=30
+        )
 
     def start_worker(self, name: str = "worker", queues: str = "cpu,gpu") -> Process:
         worker = start_process(name, ["worker", "--queues", queues], self.env, self.home / "logs")
@@ -113,14 +118,22 @@ class Stack:
                 for p in self.processes:
                     assert p.proc.poll() is None, f"{p.name} died:\n{self.logs()}"
                 time.sleep(0.25)
-        raise AssertionError(f"run {run_id} still {run['status']} after {timeout} s (wanted {statuses})\n{self.logs()}")
+        raise AssertionError(
+            f"run {run_id} still {run['status']} after {timeout} s (wanted {statuses})\n{self.logs()}"
+        )
 
 
-def start_stack(home: Path, database_url: str | None = None, broker_url: str | None = None, workers: int = 0) -> Stack:
+def start_stack(
+    home: Path, database_url: str | None = None, broker_url: str | None = None, workers: int = 0
+) -> Stack:
     """Migrate, start `xclab serve` on a free port and wait for health; optionally start workers."""
     port = free_port()
     token = "test-token-" + uuid.uuid4().hex[:8]
-    overrides = {"XCL_API_TOKEN": token, "XCL_API_URL": f"http://127.0.0.1:{port}", "XCL_HEARTBEAT_SECONDS": "0.5"}
+    overrides = {
+        "XCL_API_TOKEN": token,
+        "XCL_API_URL": f"http://127.0.0.1:{port}",
+        "XCL_HEARTBEAT_SECONDS": "0.5",
+    }
     if database_url:
         overrides["XCL_DATABASE_URL"] = database_url
     if broker_url:

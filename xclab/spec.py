@@ -15,6 +15,7 @@ class ModelSpec(BaseModel):
 
     name: str = Field(description="A model from the catalog.")
     width: float = Field(default=1.0, gt=0, le=16, description="Channel width multiplier.")
+    options: dict[str, Any] = Field(default_factory=dict, description="Model options, e.g. PyramidNet depth/alpha.")
 
 
 class MethodSpec(BaseModel):

@@ -14,7 +14,9 @@ def _submit(stack: Stack, spec: dict, experiment: str = "e2e") -> dict:
     with stack.client() as client:
         experiments = client.get("/experiments").json()["data"]
         match = [e for e in experiments if e["name"] == experiment]
-        exp_id = match[0]["id"] if match else client.post("/experiments", json={"name": experiment}).json()["id"]
+        exp_id = (
+            match[0]["id"] if match else client.post("/experiments", json={"name": experiment}).json()["id"]
+        )
         response = client.post("/runs", json={"experiment_id": exp_id, "spec": spec})
         assert response.status_code == 202, response.text
         assert response.headers["Location"].endswith(f"/api/v1/runs/{response.json()['id']}")

@@ -115,7 +115,7 @@ def train(
     train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)  # small datasets live on the device
     test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
     model = build_model(
-        spec.model.name, num_outputs=data.num_classes, width=spec.model.width, input_shape=data.input_shape
+        spec.model.name, num_outputs=data.num_outputs, width=spec.model.width, input_shape=data.input_shape
     )
     model = model.to(dev)
     if dev.type == "cuda":
@@ -201,7 +201,7 @@ def train(
             "model": model.state_dict(),
             "spec": spec.model_dump(mode="json"),
             "hparams": hparams,
-            "num_outputs": data.num_classes,
+            "num_outputs": data.num_outputs,
             "input_shape": list(data.input_shape),
         },
         model_path,

@@ -32,9 +32,11 @@ def load_digits_task(spec: RunSpec, hparams: dict) -> TaskData:
                 x_train, y_train, train_size=subset, random_state=spec.seed, stratify=y_train
             )
     return TaskData(
+        kind="classification",
+        num_outputs=10,
         train_x=torch.from_numpy(x_train).unsqueeze(1),
         train_y=torch.from_numpy(y_train),
         test_x=torch.from_numpy(x_test).unsqueeze(1),
         test_y=torch.from_numpy(y_test),
-        num_classes=10,
+        info={"train_size": len(x_train), "test_size": len(x_test), "split_seed": SPLIT_SEED},
     )

@@ -1,4 +1,4 @@
-"""Model registry: builders by catalog name, each taking (num_outputs, width, input_shape)."""
+"""Model registry: builders by catalog name, called as builder(*, num_outputs, width, input_shape, **options)."""
 
 from __future__ import annotations
 
@@ -21,16 +21,22 @@ def register_model(name: str) -> Callable[[Builder], Builder]:
 
 
 def _load_all() -> None:
-    from worker.training.models import small_cnn  # noqa: F401
+    import importlib
+    import pkgutil
+
+    for module in pkgutil.iter_modules(__path__):
+        importlib.import_module(f"{__name__}.{module.name}")
 
 
-def build_model(name: str, *, num_outputs: int, width: float, input_shape: tuple[int, ...]) -> nn.Module:
+def build_model(
+    name: str, *, num_outputs: int, width: float, input_shape: tuple[int, ...], **options: object
+) -> nn.Module:
     _load_all()
     try:
         builder = MODEL_BUILDERS[name]
     except KeyError:
         raise ValueError(f"unknown model '{name}'; available: {', '.join(sorted(MODEL_BUILDERS))}")
-    return builder(num_outputs=num_outputs, width=width, input_shape=input_shape)
+    return builder(num_outputs=num_outputs, width=width, input_shape=input_shape, **options)
 
 
 def registered_models() -> list[str]:

@@ -1,0 +1,125 @@
+"""The store on real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.orm import Session
+
+from backend import store
+from backend.db import SchemaOutOfDate, make_engine, verify_schema
+from backend.errors import Conflict, Invalid, NotFound
+from backend.models import Metric
+from tests.support import digits_spec
+from xclab.spec import RunSpec
+
+
+def _run(session: Session, **spec_overrides: object) -> int:
+    exp = store.create_experiment(session, f"exp-{len(store.list_experiments(session))}", "")
+    run = store.create_run(session, exp.id, RunSpec.model_validate(digits_spec(**spec_overrides)), "cpu")
+    session.commit()
+    return run.id
+
+
+def test_same_metric_batch_twice_is_stored_once(session: Session) -> None:
+    run_id = _run(session)
+    batch = [store.MetricPoint("loss", s, 1.0 / (s + 1)) for s in range(5)]
+    store.log_metrics(session, run_id, batch)
+    store.log_metrics(session, run_id, batch)
+    session.commit()
+    assert session.query(Metric).filter_by(run_id=run_id).count() == 5
+    assert store.metric_history(session, run_id, "loss", None) == [(s, 1.0 / (s + 1)) for s in range(5)]
+
+
+def test_latest_value_follows_highest_step_not_arrival_order(session: Session) -> None:
+    run_id = _run(session)
+    store.log_metrics(session, run_id, [store.MetricPoint("acc", 10, 0.9)])
+    store.log_metrics(session, run_id, [store.MetricPoint("acc", 3, 0.3)])  # late, older point
+    session.commit()
+    assert store.summary(store.get_run(session, run_id)) == {"acc": 0.9}
+    store.log_metrics(session, run_id, [store.MetricPoint("acc", 10, 0.95)])  # rewrite of the same step
+    session.commit()
+    session.expire_all()
+    assert store.summary(store.get_run(session, run_id)) == {"acc": 0.95}
+
+
+def test_history_downsampling_keeps_ends(session: Session) -> None:
+    run_id = _run(session)
+    store.log_metrics(session, run_id, [store.MetricPoint("x", s, float(s)) for s in range(1000)])
+    session.commit()
+    points = store.metric_history(session, run_id, "x", 11)
+    assert len(points) == 11 and points[0] == (0, 0.0) and points[-1] == (999, 999.0)
+    with pytest.raises(NotFound):
+        store.metric_history(session, run_id, "missing", None)
+
+
+def test_keyset_pagination_visits_every_run_once(session: Session) -> None:
+    ids = [_run(session, seed=i) for i in range(7)]
+    seen, token = [], None
+    while True:
+        page, token = store.list_runs(session, store.RunFilter(), "-id", 3, token)
+        seen += [r.id for r in page]
+        if token is None:
+            break
+    assert seen == sorted(ids, reverse=True)
+    seen, token = [], None
+    while True:
+        page, token = store.list_runs(session, store.RunFilter(), "created_at", 2, token)
+        seen += [r.id for r in page]
+        if token is None:
+            break
+    assert sorted(seen) == sorted(ids) and len(seen) == len(ids)
+    with pytest.raises(Invalid):
+        store.list_runs(session, store.RunFilter(), "nonsense", 3, None)
+    with pytest.raises(Invalid):
+        store.list_runs(session, store.RunFilter(), "-id", 3, "garbage!")
+
+
+def test_run_lifecycle_transitions(session: Session) -> None:
+    run_id = _run(session)
+    store.claim_run(session, run_id, "host-a", 1)
+    session.commit()
+    with pytest.raises(Conflict):
+        store.claim_run(session, run_id, "host-b", 1)  # a second delivery of the same run
+    store.finish_run(session, run_id, "failed", "boom")
+    session.commit()
+    run = store.retry_run(session, run_id)
+    assert (run.status, run.attempt, run.error) == ("queued", 2, None)
+    with pytest.raises(Conflict):
+        store.claim_run(session, run_id, "host-a", 1)  # a stale delivery for attempt 1
+    store.claim_run(session, run_id, "host-a", 2)
+    store.request_cancel(session, run_id)
+    assert store.finish_run(session, run_id, "succeeded", None).status == "cancelled"
+
+
+def test_cancel_queued_run_is_final_and_unclaimable(session: Session) -> None:
+    run_id = _run(session)
+    assert store.request_cancel(session, run_id).status == "cancelled"
+    with pytest.raises(Conflict):
+        store.claim_run(session, run_id, "host", 1)
+    with pytest.raises(Conflict):
+        store.request_cancel(session, run_id)
+
+
+def test_stale_running_runs_are_failed(session: Session) -> None:
+    run_id = _run(session)
+    store.claim_run(session, run_id, "ghost", 1)
+    session.commit()
+    assert store.fail_stale_runs(session, 3600) == []
+    assert store.fail_stale_runs(session, -1) == [run_id]
+    assert "ghost stopped heartbeating" in store.get_run(session, run_id).error
+
+
+def test_server_refuses_unmigrated_database(tmp_path) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
+    with pytest.raises(SchemaOutOfDate, match="xclab db upgrade"):
+        verify_schema(engine)
+
+
+def test_teachers_must_exist_and_fit_the_task(session: Session) -> None:
+    teacher = _run(session)
+    exp = store.list_experiments(session)[0][0]
+    with pytest.raises(Invalid) as err:
+        store._check_teachers(session, RunSpec.model_validate(digits_spec(teachers=[teacher, 999_999])))
+    [issue] = err.value.detail
+    assert issue["loc"] == ["body", "spec", "teachers", 1] and "does not exist" in issue["msg"]
+    assert exp.id
