@@ -65,6 +65,7 @@ def create_run(session: Session, experiment_id: int, spec: RunSpec, queue: str) 
         raise _spec_error(issues)
     get_experiment(session, experiment_id)
     teachers = _check_teachers(session, spec)
+    _check_generator(session, spec)
     run = Run(
         experiment_id=experiment_id,
         spec=spec.model_dump(mode="json"),
@@ -109,6 +110,24 @@ def _check_teachers(session: Session, spec: RunSpec) -> list[Run]:
     if issues:
         raise _spec_error(issues)
     return [found[t] for t in spec.teachers]
+
+
+def _check_generator(session: Session, spec: RunSpec) -> None:
+    generator_id = spec.method.params.get("generator_run")
+    if generator_id is None:
+        return
+    generator = session.get(Run, generator_id)
+    problem = None
+    if generator is None:
+        problem = f"generator run {generator_id} does not exist"
+    elif generator.method != "gan":
+        problem = f"run {generator_id} is a '{generator.method}' run, not a generator (method 'gan') run"
+    elif generator.task != spec.task:
+        problem = f"generator run {generator_id} was trained on task '{generator.task}', not '{spec.task}'"
+    elif generator.status in {"failed", "cancelled"}:
+        problem = f"generator run {generator_id} is {generator.status}; retry it or pick a succeeded one"
+    if problem:
+        raise _spec_error([SpecIssue(("method", "generator_run"), problem, generator_id)])
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import shutil
 import socket
 import threading
 import traceback
+from pathlib import Path
 from typing import Any
 
 from worker.client import ApiClient, ApiError
@@ -66,6 +68,28 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
         return status
 
 
+def fetch_checkpoint(client: ApiClient, run_id: int, settings: Settings) -> Path:
+    """Download a finished run's model.pt into the local cache (verified by sha256), once per worker."""
+    run = client.get_run(run_id)
+    if run["status"] != "succeeded":
+        raise RuntimeError(f"run {run_id} is {run['status']}; its checkpoint is needed once it has succeeded")
+    artifact = next((a for a in run["artifacts"] if a["path"] == "model.pt"), None)
+    if artifact is None:
+        raise RuntimeError(f"run {run_id} succeeded but has no model.pt artifact")
+    target = settings.home.resolve() / "cache" / "runs" / str(run_id) / f"model-{artifact['sha256'][:16]}.pt"
+    if not target.exists():
+        tmp = target.with_suffix(".part")
+        client.download_artifact(run_id, "model.pt", tmp)
+        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+        if digest != artifact["sha256"]:
+            tmp.unlink()
+            raise RuntimeError(
+                f"checkpoint of run {run_id} is corrupt (sha256 {digest[:12]} != {artifact['sha256'][:12]})"
+            )
+        tmp.replace(target)
+    return target
+
+
 def _train_and_report(
     client: ApiClient, run: dict[str, Any], settings: Settings, heartbeat: Heartbeat
 ) -> tuple[str, str | None]:
@@ -84,7 +108,19 @@ def _train_and_report(
 
     try:
         spec = RunSpec.model_validate(run["spec"])
-        result = train(spec, run["hparams"], workdir, hooks=ReportingHooks())
+        teacher_paths = [fetch_checkpoint(client, t, settings) for t in run["teachers"]]
+        generator_run = spec.method.params.get("generator_run")
+        generator_path = (
+            fetch_checkpoint(client, generator_run, settings) if generator_run is not None else None
+        )
+        result = train(
+            spec,
+            run["hparams"],
+            workdir,
+            hooks=ReportingHooks(),
+            teacher_paths=teacher_paths,
+            generator_path=generator_path,
+        )
         last_epoch = int(run["hparams"]["epochs"])
         client.log_metrics(
             run_id, [{"key": k, "step": last_epoch, "value": v} for k, v in result.final_metrics.items()]

@@ -375,6 +375,13 @@ def train(
         ".xclab/local"
     ),
     device: Annotated[str | None, typer.Option(help="cpu or cuda; default: cuda when available.")] = None,
+    teacher_checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(
+            help="A teacher's model.pt (repeat per member); default: fetch the spec's teachers from the API."
+        ),
+    ] = None,
+    generator_checkpoint: Annotated[Path | None, typer.Option(help="XCL-GAN generator's model.pt.")] = None,
 ) -> None:
     """Train one spec locally, with no server: the same engine the workers run."""
     from pydantic import ValidationError
@@ -394,7 +401,26 @@ def train(
             console.print(f"[red]{'.'.join(map(str, issue.loc))}[/red]: {issue.msg}")
         raise typer.Exit(1)
     hparams = resolve_hparams(spec)
-    result = run_training(spec, hparams, out, device=device, progress=True)
+    teachers = list(teacher_checkpoint or [])
+    generator_run = spec.method.params.get("generator_run")
+    if (spec.teachers and not teachers) or (generator_run is not None and generator_checkpoint is None):
+        from worker.runner import fetch_checkpoint
+
+        settings = get_settings()
+        with _client(settings) as client:
+            if spec.teachers and not teachers:
+                teachers = [fetch_checkpoint(client, t, settings) for t in spec.teachers]
+            if generator_run is not None and generator_checkpoint is None:
+                generator_checkpoint = fetch_checkpoint(client, generator_run, settings)
+    result = run_training(
+        spec,
+        hparams,
+        out,
+        device=device,
+        progress=True,
+        teacher_paths=teachers,
+        generator_path=generator_checkpoint,
+    )
     table = Table("metric", "value", title=f"{spec.method.name} / {spec.model.name} on {spec.task}")
     for key, value in result.final_metrics.items():
         table.add_row(key, f"{value:.4g}")

@@ -7,7 +7,15 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from xclab.catalog import DEFAULT_RECIPE_FOR_TASK, HPARAM_TYPES, METHODS, MODELS, RECIPES, TASKS
+from xclab.catalog import (
+    DEFAULT_RECIPE_FOR_TASK,
+    HPARAM_TYPES,
+    METHOD_CHOICES,
+    METHODS,
+    MODELS,
+    RECIPES,
+    TASKS,
+)
 
 
 class ModelSpec(BaseModel):
@@ -15,13 +23,21 @@ class ModelSpec(BaseModel):
 
     name: str = Field(description="A model from the catalog.")
     width: float = Field(default=1.0, gt=0, le=16, description="Channel width multiplier.")
-    options: dict[str, Any] = Field(default_factory=dict, description="Model options, e.g. PyramidNet depth/alpha.")
+    options: dict[str, Any] = Field(
+        default_factory=dict, description="Model options, e.g. PyramidNet depth/alpha."
+    )
 
 
 class MethodSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """A method name plus its parameters as flat fields, e.g. {"name": "kd", "temperature": 4}."""
+
+    model_config = ConfigDict(extra="allow")
 
     name: str = Field(description="A method from the catalog.")
+
+    @property
+    def params(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
 
 
 class RunSpec(BaseModel):
@@ -102,6 +118,17 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
                 spec.teachers,
             )
         )
+    if method is not None:
+        issues += _check_method_params(spec, method.params)
+    is_gan, is_cgan = spec.method.name == "gan", spec.model.name == "cgan"
+    if is_gan != is_cgan and method is not None and model is not None:
+        issues.append(
+            SpecIssue(
+                ("model", "name"),
+                "method 'gan' trains model 'cgan', and 'cgan' is trained only by 'gan'",
+                spec.model.name,
+            )
+        )
     if len(set(spec.teachers)) != len(spec.teachers):
         issues.append(SpecIssue(("teachers",), "teacher run ids must be distinct", spec.teachers))
     if spec.recipe is not None:
@@ -136,20 +163,92 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
     return issues
 
 
+def _check_method_params(spec: RunSpec, defaults: dict[str, Any]) -> list[SpecIssue]:
+    issues = []
+    name = spec.method.name
+    for key, value in spec.method.params.items():
+        if key not in defaults:
+            takes = ", ".join(sorted(defaults)) or "no parameters"
+            issues.append(
+                SpecIssue(
+                    ("method", key), f"method '{name}' has no parameter '{key}'; it takes: {takes}", value
+                )
+            )
+            continue
+        default = defaults[key]
+        if key == "generator_run":
+            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
+                issues.append(
+                    SpecIssue(
+                        ("method", key), "generator_run must be the id of a finished generator run", value
+                    )
+                )
+        elif not _fits_type(value, type(default)):
+            issues.append(SpecIssue(("method", key), f"'{key}' must be a {type(default).__name__}", value))
+        elif key in METHOD_CHOICES and value not in METHOD_CHOICES[key]:
+            issues.append(
+                SpecIssue(("method", key), f"'{key}' must be one of: {', '.join(METHOD_CHOICES[key])}", value)
+            )
+        elif key == "temperature" and value <= 0:
+            issues.append(SpecIssue(("method", key), "temperature must be > 0", value))
+        elif key in {"epsilon", "gt_weight"} and not 0 <= value < 1:
+            issues.append(SpecIssue(("method", key), f"'{key}' must be in [0, 1)", value))
+        elif key == "gan_fraction" and not 0 < value < 1:
+            issues.append(SpecIssue(("method", key), "gan_fraction must be in (0, 1)", value))
+        elif key in {"alpha", "mix_ratio"} and value < 0:
+            issues.append(SpecIssue(("method", key), f"'{key}' must be >= 0", value))
+    if name == "xcl-gan" and spec.task in TASKS:
+        generator_run = spec.method.params.get("generator_run")
+        if TASKS[spec.task].kind == "classification" and generator_run is None:
+            issues.append(
+                SpecIssue(
+                    ("method", "generator_run"),
+                    "xcl-gan on a classification task needs generator_run: the "
+                    "id of a finished run with method 'gan' on the same task",
+                    None,
+                )
+            )
+        if TASKS[spec.task].kind == "regression" and generator_run is not None:
+            issues.append(
+                SpecIssue(
+                    ("method", "generator_run"),
+                    "gaze tasks use the built-in eye renderer; remove generator_run",
+                    generator_run,
+                )
+            )
+    return issues
+
+
 def _fits_type(value: Any, expected: type) -> bool:
     if expected is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if expected is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if expected is list:
+        return isinstance(value, list) and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+        )
     return isinstance(value, expected)
 
 
+def default_recipe(task: str, model: str) -> str:
+    """The recipe written for this task and model, else the task's default."""
+    for recipe in RECIPES.values():
+        if recipe.task == task and recipe.model == model:
+            return recipe.name
+    return DEFAULT_RECIPE_FOR_TASK[task]
+
+
 def resolve_hparams(spec: RunSpec) -> dict[str, Any]:
-    """The recipe's hyperparameters with the spec's overrides applied: what the run really trains with."""
-    recipe_name = spec.recipe or DEFAULT_RECIPE_FOR_TASK[spec.task]
+    """The recipe's hyperparameters with the spec's overrides applied, plus the method's full parameter set:
+    what the run really trains with, stored with the run."""
+    recipe_name = spec.recipe or default_recipe(spec.task, spec.model.name)
     hparams = dict(RECIPES[recipe_name].hparams)
+    if spec.method.name.startswith("xcl") and "weight_decay_xcl" in hparams:
+        hparams["weight_decay"] = hparams["weight_decay_xcl"]  # App. A.5: 10x smaller wd for XCL on ImageNet
     hparams.update(spec.overrides)
     if spec.epochs is not None:
         hparams["epochs"] = spec.epochs
     hparams["recipe"] = recipe_name
+    hparams["method_params"] = {**METHODS[spec.method.name].params, **spec.method.params}
     return hparams

@@ -81,7 +81,7 @@ def test_spec_errors_name_the_field_and_the_allowed_values(api: TestClient) -> N
     errors = _errors(
         api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(task="cifar10")})
     )
-    assert "allowed: digits" in errors["body.spec.task"]
+    assert "unknown task 'cifar10'; allowed: cifar100, digits" in errors["body.spec.task"]
     bad_model = digits_spec(model={"name": "resnet-9000", "width": 1.0})
     errors = _errors(api.post("/api/v1/runs", json={"experiment_id": exp, "spec": bad_model}))
     assert (
@@ -98,7 +98,30 @@ def test_spec_errors_name_the_field_and_the_allowed_values(api: TestClient) -> N
     errors = _errors(
         api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(method={"name": "magic"})})
     )
-    assert "allowed: erm" in errors["body.spec.method.name"]
+    assert "unknown method 'magic'; allowed: " in errors["body.spec.method.name"]
+    assert "xcl-mix" in errors["body.spec.method.name"]
+    errors = _errors(
+        api.post(
+            "/api/v1/runs",
+            json={"experiment_id": exp, "spec": digits_spec(method={"name": "erm", "epsilon": 0.1})},
+        )
+    )
+    assert "method 'erm' has no parameter 'epsilon'" in errors["body.spec.method.epsilon"]
+    errors = _errors(
+        api.post(
+            "/api/v1/runs",
+            json={
+                "experiment_id": exp,
+                "spec": digits_spec(method={"name": "xcl-mix", "mix": "blend"}, teachers=[1]),
+            },
+        )
+    )
+    assert "'mix' must be one of: both, mixup, cutmix" in errors["body.spec.method.mix"]
+    cifar_on_digits = digits_spec(model={"name": "resnet18-cifar"})
+    errors = _errors(api.post("/api/v1/runs", json={"experiment_id": exp, "spec": cifar_on_digits}))
+    assert (
+        "does not fit task 'digits'; allowed for this task: cgan, small-cnn" in errors["body.spec.model.name"]
+    )
     errors = _errors(
         api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(overrides={"lr": "fast"})})
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,15 +14,19 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from worker.training.data import TaskData, load_task
-from worker.training.methods import build_method
-from worker.training.metrics import parameter_count, peak_memory_mb
+from worker.training.evaluation import classification_metrics, collect, regression_metrics, teacher_outputs
+from worker.training.losses import normalized_entropy
+from worker.training.methods import MethodContext, Sampler, build_method
+from worker.training.metrics import peak_memory_mb
 from worker.training.models import build_model
+from worker.training.schedules import build_optimizer, build_scheduler
+from worker.training.teachers import TeacherEnsemble
 from xclab.spec import RunSpec
 
 CANCEL_CHECK_EVERY = 5  # steps between looks at the cancel flag
+EVAL_BATCH = 512
 
 
 class Cancelled(Exception):
@@ -57,45 +62,123 @@ def pick_device(requested: str | None = None) -> torch.device:
     return torch.device("cuda" if torch.cuda.is_available() else "cpu")
 
 
-def _optimizer(model: nn.Module, hp: dict[str, Any]) -> torch.optim.Optimizer:
-    if hp["optimizer"] == "sgd":
-        return torch.optim.SGD(
-            model.parameters(),
-            lr=hp["lr"],
-            momentum=hp["momentum"],
-            weight_decay=hp["weight_decay"],
-            nesterov=True,
+class Batches:
+    """Training and test batches, from device-resident tensors or (for ImageNet-sized data) a DataLoader."""
+
+    def __init__(
+        self, data: TaskData, device: torch.device, batch_size: int, seed: int, workers: int
+    ) -> None:
+        self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
+        self.cpu_gen = torch.Generator().manual_seed(seed)
+        self.dev_gen = torch.Generator(device=device).manual_seed(seed)
+        if data.in_memory:
+            self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)  # type: ignore[union-attr]
+            self.test_x, self.test_y = data.test_x.to(device), data.test_y.to(device)  # type: ignore[union-attr]
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_x) if self.data.in_memory else len(self.data.train_dataset)  # type: ignore[arg-type]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(self.train_size / self.batch_size))
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.data.prepare(x, None) if self.data.prepare else x.float()
+        return (
+            x.contiguous(memory_format=torch.channels_last)
+            if self.device.type == "cuda" and x.dim() == 4
+            else x
         )
-    if hp["optimizer"] == "adamw":
-        return torch.optim.AdamW(model.parameters(), lr=hp["lr"], weight_decay=hp["weight_decay"])
-    raise ValueError(f"unknown optimizer '{hp['optimizer']}'; allowed: sgd, adamw")
 
+    def train(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.data.in_memory:
+            order = torch.randperm(len(self.train_x), generator=self.cpu_gen).to(self.device)
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield self._augment(self._prepare(self.train_x[idx])), self.train_y[idx]
+        else:
+            for x, y in self._loader(self.data.train_dataset, shuffle=True):
+                yield (
+                    self._prepare(x.to(self.device, non_blocking=True)),
+                    y.to(self.device, non_blocking=True),
+                )
 
-def _scheduler(
-    opt: torch.optim.Optimizer, hp: dict[str, Any], steps: int
-) -> torch.optim.lr_scheduler.LRScheduler:
-    if hp["schedule"] == "cosine":
-        return torch.optim.lr_scheduler.LambdaLR(
-            opt, lambda s: 0.5 * (1 + math.cos(math.pi * min(s, steps) / steps))
+    def test(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        if self.data.in_memory:
+            for start in range(0, len(self.test_x), EVAL_BATCH):
+                yield (
+                    self._prepare(self.test_x[start : start + EVAL_BATCH]),
+                    self.test_y[start : start + EVAL_BATCH],
+                )
+        else:
+            for x, y in self._loader(self.data.test_dataset, shuffle=False):
+                yield (
+                    self._prepare(x.to(self.device, non_blocking=True)),
+                    y.to(self.device, non_blocking=True),
+                )
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.data.augment(x, self.dev_gen) if self.data.augment else x
+
+    def _loader(self, dataset: Any, shuffle: bool) -> torch.utils.data.DataLoader[Any]:
+        return torch.utils.data.DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=self.cpu_gen,
+            drop_last=shuffle,
+            persistent_workers=self.workers > 0,
         )
-    if hp["schedule"] == "constant":
-        return torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0)
-    raise ValueError(f"unknown schedule '{hp['schedule']}'; allowed: cosine, constant")
 
 
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, autocast: Any
-) -> dict[str, float]:
-    model.eval()
-    total_loss, correct = 0.0, 0.0
-    for start in range(0, len(x), batch_size):
-        xb, yb = x[start : start + batch_size], y[start : start + batch_size]
-        with autocast():
-            logits = model(xb).float()
-        total_loss += F.cross_entropy(logits, yb, reduction="sum").item()
-        correct += (logits.argmax(1) == yb).sum().item()
-    return {"loss": total_loss / len(x), "top1": 100.0 * correct / len(x)}
+def _autocast(device: torch.device) -> Any:
+    def ctx() -> Any:
+        return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else nullcontext()
+
+    return ctx
+
+
+def _generated_sampler(
+    spec: RunSpec, data: TaskData, params: dict[str, Any], generator_path: Path | None, device: torch.device
+) -> Sampler:
+    """Where XCL-GAN's extra inputs come from: the eye renderer for gaze, a trained class-conditional GAN
+    otherwise. Offline mode draws a fixed pool once and samples from it; online draws fresh samples."""
+    if data.kind == "regression":
+        from worker.training.data import synthetic_gaze
+
+        def draw(n: int, gen: torch.Generator) -> torch.Tensor:
+            images, _ = synthetic_gaze.sample_batch(n, gen)
+            return images.to(device)
+    else:
+        from worker.training.generators import load_generator
+
+        if generator_path is None:
+            raise ValueError(
+                "xcl-gan on a classification task needs method.generator_run (a finished generator run)"
+            )
+        gan = load_generator(generator_path, device)
+
+        @torch.no_grad()
+        def draw(n: int, gen: torch.Generator) -> torch.Tensor:
+            return gan.sample_mixed(n, gen)
+
+    if params["mode"] == "online":
+        return draw
+    pool_gen = torch.Generator().manual_seed(spec.seed + 10_007)
+    pool = torch.cat(
+        [
+            draw(min(1024, params["offline_size"] - i), pool_gen)
+            for i in range(0, params["offline_size"], 1024)
+        ]
+    )
+
+    def from_pool(n: int, gen: torch.Generator) -> torch.Tensor:
+        return pool[torch.randint(0, len(pool), (n,), generator=gen).to(pool.device)]
+
+    return from_pool
 
 
 def train(
@@ -105,121 +188,181 @@ def train(
     hooks: Hooks | None = None,
     device: str | None = None,
     progress: bool = False,
+    teacher_paths: list[Path] | None = None,
+    generator_path: Path | None = None,
 ) -> TrainResult:
     hooks = hooks or Hooks()
     dev = pick_device(device)
     workdir.mkdir(parents=True, exist_ok=True)
     seed_everything(spec.seed)
+    data = load_task(spec, hparams)
+    batches = Batches(data, dev, int(hparams["batch_size"]), spec.seed, int(hparams.get("workers", 4)))
+    if spec.method.name == "gan":
+        from worker.training.gan_trainer import train_generator
 
-    data: TaskData = load_task(spec, hparams)
-    train_x, train_y = data.train_x.to(dev), data.train_y.to(dev)  # small datasets live on the device
-    test_x, test_y = data.test_x.to(dev), data.test_y.to(dev)
+        return train_generator(spec, hparams, workdir, hooks, batches, dev, progress)
+
+    autocast = _autocast(dev)
     model = build_model(
-        spec.model.name, num_outputs=data.num_outputs, width=spec.model.width, input_shape=data.input_shape
-    )
-    model = model.to(dev)
+        spec.model.name,
+        num_outputs=_model_outputs(data, spec),
+        width=spec.model.width,
+        input_shape=data.input_shape,
+        **spec.model.options,
+    ).to(dev)
     if dev.type == "cuda":
         model = model.to(memory_format=torch.channels_last)
+    params = hparams.get("method_params", {})
+    teachers = TeacherEnsemble.from_checkpoints(list(teacher_paths), dev) if teacher_paths else None
+    if teachers is not None and teachers.task != spec.task:
+        raise ValueError(f"teachers were trained on '{teachers.task}', the student on '{spec.task}'")
+    ctx = MethodContext(data.kind, data.num_outputs, params, batches.cpu_gen, teachers)
+    if spec.method.name == "xcl-gan":
+        ctx.sample_generated = _generated_sampler(spec, data, params, generator_path, dev)
+    method = build_method(spec.method.name, ctx)
 
-    def autocast() -> Any:
-        return torch.autocast("cuda", dtype=torch.bfloat16) if dev.type == "cuda" else nullcontext()
-
-    method = build_method(spec)
-    epochs, batch_size = int(hparams["epochs"]), int(hparams["batch_size"])
-    steps_per_epoch = max(1, math.ceil(len(train_x) / batch_size))
-    optimizer = _optimizer(model, hparams)
-    scheduler = _scheduler(optimizer, hparams, epochs * steps_per_epoch)
-    generator = torch.Generator().manual_seed(spec.seed)
-
+    epochs = int(hparams["epochs"])
+    optimizer = build_optimizer(model, hparams)
+    scheduler = build_scheduler(optimizer, hparams, batches.steps_per_epoch)
     checkpoint_path = workdir / "checkpoint.pt"
-    start_epoch, history = 0, []
-    if checkpoint_path.exists():
-        state = torch.load(checkpoint_path, map_location=dev, weights_only=False)
-        if state["spec"] == spec.model_dump(mode="json"):
-            model.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            scheduler.load_state_dict(state["scheduler"])
-            generator.set_state(state["generator"])
-            torch.set_rng_state(state["torch_rng"])
-            start_epoch, history = state["epoch"], state["history"]
+    start_epoch, history = _resume(checkpoint_path, spec, model, optimizer, scheduler, batches)
 
-    params = parameter_count(model)
+    static: dict[str, float] = {"params": float(sum(p.numel() for p in model.parameters()))}
+    static.update(_complexity(model, data.input_shape))
+    teacher_out = None
+    if teachers is not None:
+        teacher_out = teacher_outputs(teachers, batches.test, data.kind, autocast)
+        test_y = torch.cat([y for _, y in batches.test()])
+        static.update(_score(teacher_out, test_y, data.kind, prefix="teacher_test"))
+        static["teacher_members"] = float(len(teachers.members))
+
     started = time.perf_counter()
-    epoch_iter = range(start_epoch, epochs)
+    epoch_iter: Any = range(start_epoch, epochs)
     if progress:
         from tqdm import tqdm
 
         epoch_iter = tqdm(
             epoch_iter, initial=start_epoch, total=epochs, desc=f"{spec.method.name} {spec.task}", unit="ep"
         )
-    step = start_epoch * steps_per_epoch
+    step = start_epoch * batches.steps_per_epoch
     for epoch in epoch_iter:
         model.train()
         t0 = time.perf_counter()
-        order = torch.randperm(len(train_x), generator=generator).to(dev)
-        loss_sum, correct, seen = 0.0, 0.0, 0
-        for start in range(0, len(order), batch_size):
+        loss_sum, correct, seen, entropy_sum, entropy_n = 0.0, 0.0, 0, 0.0, 0
+        for xb, yb in batches.train():
             if step % CANCEL_CHECK_EVERY == 0 and hooks.should_stop():
                 raise Cancelled(f"cancelled at epoch {epoch + 1}, step {step}")
-            idx = order[start : start + batch_size]
-            xb, yb = train_x[idx], train_y[idx]
             with autocast():
-                loss, logits = method.loss(model, xb, yb)
+                out = method.step(model, xb, yb)
             optimizer.zero_grad(set_to_none=True)
-            loss.backward()
+            out.loss.backward()
             optimizer.step()
             scheduler.step()
             step += 1
-            loss_sum += loss.item() * len(idx)
-            correct += (logits.argmax(1) == yb).sum().item()
-            seen += len(idx)
+            loss_sum += out.loss.item() * len(yb)
+            seen += len(yb)
+            if data.kind == "classification":
+                correct += (out.outputs.argmax(1) == yb).sum().item()
+            if out.targets is not None:
+                entropy_sum += normalized_entropy(out.targets).sum().item()
+                entropy_n += len(out.targets)
         epoch_seconds = time.perf_counter() - t0
-        test = evaluate(model, test_x, test_y, 512, autocast)
-        metrics = {
-            "train_loss": loss_sum / seen,
-            "train_top1": 100.0 * correct / seen,
-            "test_loss": test["loss"],
-            "test_top1": test["top1"],
-            "lr": optimizer.param_groups[0]["lr"],
-            "epoch_seconds": epoch_seconds,
-            "samples_per_s": seen / epoch_seconds,
-        }
+        outputs, test_y = collect(model, batches.test, autocast)
+        metrics = {"train_loss": loss_sum / seen, **_score(outputs, test_y, data.kind)}
+        if data.kind == "classification":
+            metrics["train_top1"] = 100.0 * correct / seen
+        if entropy_n:
+            metrics["h_hat"] = 100.0 * entropy_sum / entropy_n
+        if teacher_out is not None:
+            metrics["teacher_agreement"] = _agreement(outputs, teacher_out, data.kind)
+        metrics.update(
+            {
+                "lr": optimizer.param_groups[0]["lr"],
+                "epoch_seconds": epoch_seconds,
+                "samples_per_s": seen / epoch_seconds,
+            }
+        )
+        if epoch == start_epoch:
+            metrics.update(static)
         history.append({"epoch": epoch + 1, **metrics})
         hooks.on_epoch_end(epoch + 1, metrics)
         if progress:
+            primary = "test_top1" if data.kind == "classification" else "test_angular_error"
             epoch_iter.set_postfix(
-                loss=f"{metrics['train_loss']:.3f}", test_top1=f"{metrics['test_top1']:.1f}"
-            )  # type: ignore[attr-defined]
-        if (epoch + 1) % int(hparams.get("checkpoint_every", 1)) == 0 or epoch + 1 == epochs:
-            _save_checkpoint(
-                checkpoint_path, spec, model, optimizer, scheduler, generator, epoch + 1, history
+                loss=f"{metrics['train_loss']:.3f}", **{primary: f"{metrics[primary]:.2f}"}
             )
+        if (epoch + 1) % int(hparams.get("checkpoint_every", 1)) == 0 or epoch + 1 == epochs:
+            _save_checkpoint(checkpoint_path, spec, model, optimizer, scheduler, batches, epoch + 1, history)
 
     model_path = workdir / "model.pt"
     torch.save(
         {
+            "kind": "model",
             "model": model.state_dict(),
             "spec": spec.model_dump(mode="json"),
             "hparams": hparams,
-            "num_outputs": data.num_outputs,
+            "num_outputs": _model_outputs(data, spec),
             "input_shape": list(data.input_shape),
         },
         model_path,
     )
-    final = dict(history[-1]) if history else {}
-    final.pop("epoch", None)
-    final.update(
-        {
-            "params": float(params),
-            "wall_time_s": time.perf_counter() - started,
-            "peak_memory_mb": peak_memory_mb(dev),
-        }
-    )
+    final = {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"}
+    final.update(static)
+    final.update({"wall_time_s": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb(dev)})
     return TrainResult(final_metrics=final, model_path=model_path, history=history)
 
 
+def _model_outputs(data: TaskData, spec: RunSpec) -> int:
+    """Gaze heads predict (mu, log variance) unless the model is built without uncertainty."""
+    if data.kind == "regression" and spec.model.options.get("uncertainty", True):
+        return data.num_outputs + 1
+    return data.num_outputs
+
+
+def _score(outputs: torch.Tensor, y: torch.Tensor, kind: str, prefix: str = "test") -> dict[str, float]:
+    if kind == "classification":
+        return classification_metrics(outputs, y, prefix)
+    return regression_metrics(outputs, y, prefix)
+
+
+def _agreement(student: torch.Tensor, teacher: torch.Tensor, kind: str) -> float:
+    """Classification: % of test samples where student and ensemble pick the same class. Gaze: the mean
+    angle (degrees) between their predicted gaze directions."""
+    if kind == "classification":
+        return (student.argmax(1) == teacher.argmax(1)).float().mean().item() * 100
+    from worker.training.data.gaze_geometry import angular_error_deg
+
+    return float(angular_error_deg(student[:, :2], teacher[:, :2]).mean().item())
+
+
+def _complexity(model: nn.Module, input_shape: tuple[int, ...]) -> dict[str, float]:
+    try:
+        from worker.training.models.complexity import measure
+    except ImportError:
+        return {}
+    c = measure(model, input_shape)
+    return {"macs": float(c.macs), "binary_macs": float(c.binary_macs)}
+
+
+def _resume(path: Path, spec: RunSpec, model, optimizer, scheduler, batches: Batches) -> tuple[int, list]:  # type: ignore[no-untyped-def]
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=batches.device, weights_only=False)
+    if state["spec"] != spec.model_dump(mode="json"):
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    batches.cpu_gen.set_state(state["cpu_gen"])
+    batches.dev_gen.set_state(state["dev_gen"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
+    return state["epoch"], state["history"]
+
+
 def _save_checkpoint(
-    path: Path, spec: RunSpec, model, optimizer, scheduler, generator, epoch, history
+    path: Path, spec: RunSpec, model, optimizer, scheduler, batches: Batches, epoch: int, history: list
 ) -> None:  # type: ignore[no-untyped-def]
     tmp = path.with_suffix(".tmp")
     torch.save(
@@ -228,8 +371,11 @@ def _save_checkpoint(
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "generator": generator.get_state(),
+            "cpu_gen": batches.cpu_gen.get_state(),
+            "dev_gen": batches.dev_gen.get_state(),
             "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
             "epoch": epoch,
             "history": history,
         },
