@@ -105,3 +105,42 @@ def test_retry_failed_run_runs_again_as_attempt_two(live_stack: Stack) -> None:
         assert retried.status_code == 202 and retried.json()["attempt"] == 2
     again = live_stack.wait_for_status(run["id"], {"failed", "succeeded"}, timeout=120)
     assert again["id"] == run["id"] and again["attempt"] == 2 and again["status"] == "failed"
+
+
+def test_kd_and_xcl_gan_runs_load_their_teachers_checkpoints(live_stack: Stack) -> None:
+    teachers = [_submit(live_stack, digits_spec(seed=10 + i, epochs=4), "lineage")["id"] for i in range(2)]
+    generator = _submit(
+        live_stack,
+        digits_spec(model={"name": "cgan", "width": 0.25}, method={"name": "gan"}, epochs=2),
+        "lineage",
+    )
+    for run_id in [*teachers, generator["id"]]:
+        assert (
+            live_stack.wait_for_status(run_id, {"succeeded", "failed"}, timeout=180)["status"] == "succeeded"
+        )
+    kd = _submit(
+        live_stack, digits_spec(method={"name": "kd", "temperature": 2.0}, teachers=teachers), "lineage"
+    )
+    xcl = _submit(
+        live_stack,
+        digits_spec(method={"name": "xcl-gan", "generator_run": generator["id"]}, teachers=teachers),
+        "lineage",
+    )
+    for run in (kd, xcl):
+        done = live_stack.wait_for_status(run["id"], {"succeeded", "failed"}, timeout=180)
+        assert done["status"] == "succeeded", done["error"]
+        assert done["teachers"] == teachers
+        assert done["summary"]["teacher_members"] == 2 and done["summary"]["teacher_test_top1"] > 80
+        assert done["hparams"]["method_params"]["temperature"] == (2.0 if run is kd else 1.0)
+    with live_stack.client() as client:
+        wrong = client.post(
+            "/runs",
+            json={
+                "experiment_id": kd["experiment_id"],
+                "spec": digits_spec(
+                    method={"name": "xcl-gan", "generator_run": teachers[0]}, teachers=teachers
+                ),
+            },
+        )
+        assert wrong.status_code == 422
+        assert "not a generator" in wrong.json()["detail"][0]["msg"]
