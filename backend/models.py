@@ -30,7 +30,7 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+RUN_STATUSES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -69,6 +69,18 @@ class Experiment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class Grid(Base):
+    """A declarative grid of runs (teacher ensembles, generators, students); its runs carry grid_id and cell."""
+
+    __tablename__ = "grid"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    definition: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class Run(Base):
     __tablename__ = "run"
     __table_args__ = (
@@ -79,6 +91,14 @@ class Run(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     experiment_id: Mapped[int] = mapped_column(ForeignKey("experiment.id", ondelete="CASCADE"))
+    grid_id: Mapped[int | None] = mapped_column(
+        ForeignKey("grid.id", ondelete="SET NULL"), default=None, index=True
+    )
+    cell: Mapped[str | None] = mapped_column(String(300), default=None)
+    # An XCL-GAN student depends on its generator run as it does on its teachers.
+    generator_run_id: Mapped[int | None] = mapped_column(
+        ForeignKey("run.id", ondelete="RESTRICT"), default=None, index=True
+    )
     spec: Mapped[dict[str, Any]] = mapped_column(JSON)
     hparams: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     # Denormalised from the spec so run lists filter and sort on indexed columns.

@@ -40,3 +40,12 @@ def revoke(celery: Celery, task_id: str | None) -> None:
         celery.control.revoke(task_id)
     except Exception as exc:
         log.warning("revoke of %s failed: %s", task_id, exc)
+
+
+def enqueue_all(session: Session, celery: Celery, runs: list[Run]) -> None:
+    """Enqueue released runs; a broker failure fails each visibly (retryable) rather than losing it."""
+    for run in runs:
+        try:
+            enqueue(session, celery, run)
+        except BrokerUnavailable as exc:
+            log.error("could not enqueue released run %s: %s", run.id, exc)

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from xclab.spec import RunSpec
 
-RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
 class ExperimentCreate(BaseModel):
@@ -53,6 +53,9 @@ class ArtifactOut(BaseModel):
 class RunOut(BaseModel):
     id: int
     experiment_id: int
+    grid_id: int | None = None
+    cell: str | None = None
+    generator_run: int | None = None
     spec: dict[str, Any]
     hparams: dict[str, Any]
     task: str

@@ -59,24 +59,38 @@ def _spec_error(issues: Sequence[SpecIssue]) -> Invalid:
     return Invalid([issue.as_error(("body", "spec")) for issue in issues])
 
 
-def create_run(session: Session, experiment_id: int, spec: RunSpec, queue: str) -> Run:
+def create_run(
+    session: Session,
+    experiment_id: int,
+    spec: RunSpec,
+    queue: str,
+    *,
+    grid_id: int | None = None,
+    cell: str | None = None,
+    check_deps: bool = True,
+) -> Run:
+    """Store a new run: `queued` when it can start now, `waiting` while a teacher or generator is unfinished."""
     issues = check_spec(spec)
     if issues:
         raise _spec_error(issues)
     get_experiment(session, experiment_id)
     teachers = _check_teachers(session, spec)
-    _check_generator(session, spec)
+    generator = _check_generator(session, spec)
+    deps = [*teachers, *([generator] if generator else [])]
     run = Run(
+        grid_id=grid_id,
+        cell=cell,
+        generator_run_id=spec.method.params.get("generator_run"),
         experiment_id=experiment_id,
         spec=spec.model_dump(mode="json"),
         hparams=resolve_hparams(spec),
         task=spec.task,
         method=spec.method.name,
         model=spec.model.name,
-        status="queued",
+        status="queued" if all(d.status == "succeeded" for d in deps) else "waiting",
         queue=queue,
     )
-    run.teacher_links = [RunTeacher(teacher_id=t.id, position=i) for i, t in enumerate(teachers)]
+    run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(spec.teachers)]
     session.add(run)
     session.flush()
     return run
@@ -99,6 +113,10 @@ def _check_teachers(session: Session, spec: RunSpec) -> list[Run]:
                     teacher_id,
                 )
             )
+        elif teacher.method == "gan":
+            issues.append(
+                SpecIssue(("teachers", i), f"run {teacher_id} is a generator, not a teacher", teacher_id)
+            )
         elif teacher.status in {"failed", "cancelled"}:
             issues.append(
                 SpecIssue(
@@ -112,10 +130,10 @@ def _check_teachers(session: Session, spec: RunSpec) -> list[Run]:
     return [found[t] for t in spec.teachers]
 
 
-def _check_generator(session: Session, spec: RunSpec) -> None:
+def _check_generator(session: Session, spec: RunSpec) -> Run | None:
     generator_id = spec.method.params.get("generator_run")
     if generator_id is None:
-        return
+        return None
     generator = session.get(Run, generator_id)
     problem = None
     if generator is None:
@@ -128,6 +146,7 @@ def _check_generator(session: Session, spec: RunSpec) -> None:
         problem = f"generator run {generator_id} is {generator.status}; retry it or pick a succeeded one"
     if problem:
         raise _spec_error([SpecIssue(("method", "generator_run"), problem, generator_id)])
+    return generator
 
 
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
@@ -262,7 +281,8 @@ def heartbeat(session: Session, run_id: int) -> Run:
     return run
 
 
-def finish_run(session: Session, run_id: int, status: str, error: str | None) -> Run:
+def finish_run(session: Session, run_id: int, status: str, error: str | None) -> tuple[Run, list[Run]]:
+    """Record a worker's final status; returns the run and the dependents it released (to enqueue)."""
     run = get_run(session, run_id, lock=True)
     if run.status != "running":
         raise Conflict(f"run {run_id} is {run.status}; only a running run can finish")
@@ -271,26 +291,74 @@ def finish_run(session: Session, run_id: int, status: str, error: str | None) ->
     run.status = status
     run.error = error
     run.finished_at = utcnow()
-    return run
+    return run, settle_dependents(session, run)
 
 
-def request_cancel(session: Session, run_id: int) -> Run:
+def request_cancel(session: Session, run_id: int) -> tuple[Run, list[Run]]:
     run = get_run(session, run_id, lock=True)
     if run.status in FINAL_STATUSES:
         raise Conflict(f"run {run_id} is already {run.status}")
     run.cancel_requested = True
-    if run.status == "queued":
+    if run.status in {"queued", "waiting"}:
         run.status = "cancelled"
         run.finished_at = utcnow()
-    return run
+        return run, settle_dependents(session, run)
+    return run, []
+
+
+def dependency_ids(run: Run) -> list[int]:
+    return [link.teacher_id for link in run.teacher_links] + (
+        [run.generator_run_id] if run.generator_run_id else []
+    )
+
+
+def _dependents(session: Session, run_id: int) -> list[Run]:
+    students = select(RunTeacher.student_id).where(RunTeacher.teacher_id == run_id)
+    return list(
+        session.scalars(
+            select(Run)
+            .where(Run.status == "waiting", or_(Run.id.in_(students), Run.generator_run_id == run_id))
+            .options(selectinload(Run.teacher_links))
+            .with_for_update()
+        )
+    )
+
+
+def settle_dependents(session: Session, run: Run) -> list[Run]:
+    """After `run` reached a final status: release waiting dependents whose dependencies all succeeded, or fail
+    them (and, transitively, their own dependents) with a reason that names the run. Returns runs to enqueue."""
+    session.flush()
+    released: list[Run] = []
+    for dependent in _dependents(session, run.id):
+        if run.status == "succeeded":
+            statuses = dict(
+                session.execute(select(Run.id, Run.status).where(Run.id.in_(dependency_ids(dependent)))).all()
+            )
+            if all(s == "succeeded" for s in statuses.values()):
+                dependent.status = "queued"
+                released.append(dependent)
+        else:
+            role = "generator" if dependent.generator_run_id == run.id else "teacher"
+            dependent.status = "failed"
+            dependent.error = f"{role} run {run.id} {run.status}" + (f": {run.error}" if run.error else "")
+            dependent.finished_at = utcnow()
+            released += settle_dependents(session, dependent)
+    return released
 
 
 def retry_run(session: Session, run_id: int) -> Run:
+    """Run a failed or cancelled run again as the next attempt; it waits if its dependencies are unfinished."""
     run = get_run(session, run_id, lock=True)
     if run.status not in {"failed", "cancelled"}:
         raise Conflict(f"run {run_id} is {run.status}; only failed or cancelled runs can be retried")
+    deps = dict(session.execute(select(Run.id, Run.status).where(Run.id.in_(dependency_ids(run)))).all())
+    broken = sorted(i for i, s in deps.items() if s in {"failed", "cancelled"})
+    if broken:
+        raise Conflict(
+            f"run {run_id} depends on run(s) {broken}, which are failed or cancelled; retry those first"
+        )
     run.attempt += 1
-    run.status = "queued"
+    run.status = "queued" if all(s == "succeeded" for s in deps.values()) else "waiting"
     run.error = None
     run.cancel_requested = False
     run.worker_host = None
@@ -306,6 +374,7 @@ def fail_stale_runs(session: Session, older_than_seconds: float) -> list[int]:
         run.status = "failed"
         run.error = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
         run.finished_at = utcnow()
+        settle_dependents(session, run)
     return [r.id for r in stale]
 
 

@@ -7,7 +7,7 @@ from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from backend import store
 from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from backend.models import Run
-from backend.queueing import BrokerUnavailable, enqueue, revoke
+from backend.queueing import BrokerUnavailable, enqueue, enqueue_all, revoke
 from backend.schemas import ArtifactOut, ClaimIn, FinishIn, HeartbeatOut, RunCreate, RunOut, RunsPage
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -23,6 +23,9 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
     return RunOut(
         id=run.id,
         experiment_id=run.experiment_id,
+        grid_id=run.grid_id,
+        cell=run.cell,
+        generator_run=run.generator_run_id,
         spec=run.spec,
         hparams=run.hparams,
         task=run.task,
@@ -63,7 +66,9 @@ def create_run(
 ) -> RunOut:
     """Submit a run; it is queued at once. Poll the Location URL for its status."""
     run = store.create_run(session, body.experiment_id, body.spec, body.queue or settings.default_queue)
-    _enqueue_or_503(session, celery, run)
+    session.commit()
+    if run.status == "queued":
+        _enqueue_or_503(session, celery, run)
     response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
     return run_out(run, request)
 
@@ -94,11 +99,13 @@ def read_run(run_id: int, session: SessionDep, request: Request) -> RunOut:
 
 @router.post("/{run_id}/cancel", dependencies=[WriteAuth])
 def cancel_run(run_id: int, session: SessionDep, celery: CeleryDep, request: Request) -> RunOut:
-    """Cancel: a queued run ends at once; a running one stops at its next check (within seconds)."""
-    run = store.request_cancel(session, run_id)
+    """Cancel: a queued or waiting run ends at once; a running one stops at its next check (within seconds).
+    Runs waiting on it fail, naming it."""
+    run, released = store.request_cancel(session, run_id)
     session.commit()
     if run.status == "cancelled":
         revoke(celery, run.celery_task_id)
+    enqueue_all(session, celery, released)
     return run_out(run, request)
 
 
@@ -106,7 +113,9 @@ def cancel_run(run_id: int, session: SessionDep, celery: CeleryDep, request: Req
 def retry_run(run_id: int, session: SessionDep, celery: CeleryDep, request: Request) -> RunOut:
     """Run a failed or cancelled run again under the same id, as the next attempt."""
     run = store.retry_run(session, run_id)
-    _enqueue_or_503(session, celery, run)
+    session.commit()
+    if run.status == "queued":
+        _enqueue_or_503(session, celery, run)
     return run_out(run, request)
 
 
@@ -127,6 +136,11 @@ def heartbeat(run_id: int, session: SessionDep) -> HeartbeatOut:
 
 
 @router.post("/{run_id}/finish", dependencies=[WriteAuth])
-def finish_run(run_id: int, body: FinishIn, session: SessionDep, request: Request) -> RunOut:
-    """A worker reports the final status (and the error message of a failure)."""
-    return run_out(store.finish_run(session, run_id, body.status, body.error), request)
+def finish_run(
+    run_id: int, body: FinishIn, session: SessionDep, celery: CeleryDep, request: Request
+) -> RunOut:
+    """A worker reports the final status (and the error message of a failure); waiting dependents move on."""
+    run, released = store.finish_run(session, run_id, body.status, body.error)
+    session.commit()
+    enqueue_all(session, celery, released)
+    return run_out(run, request)

@@ -88,12 +88,12 @@ def test_run_lifecycle_transitions(session: Session) -> None:
         store.claim_run(session, run_id, "host-a", 1)  # a stale delivery for attempt 1
     store.claim_run(session, run_id, "host-a", 2)
     store.request_cancel(session, run_id)
-    assert store.finish_run(session, run_id, "succeeded", None).status == "cancelled"
+    assert store.finish_run(session, run_id, "succeeded", None)[0].status == "cancelled"
 
 
 def test_cancel_queued_run_is_final_and_unclaimable(session: Session) -> None:
     run_id = _run(session)
-    assert store.request_cancel(session, run_id).status == "cancelled"
+    assert store.request_cancel(session, run_id)[0].status == "cancelled"
     with pytest.raises(Conflict):
         store.claim_run(session, run_id, "host", 1)
     with pytest.raises(Conflict):
@@ -123,3 +123,59 @@ def test_teachers_must_exist_and_fit_the_task(session: Session) -> None:
     [issue] = err.value.detail
     assert issue["loc"] == ["body", "spec", "teachers", 1] and "does not exist" in issue["msg"]
     assert exp.id
+
+
+def _student(session: Session, teachers: list[int], **spec: object) -> int:
+    exp = store.list_experiments(session)[0][0]
+    method = spec.pop("method", {"name": "kd"})
+    run = store.create_run(
+        session, exp.id, RunSpec.model_validate(digits_spec(method=method, teachers=teachers, **spec)), "cpu"
+    )
+    session.commit()
+    return run.id
+
+
+def _finish(session: Session, run_id: int, status: str) -> list[int]:
+    store.claim_run(session, run_id, "w", None)
+    _, released = store.finish_run(session, run_id, status, "boom" if status == "failed" else None)
+    session.commit()
+    return [r.id for r in released]
+
+
+def test_student_waits_for_all_teachers_then_is_released(session: Session) -> None:
+    t1, t2 = _run(session, seed=1), _run(session, seed=2)
+    student = _student(session, [t1, t2])
+    assert store.get_run(session, student).status == "waiting"
+    with pytest.raises(Conflict):
+        store.claim_run(session, student, "w", None)  # a waiting run is never executed
+    assert _finish(session, t1, "succeeded") == []
+    assert store.get_run(session, student).status == "waiting"
+    assert _finish(session, t2, "succeeded") == [student]
+    assert store.get_run(session, student).status == "queued"
+    # A new student of finished teachers starts queued at once.
+    assert store.get_run(session, _student(session, [t1, t2], seed=5)).status == "queued"
+
+
+def test_failed_teacher_fails_students_transitively_naming_it(session: Session) -> None:
+    teacher = _run(session, seed=1)
+    student = _student(session, [teacher])
+    grandchild = _student(session, [student], seed=3)
+    assert _finish(session, teacher, "failed") == []
+    session.expire_all()
+    s, g = store.get_run(session, student), store.get_run(session, grandchild)
+    assert (s.status, g.status) == ("failed", "failed")
+    assert s.error == f"teacher run {teacher} failed: boom"
+    assert g.error.startswith(f"teacher run {student} failed: teacher run {teacher} failed")
+    with pytest.raises(Conflict, match="retry those first"):
+        store.retry_run(session, student)
+    store.retry_run(session, teacher)
+    assert store.retry_run(session, student).status == "waiting"  # its teacher is queued again
+
+
+def test_cancelling_a_waiting_teacher_fails_its_students(session: Session) -> None:
+    teacher = _run(session, seed=1)
+    student = _student(session, [teacher])
+    run, released = store.request_cancel(session, teacher)
+    session.commit()
+    assert run.status == "cancelled" and released == []
+    assert store.get_run(session, student).error == f"teacher run {teacher} cancelled"
