@@ -67,7 +67,6 @@ def create_run(
     *,
     grid_id: int | None = None,
     cell: str | None = None,
-    check_deps: bool = True,
 ) -> Run:
     """Store a new run: `queued` when it can start now, `waiting` while a teacher or generator is unfinished."""
     issues = check_spec(spec)
