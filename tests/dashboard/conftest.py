@@ -1,0 +1,92 @@
+"""Dashboard tests drive the real Streamlit app (AppTest, in-process) against the session's live API + worker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.support import Stack, digits_spec
+from xclab.settings import get_settings
+
+APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
+# No worker listens on this queue: runs submitted to it stay queued and cost no training time.
+PARKED_QUEUE = "dashboard-parked"
+PARKED_RUNS = 12
+
+
+@dataclass(frozen=True)
+class Seeded:
+    trained_experiment: dict[str, Any]
+    trained_run: dict[str, Any]  # succeeded, with metrics, curves and a checkpoint
+    parked_experiment: dict[str, Any]
+    parked_runs: list[dict[str, Any]]  # the first is cancelled, the rest stay queued
+
+
+def create_experiment(stack: Stack, name: str) -> dict[str, Any]:
+    with stack.client() as client:
+        response = client.post("/experiments", json={"name": name})
+        assert response.status_code == 201, response.text
+        return response.json()
+
+
+def submit(
+    stack: Stack, experiment_id: int, spec: dict[str, Any], queue: str | None = None
+) -> dict[str, Any]:
+    with stack.client() as client:
+        body: dict[str, Any] = {"experiment_id": experiment_id, "spec": spec}
+        if queue:
+            body["queue"] = queue
+        response = client.post("/runs", json=body)
+        assert response.status_code == 202, response.text
+        return response.json()
+
+
+@pytest.fixture(scope="session")
+def seeded(live_stack: Stack) -> Seeded:
+    trained_experiment = create_experiment(live_stack, "dashboard-trained")
+    run = submit(live_stack, trained_experiment["id"], digits_spec())
+    parked_experiment = create_experiment(live_stack, "dashboard-parked")
+    parked = [
+        submit(live_stack, parked_experiment["id"], digits_spec(seed=i), queue=PARKED_QUEUE)
+        for i in range(PARKED_RUNS)
+    ]
+    with live_stack.client() as client:
+        parked[0] = client.post(f"/runs/{parked[0]['id']}/cancel").json()
+    assert parked[0]["status"] == "cancelled"
+    trained = live_stack.wait_for_status(run["id"], {"succeeded", "failed", "cancelled"}, timeout=180)
+    assert trained["status"] == "succeeded", f"{trained['error']}\n{live_stack.logs()}"
+    return Seeded(trained_experiment, trained, parked_experiment, parked)
+
+
+@pytest.fixture()
+def dashboard_env(live_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+    """Point the in-process dashboard at the live API; settings are cached, so clear them around the test."""
+    monkeypatch.setenv("XCL_API_URL", live_stack.api_url)
+    monkeypatch.setenv("XCL_API_TOKEN", live_stack.token)
+    get_settings.cache_clear()
+    yield live_stack
+    get_settings.cache_clear()
+
+
+OpenPage = Callable[..., AppTest]
+
+
+@pytest.fixture()
+def open_page(dashboard_env: Stack) -> OpenPage:
+    """Run app.py, optionally switch to a page (path relative to app.py) with query params, and run it."""
+
+    def _open(page: str | None = None, **query: str) -> AppTest:
+        at = AppTest.from_file(str(APP), default_timeout=30).run()
+        assert not at.exception, at.exception
+        if page:
+            at.switch_page(page)
+            at.query_params.update(query)
+            at.run()
+        return at
+
+    return _open

@@ -1,0 +1,74 @@
+"""Run page: a trained run's report and curves, Cancel/Retry answers, and unknown ids."""
+
+from __future__ import annotations
+
+import json
+
+from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded, create_experiment, submit
+from tests.support import Stack, digits_spec
+
+RUN_PAGE = "app_pages/run.py"
+
+
+def test_succeeded_run_shows_report_and_learning_curves(open_page: OpenPage, seeded: Seeded) -> None:
+    run = seeded.trained_run
+    at = open_page(RUN_PAGE, run=str(run["id"]))
+    assert not at.exception, at.exception
+    assert at.subheader[0].value.startswith(f"Run #{run['id']}")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Status"] == "succeeded"
+    assert metrics["Attempt"] == "1"
+    assert metrics["test_top1"] == f"{run['summary']['test_top1']:.3f}"
+    assert not at.toggle  # nothing left to refresh once a run has finished
+
+    charts = {json.loads(c.proto.spec)["layout"]["title"]["text"]: c for c in at.get("plotly_chart")}
+    assert {"Loss", "Accuracy"} <= set(charts)
+    accuracy = json.loads(charts["Accuracy"].proto.spec)["data"]
+    assert "test_top1" in [trace["name"] for trace in accuracy]
+    [top1] = [trace for trace in accuracy if trace["name"] == "test_top1"]
+    assert top1["x"] == list(range(1, run["spec"]["epochs"] + 1))
+
+    summary = at.dataframe[0].value
+    assert "test_top1" in summary["metric"].tolist()
+    assert [j for j in at.json if json.loads(j.proto.body) == run["spec"]]
+    assert at.download_button(key="run_artifact_model.pt").label == "Download model.pt"
+    # A finished successful run can be neither cancelled nor retried.
+    assert at.button(key="run_cancel").disabled and at.button(key="run_retry").disabled
+
+
+def test_number_input_picks_a_run_and_updates_the_url(open_page: OpenPage, seeded: Seeded) -> None:
+    at = open_page(RUN_PAGE)
+    assert "Enter a run id" in at.info[0].value
+    at.number_input(key="run_id_input").set_value(seeded.trained_run["id"]).run()
+    assert not at.exception, at.exception
+    assert at.query_params["run"] == str(seeded.trained_run["id"])
+    assert at.get("plotly_chart")
+
+
+def test_cancel_and_retry_show_the_api_answer(open_page: OpenPage, seeded: Seeded, live_stack: Stack) -> None:
+    experiment = create_experiment(live_stack, "dashboard-actions")
+    run = submit(live_stack, experiment["id"], digits_spec(seed=99), queue=PARKED_QUEUE)
+    at = open_page(RUN_PAGE, run=str(run["id"]))
+    assert at.toggle(key="run_live").value is True  # a queued run refreshes live
+    assert at.button(key="run_retry").disabled
+
+    at.button(key="run_cancel").click().run()
+    assert not at.exception, at.exception
+    assert "Cancel accepted" in at.success[0].value and "cancelled" in at.success[0].value
+    with live_stack.client() as client:
+        assert client.get(f"/runs/{run['id']}").json()["status"] == "cancelled"
+    assert {m.label: m.value for m in at.metric}["Status"] == "cancelled"
+
+    at.button(key="run_retry").click().run()
+    assert not at.exception, at.exception
+    assert "Retry accepted" in at.success[0].value and "attempt 2" in at.success[0].value
+    with live_stack.client() as client:
+        again = client.get(f"/runs/{run['id']}").json()
+        assert (again["status"], again["attempt"]) == ("queued", 2)
+        client.post(f"/runs/{run['id']}/cancel")
+
+
+def test_unknown_run_shows_the_api_error(open_page: OpenPage, live_stack: Stack) -> None:
+    at = open_page(RUN_PAGE, run="987654")
+    assert not at.exception, at.exception
+    assert "run 987654 not found" in at.error[0].value
