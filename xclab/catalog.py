@@ -95,7 +95,10 @@ CIFAR = ("cifar100",)
 MODELS: dict[str, ModelInfo] = {
     m.name: m
     for m in [
-        ModelInfo("small-cnn", ("digits",), "Three-layer CNN for 8x8 digits; width scales every layer."),
+        ModelInfo(
+            "small-cnn", ("digits",),
+            "Three-layer CNN for 8x8 digits; width scales every layer; option binary=true makes the middle convs 1-bit.",
+        ),
         ModelInfo(
             "lenet",
             GAZE,
@@ -186,6 +189,7 @@ HPARAM_TYPES: dict[str, type] = {
     "warmup_epochs": float,
     "warmup_start_lr": float,
     "train_subset": int,
+    "subset_seed": int,
     "checkpoint_every": int,
     "workers": int,
     "data_root": str,

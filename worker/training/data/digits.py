@@ -26,10 +26,15 @@ def load_digits_task(spec: RunSpec, hparams: dict) -> TaskData:
     if subset:
         if subset > len(x_train):
             raise ValueError(f"train_subset/limit={subset} exceeds the {len(x_train)} digits training images")
-        # A labelled subset drawn per seed, stratified so small subsets still cover every class.
+        # A stratified labelled subset, fixed by subset_seed (not the run seed) so that teachers and students
+        # of one grid see the same labelled images.
         if subset < len(x_train):
             x_train, _, y_train, _ = train_test_split(
-                x_train, y_train, train_size=subset, random_state=spec.seed, stratify=y_train
+                x_train,
+                y_train,
+                train_size=subset,
+                random_state=int(hparams.get("subset_seed", 0)),
+                stratify=y_train,
             )
     return TaskData(
         kind="classification",

@@ -19,7 +19,7 @@ CIFAR = (3, 32, 32)
 # name -> cases of (num_outputs, input_shape, options) small enough for a CPU forward + backward. The
 # CIFAR ResNets run at width 0.5 here to keep the file fast; full width is covered by the size tests.
 CASES: dict[str, list[tuple[int, tuple[int, ...], dict[str, Any]]]] = {
-    "small-cnn": [(10, (1, 8, 8), {})],
+    "small-cnn": [(10, (1, 8, 8), {}), (10, (1, 8, 8), {"binary": True})],
     "lenet": [(3, GAZE, {}), (2, GAZE, {"uncertainty": False}), (3, GAZE, {"conv_relu": True})],
     "preact-resnet9": [(3, GAZE, {}), (2, GAZE, {"uncertainty": False})],
     "resnet18-cifar": [(100, CIFAR, {})],
