@@ -38,6 +38,10 @@ class TaskData:
     test_dataset: Dataset[Any] | None = None
     # Extra facts worth storing with the run (split sizes, protocol, held-out persons...).
     info: dict[str, Any] | None = None
+    # Optional per-sample side inputs aligned with train_x/test_x, e.g. gaze head pose (pitch, yaw) [N, 2]
+    # that MPIIGaze-style LeNets concatenate before their last layer. Models may ignore them.
+    train_aux: torch.Tensor | None = None
+    test_aux: torch.Tensor | None = None
 
     @property
     def in_memory(self) -> bool:

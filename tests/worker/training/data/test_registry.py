@@ -1,0 +1,16 @@
+from __future__ import annotations
+
+import pytest
+
+from worker.training.data import LOADERS, _load_all, load_task
+from xclab.spec import RunSpec
+
+
+def test_every_dataset_has_a_loader() -> None:
+    _load_all()
+    assert {"digits", "synthetic-gaze", "mpiigaze", "cifar100", "imagenet"} <= set(LOADERS)
+
+
+def test_unknown_task_lists_the_loaders() -> None:
+    with pytest.raises(ValueError, match="cifar100"):
+        load_task(RunSpec(task="nope", model={"name": "small-cnn"}), {})
