@@ -96,7 +96,8 @@ MODELS: dict[str, ModelInfo] = {
     m.name: m
     for m in [
         ModelInfo(
-            "small-cnn", ("digits",),
+            "small-cnn",
+            ("digits",),
             "Three-layer CNN for 8x8 digits; width scales every layer; option binary=true makes the middle convs 1-bit.",
         ),
         ModelInfo(

@@ -13,11 +13,15 @@ from worker.training.models.common import check_bool, scale_channels
 
 def _block(cin: int, cout: int, binary: bool = False) -> nn.Sequential:
     conv = BinaryConv2d if binary else nn.Conv2d
-    return nn.Sequential(conv(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(
+        conv(cin, cout, 3, padding=1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True)
+    )
 
 
 class SmallCNN(nn.Module):
-    def __init__(self, num_outputs: int, width: float = 1.0, in_channels: int = 1, binary: bool = False) -> None:
+    def __init__(
+        self, num_outputs: int, width: float = 1.0, in_channels: int = 1, binary: bool = False
+    ) -> None:
         super().__init__()
         c1, c2, c3 = (scale_channels(b, width) for b in (16, 32, 64))
         self.features = nn.Sequential(
@@ -34,5 +38,9 @@ class SmallCNN(nn.Module):
 
 
 @register_model("small-cnn")
-def small_cnn(*, num_outputs: int, width: float, input_shape: tuple[int, ...], binary: bool = False) -> nn.Module:
-    return SmallCNN(num_outputs, width, in_channels=input_shape[0], binary=check_bool("small-cnn", "binary", binary))
+def small_cnn(
+    *, num_outputs: int, width: float, input_shape: tuple[int, ...], binary: bool = False
+) -> nn.Module:
+    return SmallCNN(
+        num_outputs, width, in_channels=input_shape[0], binary=check_bool("small-cnn", "binary", binary)
+    )
