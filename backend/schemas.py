@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from xclab.grids import GridDefinition
 from xclab.spec import RunSpec
 
 RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
@@ -125,3 +126,35 @@ class MetricHistory(BaseModel):
 
 class MetricKeys(BaseModel):
     keys: list[str]
+
+
+class GridCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    definition: GridDefinition
+    experiment_id: int | None = Field(
+        default=None, description="Default: the experiment named in the definition."
+    )
+
+
+class GridCellOut(BaseModel):
+    key: str
+    role: Literal["teacher", "generator", "student"]
+    run_id: int
+    status: RunStatus
+    attempt: int
+    primary_metric: float | None
+    error: str | None
+    teachers: list[int]
+    generator_run: int | None
+
+
+class GridOut(BaseModel):
+    id: int
+    experiment_id: int
+    name: str
+    task: str
+    definition: dict[str, Any]
+    created_at: datetime
+    counts: dict[str, int]
+    done: bool
+    cells: list[GridCellOut]

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
 from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -17,8 +18,19 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from backend.errors import Conflict, Invalid, NotFound
-from backend.models import FINAL_STATUSES, Artifact, Experiment, LatestMetric, Metric, Run, RunTeacher, utcnow
+from backend.models import (
+    FINAL_STATUSES,
+    Artifact,
+    Experiment,
+    Grid,
+    LatestMetric,
+    Metric,
+    Run,
+    RunTeacher,
+    utcnow,
+)
 from xclab.catalog import TASKS
+from xclab.grids import GridDefinition, expand
 from xclab.spec import RunSpec, SpecIssue, check_spec, resolve_hparams
 
 # ---------------------------------------------------------------- experiments
@@ -499,3 +511,92 @@ def get_artifact(session: Session, run_id: int, path: str) -> Artifact:
     if artifact is None:
         raise NotFound(f"run {run_id} has no artifact '{path}'")
     return artifact
+
+
+# ---------------------------------------------------------------- grids
+
+
+def create_grid(
+    session: Session, definition: GridDefinition, experiment_id: int | None, queue: str
+) -> tuple[Grid, list[Run]]:
+    """Expand a grid into runs (dependencies first); returns the grid and the runs ready to enqueue now."""
+    if experiment_id is None:
+        name = definition.experiment or definition.name
+        experiment = session.scalars(select(Experiment).where(Experiment.name == name)).first()
+        experiment = experiment or create_experiment(session, name, definition.description)
+    else:
+        experiment = get_experiment(session, experiment_id)
+    grid = Grid(
+        experiment_id=experiment.id, name=definition.name, definition=definition.model_dump(mode="json")
+    )
+    session.add(grid)
+    session.flush()
+    cells = expand(definition)
+    issues: list[dict[str, Any]] = []
+    run_ids: dict[str, int] = {}
+    created: list[Run] = []
+    for cell in cells:
+        spec_dict = dict(cell.spec)
+        spec_dict["teachers"] = [run_ids[t] for t in cell.teachers if t in run_ids]
+        if cell.generator and cell.generator in run_ids:
+            spec_dict["method"] = {**spec_dict["method"], "generator_run": run_ids[cell.generator]}
+        prefix = ("body", "definition", "cells", cell.key)
+        try:
+            spec = RunSpec.model_validate(spec_dict)
+        except ValidationError as exc:
+            issues += [
+                {"type": e["type"], "loc": [*prefix, *e["loc"]], "msg": e["msg"], "input": e.get("input")}
+                for e in exc.errors(include_url=False)
+            ]
+            continue
+        problems = check_spec(spec)
+        if problems:
+            issues += [p.as_error(prefix) for p in problems]
+            continue
+        run = create_run(
+            session, experiment.id, spec, definition.queue or queue, grid_id=grid.id, cell=cell.key
+        )
+        run_ids[cell.key] = run.id
+        created.append(run)
+    if issues:
+        session.rollback()
+        raise Invalid(issues)
+    return grid, [r for r in created if r.status == "queued"]
+
+
+def get_grid(session: Session, grid_id: int) -> Grid:
+    grid = session.get(Grid, grid_id)
+    if grid is None:
+        raise NotFound(f"grid {grid_id} not found")
+    return grid
+
+
+def list_grids(session: Session, experiment_id: int | None) -> list[Grid]:
+    stmt = select(Grid).order_by(Grid.id.desc())
+    if experiment_id is not None:
+        stmt = stmt.where(Grid.experiment_id == experiment_id)
+    return list(session.scalars(stmt))
+
+
+def grid_runs(session: Session, grid_id: int) -> list[Run]:
+    return list(
+        session.scalars(
+            select(Run)
+            .where(Run.grid_id == grid_id)
+            .order_by(Run.id)
+            .options(selectinload(Run.latest_metrics), selectinload(Run.teacher_links))
+        )
+    )
+
+
+def retry_grid(session: Session, grid_id: int) -> list[Run]:
+    """Re-enqueue every failed or cancelled cell, dependencies first; returns the runs ready to enqueue."""
+    get_grid(session, grid_id)
+    ready = []
+    for run in grid_runs(session, grid_id):  # id order is dependency order
+        if run.status in {"failed", "cancelled"}:
+            retried = retry_run(session, run.id)
+            session.flush()
+            if retried.status == "queued":
+                ready.append(retried)
+    return ready

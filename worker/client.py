@@ -87,7 +87,30 @@ class ApiClient:
                     fh.write(chunk)
         return target
 
+    def grid(self, grid_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/grids/{grid_id}")
+
+    def grids(self) -> list[dict[str, Any]]:
+        return self._request("GET", "/grids")["data"]
+
+    def grid_report(self, grid_id: int, fmt: str = "json") -> Any:
+        if fmt == "json":
+            return self._request("GET", f"/grids/{grid_id}/report")
+        response = self._http.get(f"/grids/{grid_id}/report", params={"format": fmt})
+        if response.status_code >= 400:
+            raise ApiError(response.status_code, response.text)
+        return response.text
+
     # --- writes
+    def submit_grid(self, definition: dict[str, Any], experiment_id: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"definition": definition}
+        if experiment_id is not None:
+            body["experiment_id"] = experiment_id
+        return self._request("POST", "/grids", json=body)
+
+    def retry_grid(self, grid_id: int) -> dict[str, Any]:
+        return self._request("POST", f"/grids/{grid_id}/retry")
+
     def create_experiment(self, name: str, description: str = "") -> dict[str, Any]:
         return self._request("POST", "/experiments", json={"name": name, "description": description})
 

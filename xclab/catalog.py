@@ -191,6 +191,7 @@ HPARAM_TYPES: dict[str, type] = {
     "warmup_start_lr": float,
     "train_subset": int,
     "subset_seed": int,
+    "split_seed": int,
     "checkpoint_every": int,
     "workers": int,
     "data_root": str,

@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database commands.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+grid_app = typer.Typer(help="Grids: whole tables of the paper as one submission.", no_args_is_help=True)
+app.add_typer(grid_app, name="grid")
 console = Console()
 
 STATUS_STYLE = {
@@ -426,6 +428,144 @@ def train(
         table.add_row(key, f"{value:.4g}")
     console.print(table)
     console.print(f"model saved to {result.model_path}")
+
+
+def _grid_definition(source: str) -> dict[str, Any]:
+    """A grid file path, or builtin:NAME for one shipped with XCL Lab."""
+    from xclab.grids import builtin_grids, load_grid_text
+
+    if source.startswith("builtin:"):
+        grids = builtin_grids()
+        name = source.removeprefix("builtin:")
+        if name not in grids:
+            raise typer.BadParameter(f"no built-in grid '{name}'; available: {', '.join(sorted(grids))}")
+        return load_grid_text(grids[name])
+    return _load_spec_file(Path(source))
+
+
+def _print_grid(grid: dict[str, Any]) -> None:
+    counts = ", ".join(
+        f"{STATUS_STYLE.get(k) and f'[{STATUS_STYLE[k]}]{k}[/]' or k} {v}"
+        for k, v in sorted(grid["counts"].items())
+    )
+    console.print(
+        f"grid {grid['id']} [bold]{grid['name']}[/bold] ({grid['task']}): {len(grid['cells'])} runs — {counts}"
+    )
+
+
+def _follow_grid(
+    client: Any, grid_id: int, stack: Stack | None = None, timeout: float = 6 * 3600
+) -> dict[str, Any]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    deadline = time.monotonic() + timeout
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn()]
+    with Progress(*columns, console=console) as progress:
+        bar = progress.add_task(f"grid {grid_id}", total=None)
+        while time.monotonic() < deadline:
+            if stack:
+                stack.check_alive()
+            grid = client.grid(grid_id)
+            finished = sum(grid["counts"].get(s, 0) for s in ("succeeded", "failed", "cancelled"))
+            running = grid["counts"].get("running", 0)
+            waiting = grid["counts"].get("waiting", 0)
+            progress.update(
+                bar,
+                total=len(grid["cells"]),
+                completed=finished,
+                description=f"{grid['name']}: {running} running, {waiting} waiting on teachers",
+            )
+            if grid["done"]:
+                return grid
+            time.sleep(1)
+    raise RuntimeError(f"grid {grid_id} did not finish within {timeout:.0f} s")
+
+
+@grid_app.command("submit")
+def grid_submit(
+    source: Annotated[str, typer.Argument(help="A grid YAML/JSON file, or builtin:NAME.")],
+    wait: Annotated[bool, typer.Option(help="Follow the grid and print its report at the end.")] = False,
+) -> None:
+    """Expand a grid into runs (teachers first; students wait for them)."""
+    from worker.client import ApiError
+
+    definition = _grid_definition(source)
+    with _client(get_settings()) as client:
+        try:
+            grid = client.submit_grid(definition)
+        except ApiError as exc:
+            _print_api_error(exc)
+            raise typer.Exit(1)
+        _print_grid(grid)
+        if wait:
+            _follow_grid(client, grid["id"])
+            console.print(client.grid_report(grid["id"], "markdown"))
+
+
+@grid_app.command("list")
+def grid_list() -> None:
+    """List grids with their cell counts."""
+    with _client(get_settings()) as client:
+        for grid in client.grids():
+            _print_grid(grid)
+
+
+@grid_app.command("builtin")
+def grid_builtin() -> None:
+    """Name every built-in grid (submit one with `xclab grid submit builtin:NAME`)."""
+    from xclab.grids import builtin_grids, load_grid_text
+
+    table = Table("name", "task", "description")
+    for name, text in sorted(builtin_grids().items()):
+        data = load_grid_text(text)
+        table.add_row(name, data["task"], data.get("description", ""))
+    console.print(table)
+
+
+@grid_app.command("show")
+def grid_show(grid_id: int) -> None:
+    """Every cell of a grid with its run, status and primary metric."""
+    with _client(get_settings()) as client:
+        grid = client.grid(grid_id)
+    _print_grid(grid)
+    table = Table("cell", "run", "status", "attempt", "primary metric", "error")
+    for cell in grid["cells"]:
+        style = STATUS_STYLE.get(cell["status"], "")
+        value = cell["primary_metric"]
+        table.add_row(
+            cell["key"],
+            str(cell["run_id"]),
+            f"[{style}]{cell['status']}[/{style}]" if style else cell["status"],
+            str(cell["attempt"]),
+            "" if value is None else f"{value:.2f}",
+            (cell["error"] or "")[:60],
+        )
+    console.print(table)
+
+
+@grid_app.command("retry")
+def grid_retry(grid_id: int) -> None:
+    """Re-enqueue only the failed or cancelled cells of a grid."""
+    with _client(get_settings()) as client:
+        _print_grid(client.retry_grid(grid_id))
+
+
+@grid_app.command("report")
+def grid_report(
+    grid_id: int,
+    format: Annotated[str, typer.Option(help="markdown, latex, csv or json.")] = "markdown",  # noqa: A002
+    out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
+) -> None:
+    """The paper-style table of a grid."""
+    with _client(get_settings()) as client:
+        text = client.grid_report(grid_id, format)
+    if out:
+        out.write_text(text if isinstance(text, str) else json.dumps(text, indent=2))
+        console.print(f"wrote {out}")
+    else:
+        console.print(
+            text if isinstance(text, str) else json.dumps(text, indent=2), markup=False, highlight=False
+        )
 
 
 def main() -> None:

@@ -36,8 +36,11 @@ class TeacherEnsemble(nn.Module):
     """K frozen members. Members of one architecture run as a single vmapped call (one launch per layer for
     the whole ensemble instead of K); mixed architectures fall back to a loop."""
 
-    def __init__(self, members: list[nn.Module], task: str) -> None:
+    def __init__(
+        self, members: list[nn.Module], task: str, data_infos: list[dict[str, Any]] | None = None
+    ) -> None:
         super().__init__()
+        self.data_infos = data_infos or [{} for _ in members]
         if not members:
             raise ValueError("a teacher ensemble needs at least one member")
         self.members = nn.ModuleList(members)
@@ -54,7 +57,7 @@ class TeacherEnsemble(nn.Module):
         tasks = {state["spec"]["task"] for _, state in loaded}
         if len(tasks) != 1:
             raise ValueError(f"teacher checkpoints come from different tasks: {sorted(tasks)}")
-        return cls([m for m, _ in loaded], tasks.pop())
+        return cls([m for m, _ in loaded], tasks.pop(), [state.get("data_info", {}) for _, state in loaded])
 
     @torch.no_grad()
     def member_outputs(self, x: torch.Tensor) -> torch.Tensor:

@@ -214,8 +214,8 @@ def train(
         model = model.to(memory_format=torch.channels_last)
     params = hparams.get("method_params", {})
     teachers = TeacherEnsemble.from_checkpoints(list(teacher_paths), dev) if teacher_paths else None
-    if teachers is not None and teachers.task != spec.task:
-        raise ValueError(f"teachers were trained on '{teachers.task}', the student on '{spec.task}'")
+    if teachers is not None:
+        _check_teachers_saw_no_test_data(teachers, data)
     ctx = MethodContext(data.kind, data.num_outputs, params, batches.cpu_gen, teachers)
     if spec.method.name == "xcl-gan":
         ctx.sample_generated = _generated_sampler(spec, data, params, generator_path, dev)
@@ -310,6 +310,18 @@ def train(
     final.update(static)
     final.update({"wall_time_s": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb(dev)})
     return TrainResult(final_metrics=final, model_path=model_path, history=history)
+
+
+def _check_teachers_saw_no_test_data(teachers: TeacherEnsemble, data: TaskData) -> None:
+    """A teacher trained on the student's test persons would leak the test split into the student."""
+    test_persons = set((data.info or {}).get("test_persons", []))
+    for i, info in enumerate(teachers.data_infos):
+        leaked = test_persons & set(info.get("train_persons", []))
+        if leaked:
+            raise ValueError(
+                f"teacher {i} trained on persons {sorted(leaked)} that are held out for this student's test split; "
+                "train teachers and students with the same split (set overrides.split_seed for all of them)"
+            )
 
 
 def _model_outputs(data: TaskData, spec: RunSpec) -> int:

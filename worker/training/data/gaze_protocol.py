@@ -35,20 +35,22 @@ class PersonSamples:
 
 
 def split_persons(persons: list[str], spec: RunSpec, hparams: dict[str, Any]) -> tuple[list[str], list[str]]:
-    """(training persons, held-out persons) for the run's protocol and seed; both sorted."""
+    """(training persons, held-out persons) for the run's protocol and split seed (default: the run seed);
+    both sorted. A grid pins `split_seed` so its teachers never train on its students' held-out persons."""
     persons = sorted(persons)
+    split_seed = int(hparams.get("split_seed", spec.seed))
     protocol = str(hparams.get("protocol", "paper"))
     if protocol == "paper":
         n_hold = max(1, round(HOLDOUT_FRACTION * len(persons)))
         if len(persons) <= n_hold:
             raise ValueError(f"protocol 'paper' needs at least {n_hold + 1} persons, found {len(persons)}")
         # RandomState: a frozen stream, so a seed names the same split on every numpy version.
-        order = np.random.RandomState(spec.seed).permutation(len(persons))
+        order = np.random.RandomState(split_seed).permutation(len(persons))
         held = sorted(persons[i] for i in order[:n_hold])
     elif protocol in ("leave-one-out", "leave-one-person-out"):
         choice = hparams.get("holdout_person")
         if choice is None:
-            held = [persons[spec.seed % len(persons)]]
+            held = [persons[split_seed % len(persons)]]
         elif isinstance(choice, str) and not choice.lstrip("-").isdigit():
             if choice not in persons:
                 raise ValueError(f"holdout_person '{choice}' not among the persons {', '.join(persons)}")
