@@ -14,7 +14,8 @@ import httpx
 
 from xclab.settings import get_settings
 
-RUN_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
+# "waiting": a grid student whose teachers (or generator) have not finished yet.
+RUN_STATUSES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -149,6 +150,36 @@ class Api:
 
     def artifact_bytes(self, run_id: int, path: str) -> bytes:
         return self._send("GET", f"/runs/{run_id}/artifacts/{quote(path, safe='/')}").content
+
+    # ------------------------------------------------------------ grids
+
+    def grids(self) -> list[dict[str, Any]]:
+        """Every grid, newest first, each with its cells."""
+        return self._request("GET", "/grids")["data"]
+
+    def builtin_grids(self) -> list[dict[str, Any]]:
+        """The shipped grids as {name, yaml}."""
+        return self._request("GET", "/grids/builtin")["data"]
+
+    def grid(self, grid_id: int) -> dict[str, Any]:
+        return self._request("GET", f"/grids/{grid_id}")
+
+    def create_grid(self, definition: dict[str, Any], experiment_id: int | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {"definition": definition}
+        if experiment_id is not None:
+            body["experiment_id"] = experiment_id
+        return self._request("POST", "/grids", json=body)
+
+    def retry_grid(self, grid_id: int) -> dict[str, Any]:
+        return self._request("POST", f"/grids/{grid_id}/retry")
+
+    def grid_report(self, grid_id: int) -> dict[str, Any]:
+        """The paper-style table as JSON (rows, metric, goal, ensemble score, seeds, note)."""
+        return self._request("GET", f"/grids/{grid_id}/report", params={"format": "json"})
+
+    def grid_report_text(self, grid_id: int, fmt: str) -> str:
+        """The same table rendered by the API: fmt is markdown, latex or csv."""
+        return self._send("GET", f"/grids/{grid_id}/report", params={"format": fmt}).text
 
 
 @lru_cache(maxsize=8)

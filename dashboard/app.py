@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.api import get_api
-from dashboard.ui import LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
+from dashboard.ui import GRIDS_PAGE, LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
 
 st.set_page_config(page_title="XCL Lab", page_icon=":material/science:", layout="wide")
 
@@ -13,6 +13,7 @@ pages = [
     st.Page(RUNS_PAGE, title="Runs", icon=":material/table_rows:", default=True),
     st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:"),
     st.Page(LAUNCH_PAGE, title="Launch", icon=":material/rocket_launch:"),
+    st.Page(GRIDS_PAGE, title="Grids", icon=":material/grid_view:"),
 ]
 page = st.navigation(pages)
 st.sidebar.caption(f"API: {get_api().url}")

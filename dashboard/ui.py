@@ -13,11 +13,13 @@ from dashboard.api import ApiError, ApiUnavailable
 RUNS_PAGE = "app_pages/runs.py"
 RUN_PAGE = "app_pages/run.py"
 LAUNCH_PAGE = "app_pages/launch.py"
+GRIDS_PAGE = "app_pages/grids.py"
 
 REFRESH_SECONDS = 3.0
 
 # One colour per lifecycle state: a badge colour and a light cell background readable in both themes.
 STATUS_BADGE: dict[str, str] = {
+    "waiting": "orange",
     "queued": "yellow",
     "running": "blue",
     "succeeded": "green",
@@ -25,6 +27,7 @@ STATUS_BADGE: dict[str, str] = {
     "cancelled": "gray",
 }
 STATUS_CELL: dict[str, str] = {
+    "waiting": "#fed7aa",
     "queued": "#fde68a",
     "running": "#a5f3fc",
     "succeeded": "#bbf7d0",

@@ -94,7 +94,12 @@ def _train_and_report(
     client: ApiClient, run: dict[str, Any], settings: Settings, heartbeat: Heartbeat
 ) -> tuple[str, str | None]:
     # Torch is imported here, in the pool process, never in the worker parent (CUDA is not fork-safe).
+    import torch
+
     from worker.training.trainer import Cancelled, Hooks, train
+
+    if settings.torch_threads:
+        torch.set_num_threads(settings.torch_threads)
 
     run_id = run["id"]
     workdir = settings.home.resolve() / "work" / str(run_id)

@@ -78,7 +78,11 @@ def worker(
     """Run a Celery worker that executes training runs."""
     from worker.celery_app import create_worker_app
 
-    celery = create_worker_app(get_settings())
+    settings = get_settings()
+    if settings.torch_threads is None:
+        # Concurrent CPU runs must not oversubscribe the cores.
+        settings = settings.model_copy(update={"torch_threads": max(1, (os.cpu_count() or 1) // concurrency)})
+    celery = create_worker_app(settings)
     name = f"xclab-{queues.replace(',', '-')}-{os.getpid()}@%h"
     celery.worker_main(
         [
@@ -125,8 +129,9 @@ def dashboard(port: Annotated[int | None, typer.Option(help="Default: XCL_DASHBO
 class Stack:
     """API + worker + dashboard as child processes; stop() ends all three."""
 
-    def __init__(self, settings: Settings, port: int, dashboard_port: int) -> None:
+    def __init__(self, settings: Settings, port: int, dashboard_port: int, concurrency: int = 1) -> None:
         self.settings, self.port, self.dashboard_port = settings, port, dashboard_port
+        self.concurrency = concurrency
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self) -> str:
@@ -147,7 +152,7 @@ class Stack:
         me = [sys.executable, "-m", "xclab"]
         for name, cmd in [
             ("api", [*me, "serve", "--port", str(self.port)]),
-            ("worker", [*me, "worker", "--queues", "cpu,gpu"]),
+            ("worker", [*me, "worker", "--queues", "cpu,gpu", "--concurrency", str(self.concurrency)]),
             ("dashboard", _dashboard_command(self.dashboard_port)),
         ]:
             log = (logs / f"{name}.log").open("ab")
@@ -224,38 +229,47 @@ def up(port: int = 8000, dashboard_port: int = 8501) -> None:
         stack.stop()
 
 
-DEMO_SPEC: dict[str, Any] = {
-    "task": "digits",
-    "model": {"name": "small-cnn", "width": 1.0},
-    "method": {"name": "erm"},
-    "seed": 0,
-}
+DEMO_GRIDS = "digits-paper,synthetic-gaze-paper"
 
 
 @app.command()
 def demo(
     port: int = 8000,
     dashboard_port: int = 8501,
-    exit_when_done: Annotated[bool, typer.Option(help="Stop the stack once the demo run finishes.")] = False,
+    grids: Annotated[str, typer.Option(help="Comma-separated built-in grids to run.")] = DEMO_GRIDS,
+    concurrency: Annotated[int, typer.Option(help="Runs trained at once (default: one per CPU core).")] = 0,
+    results: Annotated[
+        Path | None, typer.Option(help="Also write the reports as Markdown to this file.")
+    ] = None,
+    exit_when_done: Annotated[bool, typer.Option(help="Stop the stack once the grids finish.")] = False,
 ) -> None:
-    """Bring the stack up, submit a first digits run, follow it, and keep serving until Ctrl-C."""
+    """Bring the stack up, run the paper's digits and synthetic-gaze grids, print their tables, keep serving."""
     settings = get_settings()
-    stack = Stack(settings, port, dashboard_port)
+    stack = Stack(settings, port, dashboard_port, concurrency or max(1, os.cpu_count() or 1))
     try:
         token = stack.start()
         _print_stack(settings, token, port, dashboard_port)
         settings = settings.model_copy(update={"api_url": f"http://127.0.0.1:{port}", "api_token": token})
+        started = time.monotonic()
         with _client(settings) as client:
-            experiment = _experiment_id(client, "demo")
-            run = client.submit_run(experiment, DEMO_SPEC)
-            console.print(f"submitted run {run['id']}: ERM small-cnn on digits")
-            final = _follow(client, run["id"], stack)
-        if final["status"] != "succeeded":
-            console.print(f"[red]demo run {final['status']}[/red]: {final.get('error')}")
-            raise typer.Exit(1)
-        console.print(
-            f"[green]demo run succeeded[/green]: test top-1 {final['summary'].get('test_top1', float('nan')):.1f} %"
-        )
+            submitted = []
+            for name in grids.split(","):
+                grid = client.submit_grid(_grid_definition(f"builtin:{name.strip()}"))
+                _print_grid(grid)
+                submitted.append(grid)
+            console.print(f"follow along in the dashboard: http://127.0.0.1:{dashboard_port}")
+            reports = []
+            for grid in submitted:
+                final = _follow_grid(client, grid["id"], stack)
+                _print_grid(final)
+                reports.append(client.grid_report(grid["id"], "markdown"))
+                console.print(reports[-1], markup=False, highlight=False)
+        minutes = (time.monotonic() - started) / 60
+        console.print(f"[green]demo grids finished in {minutes:.1f} min[/green]")
+        if results:
+            results.parent.mkdir(parents=True, exist_ok=True)
+            results.write_text("\n\n".join(reports))
+            console.print(f"wrote {results}")
         if not exit_when_done:
             console.print(f"open http://127.0.0.1:{dashboard_port} to explore; Ctrl-C stops everything")
             while True:

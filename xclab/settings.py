@@ -40,6 +40,9 @@ class Settings(BaseSettings):
     visibility_timeout_seconds: int = Field(
         default=7 * 24 * 3600, description="Redis redelivery timeout (> longest run)."
     )
+    torch_threads: int | None = Field(
+        default=None, description="Threads per training run; default: cores / concurrency."
+    )
     dashboard_port: int = 8501
     data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
 

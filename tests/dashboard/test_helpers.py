@@ -86,7 +86,7 @@ def test_runs_frame_shows_the_primary_metric_value() -> None:
 
 
 def test_every_status_has_a_colour() -> None:
-    statuses = {"queued", "running", "succeeded", "failed", "cancelled"}
+    statuses = {"waiting", "queued", "running", "succeeded", "failed", "cancelled"}
     assert set(STATUS_BADGE) == set(STATUS_CELL) == statuses
     assert "background-color" in status_cell_style("failed")
     assert status_cell_style("unknown") == ""

@@ -144,3 +144,33 @@ def test_kd_and_xcl_gan_runs_load_their_teachers_checkpoints(live_stack: Stack) 
         )
         assert wrong.status_code == 422
         assert "not a generator" in wrong.json()["detail"][0]["msg"]
+
+
+def test_grid_runs_teachers_then_releases_students(live_stack: Stack) -> None:
+    definition = {
+        "name": "e2e-grid",
+        "task": "digits",
+        "epochs": 2,
+        "overrides": {"train_subset": 300},
+        "teachers": [{"name": "ens", "members": 2, "model": {"name": "small-cnn", "width": 0.5}}],
+        "students": {
+            "models": [{"name": "small-cnn", "width": 0.25}],
+            "seeds": [0],
+            "methods": [{"name": "erm"}, {"name": "kd", "teachers": "ens"}],
+        },
+    }
+    with live_stack.client() as client:
+        grid = client.post("/grids", json={"definition": definition}).json()
+        kd = next(c for c in grid["cells"] if c["key"].startswith("student/kd"))
+        assert kd["status"] == "waiting"
+        final = live_stack.wait_for_status(kd["run_id"], {"succeeded", "failed"}, timeout=180)
+        assert final["status"] == "succeeded", final["error"]
+        teacher_ids = [c["run_id"] for c in grid["cells"] if c["role"] == "teacher"]
+        teachers = [client.get(f"/runs/{t}").json() for t in teacher_ids]
+        # The student started only after both teachers had finished.
+        assert all(t["finished_at"] <= final["started_at"] for t in teachers)
+        done = client.get(f"/grids/{grid['id']}").json()
+        assert done["done"] and done["counts"] == {"succeeded": 4}
+        report = client.get(f"/grids/{grid['id']}/report").json()
+        assert {r["method"] for r in report["rows"]} == {"erm", "kd"}
+        assert report["ensemble_score"] is not None
