@@ -126,6 +126,10 @@ def dashboard(port: Annotated[int | None, typer.Option(help="Default: XCL_DASHBO
     raise typer.Exit(subprocess.call(_dashboard_command(port or get_settings().dashboard_port)))
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 class Stack:
     """API + worker + dashboard as child processes; stop() ends all three."""
 
@@ -136,6 +140,9 @@ class Stack:
 
     def start(self) -> str:
         from backend.db import upgrade
+
+        # A SIGTERM (e.g. from a process manager) must stop the children too, like Ctrl-C does.
+        signal.signal(signal.SIGTERM, _interrupt)
 
         self.settings.home.mkdir(parents=True, exist_ok=True)
         upgrade(self.settings.resolved_database_url)
@@ -263,12 +270,12 @@ def demo(
                 final = _follow_grid(client, grid["id"], stack)
                 _print_grid(final)
                 reports.append(client.grid_report(grid["id"], "markdown"))
-                console.print(reports[-1], markup=False, highlight=False)
+                console.print(reports[-1], markup=False, highlight=False, soft_wrap=True)
         minutes = (time.monotonic() - started) / 60
         console.print(f"[green]demo grids finished in {minutes:.1f} min[/green]")
         if results:
             results.parent.mkdir(parents=True, exist_ok=True)
-            results.write_text("\n\n".join(reports))
+            results.write_text(_results_document(grids, reports, minutes, stack.concurrency))
             console.print(f"wrote {results}")
         if not exit_when_done:
             console.print(f"open http://127.0.0.1:{dashboard_port} to explore; Ctrl-C stops everything")
@@ -279,6 +286,21 @@ def demo(
         console.print("stopping…")
     finally:
         stack.stop()
+
+
+def _results_document(grids: str, reports: list[str], minutes: float, concurrency: int) -> str:
+    import platform
+
+    header = (
+        "# Measured results of the demo grids\n\n"
+        "Regenerate with:\n\n"
+        f"```bash\nxclab demo --grids {grids} --exit-when-done --results docs/results.md\n```\n\n"
+        f"Measured on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), {concurrency} runs at "
+        f"a time; the grids took {minutes:.1f} minutes end to end. Every number below is a last-epoch metric on the "
+        "test split (held-out persons for gaze), aggregated over the seeds listed in each caption; nothing was "
+        "selected on the test split.\n\n"
+    )
+    return header + "\n\n".join(reports)
 
 
 def _follow(client: Any, run_id: int, stack: Stack | None = None, timeout: float = 1800) -> dict[str, Any]:
