@@ -120,6 +120,14 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
         )
     if method is not None:
         issues += _check_method_params(spec, method.params)
+        if spec.method.name in {"ls", "gan"} and spec.task in TASKS and TASKS[spec.task].kind == "regression":
+            issues.append(
+                SpecIssue(
+                    ("method", "name"),
+                    f"method '{spec.method.name}' needs class labels; task '{spec.task}' is a regression task",
+                    spec.method.name,
+                )
+            )
     is_gan, is_cgan = spec.method.name == "gan", spec.model.name == "cgan"
     if is_gan != is_cgan and method is not None and model is not None:
         issues.append(

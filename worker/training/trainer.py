@@ -18,7 +18,7 @@ from torch import nn
 from worker.training.data import TaskData, load_task
 from worker.training.evaluation import classification_metrics, collect, regression_metrics, teacher_outputs
 from worker.training.losses import normalized_entropy
-from worker.training.methods import MethodContext, Sampler, build_method
+from worker.training.methods import MethodContext, OfflinePool, Sampler, build_method
 from worker.training.metrics import peak_memory_mb
 from worker.training.models import build_model
 from worker.training.schedules import build_optimizer, build_scheduler
@@ -141,11 +141,9 @@ def _autocast(device: torch.device) -> Any:
     return ctx
 
 
-def _generated_sampler(
-    spec: RunSpec, data: TaskData, params: dict[str, Any], generator_path: Path | None, device: torch.device
-) -> Sampler:
+def _generated_sampler(data: TaskData, generator_path: Path | None, device: torch.device) -> Sampler:
     """Where XCL-GAN's extra inputs come from: the eye renderer for gaze, a trained class-conditional GAN
-    otherwise. Offline mode draws a fixed pool once and samples from it; online draws fresh samples."""
+    otherwise."""
     if data.kind == "regression":
         from worker.training.data import synthetic_gaze
 
@@ -165,20 +163,38 @@ def _generated_sampler(
         def draw(n: int, gen: torch.Generator) -> torch.Tensor:
             return gan.sample_mixed(n, gen)
 
-    if params["mode"] == "online":
-        return draw
-    pool_gen = torch.Generator().manual_seed(spec.seed + 10_007)
-    pool = torch.cat(
-        [
-            draw(min(1024, params["offline_size"] - i), pool_gen)
-            for i in range(0, params["offline_size"], 1024)
-        ]
+    return draw
+
+
+def _offline_pool(
+    path: Path,
+    draw: Sampler,
+    teachers: TeacherEnsemble,
+    kind: str,
+    params: dict[str, Any],
+    seed: int,
+    autocast: Any,
+) -> OfflinePool:
+    """Sample the generated set once, label it with the ensemble once, and store both (reused on resume)."""
+    if path.exists():
+        stored = torch.load(path, map_location="cpu", weights_only=False)
+        device = next(teachers.parameters()).device
+        return OfflinePool(stored["images"].to(device), tuple(t.to(device) for t in stored["targets"]))
+    gen = torch.Generator().manual_seed(seed + 10_007)
+    images, targets = [], []
+    for start in range(0, params["offline_size"], 1024):
+        batch = draw(min(1024, params["offline_size"] - start), gen)
+        with autocast():
+            if kind == "classification":
+                targets.append((teachers.probs(batch, params["temperature"]),))
+            else:
+                targets.append(teachers.gaussian(batch))
+        images.append(batch)
+    pool = OfflinePool(
+        torch.cat(images), tuple(torch.cat(parts).float() for parts in zip(*targets, strict=True))
     )
-
-    def from_pool(n: int, gen: torch.Generator) -> torch.Tensor:
-        return pool[torch.randint(0, len(pool), (n,), generator=gen).to(pool.device)]
-
-    return from_pool
+    torch.save({"images": pool.images.cpu(), "targets": [t.cpu() for t in pool.targets]}, path)
+    return pool
 
 
 def train(
@@ -218,7 +234,14 @@ def train(
         _check_teachers_saw_no_test_data(teachers, data)
     ctx = MethodContext(data.kind, data.num_outputs, params, batches.cpu_gen, teachers)
     if spec.method.name == "xcl-gan":
-        ctx.sample_generated = _generated_sampler(spec, data, params, generator_path, dev)
+        draw = _generated_sampler(data, generator_path, dev)
+        if params["mode"] == "offline":
+            assert teachers is not None
+            ctx.offline_pool = _offline_pool(
+                workdir / "offline_pool.pt", draw, teachers, data.kind, params, spec.seed, autocast
+            )
+        else:
+            ctx.sample_generated = draw
     method = build_method(spec.method.name, ctx)
 
     epochs = int(hparams["epochs"])
@@ -303,6 +326,7 @@ def train(
             "hparams": hparams,
             "num_outputs": _model_outputs(data, spec),
             "input_shape": list(data.input_shape),
+            "data_info": data.info or {},
         },
         model_path,
     )

@@ -122,3 +122,21 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     b = torch.load(resumed.model_path, weights_only=False)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["test_top1"] for h in straight.history] == [h["test_top1"] for h in resumed.history]
+
+
+def test_offline_xcl_gan_stores_pool_with_soft_labels(
+    tmp_path: Path, teachers: list[Path], generator: Path
+) -> None:
+    spec = _spec(
+        {"name": "xcl-gan", "generator_run": 1, "mode": "offline", "offline_size": 300},
+        epochs=1,
+        teachers=[1, 2],
+    )
+    workdir = tmp_path / "offline"
+    train(
+        spec, resolve_hparams(spec), workdir, device="cpu", teacher_paths=teachers, generator_path=generator
+    )
+    pool = torch.load(workdir / "offline_pool.pt", weights_only=False)
+    [probs] = pool["targets"]
+    assert pool["images"].shape == (300, 1, 8, 8) and probs.shape == (300, 10)
+    assert torch.allclose(probs.sum(1), torch.ones(300), atol=1e-4)

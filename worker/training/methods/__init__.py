@@ -53,8 +53,23 @@ class MethodContext:
     params: dict[str, Any]
     generator: torch.Generator
     teachers: TeacherEnsemble | None = None
-    # XCL-GAN: draws n generated inputs (already prepared for the model) on the training device.
+    # XCL-GAN online: draws n generated inputs (already prepared for the model) on the training device.
     sample_generated: Sampler | None = None
+    # XCL-GAN offline: a stored generated set with the ensemble's soft labels, computed once.
+    offline_pool: OfflinePool | None = None
+
+
+@dataclass
+class OfflinePool:
+    """Generated inputs plus their teacher targets: probabilities at the run's T (classification) or the
+    merged Gaussian (mu, log variance) for gaze."""
+
+    images: torch.Tensor
+    targets: tuple[torch.Tensor, ...]
+
+    def draw(self, n: int, generator: torch.Generator) -> tuple[torch.Tensor, tuple[torch.Tensor, ...]]:
+        idx = torch.randint(0, len(self.images), (n,), generator=generator).to(self.images.device)
+        return self.images[idx], tuple(t[idx] for t in self.targets)
 
 
 class Method:
@@ -119,19 +134,25 @@ class Distill(Method):
 
     name = "kd"
 
-    def transfer_set(self, x: torch.Tensor) -> torch.Tensor:
-        return x
+    def transfer_set(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
+        """The inputs the student learns on, and stored teacher targets for those beyond the batch (if any)."""
+        return x, None
 
     def step(self, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> StepOutput:
         assert self.ctx.teachers is not None, "distillation needs a teacher ensemble"
-        transfer = self.transfer_set(x)
+        transfer, stored = self.transfer_set(x)
+        labelled = x if stored is not None else transfer  # what the ensemble must label now
         out = model(transfer)
         if self.ctx.kind == "regression":
-            mu_t, log_var_t = self.ctx.teachers.gaussian(transfer)
+            mu_t, log_var_t = self.ctx.teachers.gaussian(labelled)
+            if stored is not None:
+                mu_t, log_var_t = torch.cat([mu_t, stored[0]]), torch.cat([log_var_t, stored[1]])
             mu_s, log_var_s = split_gaussian(out)
             return StepOutput(gaussian_kl(mu_t, log_var_t, mu_s, log_var_s), out[: len(x)])
         temperature = self.p["temperature"]
-        probs = self.ctx.teachers.probs(transfer, temperature)
+        probs = self.ctx.teachers.probs(labelled, temperature)
+        if stored is not None:
+            probs = torch.cat([probs, stored[0]])
         loss = distillation_kl(out, probs, temperature, self.p["t2_factor"])
         gt_weight = self.p.get("gt_weight", 0.0)
         if gt_weight:
@@ -144,29 +165,33 @@ class XCLMix(Distill):
 
     name = "xcl-mix"
 
-    def transfer_set(self, x: torch.Tensor) -> torch.Tensor:
+    def transfer_set(self, x: torch.Tensor) -> tuple[torch.Tensor, None]:
         n_mixed = round(self.p["mix_ratio"] * len(x))
         if n_mixed == 0:
-            return x
+            return x, None
         kind = self.p["mix"]
         if kind == "both":
             kind = "mixup" if torch.rand(1, generator=self.ctx.generator).item() < 0.5 else "cutmix"
         mixer = mixup if kind == "mixup" else cutmix
         mixed, _, _ = mixer(x, self.p["alpha"], self.ctx.generator)
         reps = -(-n_mixed // len(x))
-        return torch.cat([x, mixed.repeat(reps, *([1] * (x.dim() - 1)))[:n_mixed]])
+        return torch.cat([x, mixed.repeat(reps, *([1] * (x.dim() - 1)))[:n_mixed]]), None
 
 
 class XCLGAN(Distill):
-    """Transfer set = the batch plus generated samples, so that `gan_fraction` of it is generated."""
+    """Transfer set = the batch plus generated samples, so that `gan_fraction` of it is generated: fresh ones
+    labelled by the ensemble now (online), or drawn from the stored pool with its stored labels (offline)."""
 
     name = "xcl-gan"
 
-    def transfer_set(self, x: torch.Tensor) -> torch.Tensor:
-        assert self.ctx.sample_generated is not None, "XCL-GAN needs a generator"
+    def transfer_set(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
         fraction = self.p["gan_fraction"]
         n_gen = round(len(x) * fraction / (1 - fraction))
-        return torch.cat([x, self.ctx.sample_generated(n_gen, self.ctx.generator).to(x.dtype)])
+        if self.ctx.offline_pool is not None:
+            images, targets = self.ctx.offline_pool.draw(n_gen, self.ctx.generator)
+            return torch.cat([x, images.to(x.dtype)]), targets
+        assert self.ctx.sample_generated is not None, "XCL-GAN needs a generator"
+        return torch.cat([x, self.ctx.sample_generated(n_gen, self.ctx.generator).to(x.dtype)]), None
 
 
 def build_method(name: str, ctx: MethodContext) -> Method:
