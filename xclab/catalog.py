@@ -192,6 +192,8 @@ HPARAM_TYPES: dict[str, type] = {
     "train_subset": int,
     "subset_seed": int,
     "split_seed": int,
+    "val_fraction": float,
+    "val_seed": int,
     "checkpoint_every": int,
     "workers": int,
     "data_root": str,

@@ -66,14 +66,42 @@ class Batches:
     """Training and test batches, from device-resident tensors or (for ImageNet-sized data) a DataLoader."""
 
     def __init__(
-        self, data: TaskData, device: torch.device, batch_size: int, seed: int, workers: int
+        self,
+        data: TaskData,
+        device: torch.device,
+        batch_size: int,
+        seed: int,
+        workers: int,
+        val_fraction: float = 0.0,
+        val_seed: int = 0,
     ) -> None:
         self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
         self.cpu_gen = torch.Generator().manual_seed(seed)
         self.dev_gen = torch.Generator(device=device).manual_seed(seed)
+        self.val_x: torch.Tensor | None = None
         if data.in_memory:
-            self.train_x, self.train_y = data.train_x.to(device), data.train_y.to(device)  # type: ignore[union-attr]
+            train_x, train_y = data.train_x, data.train_y
+            if val_fraction > 0:
+                # A validation split carved from the training data, fixed by val_seed (not the run seed), so
+                # model choices can be made without looking at the test split.
+                order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(val_seed))
+                n_val = max(1, round(val_fraction * len(train_x)))
+                self.val_x, self.val_y = train_x[order[:n_val]].to(device), train_y[order[:n_val]].to(device)
+                train_x, train_y = train_x[order[n_val:]], train_y[order[n_val:]]
+            self.train_x, self.train_y = train_x.to(device), train_y.to(device)  # type: ignore[union-attr]
             self.test_x, self.test_y = data.test_x.to(device), data.test_y.to(device)  # type: ignore[union-attr]
+        elif val_fraction > 0:
+            raise ValueError(
+                "val_fraction needs an in-memory task; ImageNet-sized tasks report their val folder"
+            )
+
+    def val(self) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        assert self.val_x is not None
+        for start in range(0, len(self.val_x), EVAL_BATCH):
+            yield (
+                self._prepare(self.val_x[start : start + EVAL_BATCH]),
+                self.val_y[start : start + EVAL_BATCH],
+            )
 
     @property
     def train_size(self) -> int:
@@ -212,7 +240,15 @@ def train(
     workdir.mkdir(parents=True, exist_ok=True)
     seed_everything(spec.seed)
     data = load_task(spec, hparams)
-    batches = Batches(data, dev, int(hparams["batch_size"]), spec.seed, int(hparams.get("workers", 4)))
+    batches = Batches(
+        data,
+        dev,
+        int(hparams["batch_size"]),
+        spec.seed,
+        int(hparams.get("workers", 4)),
+        val_fraction=float(hparams.get("val_fraction", 0.0)),
+        val_seed=int(hparams.get("val_seed", 0)),
+    )
     if spec.method.name == "gan":
         from worker.training.gan_trainer import train_generator
 
@@ -292,6 +328,8 @@ def train(
         epoch_seconds = time.perf_counter() - t0
         outputs, test_y = collect(model, batches.test, autocast)
         metrics = {"train_loss": loss_sum / seen, **_score(outputs, test_y, data.kind)}
+        if batches.val_x is not None:
+            metrics.update(_score(*collect(model, batches.val, autocast), data.kind, prefix="val"))
         if data.kind == "classification":
             metrics["train_top1"] = 100.0 * correct / seen
         if entropy_n:

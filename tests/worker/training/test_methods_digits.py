@@ -140,3 +140,11 @@ def test_offline_xcl_gan_stores_pool_with_soft_labels(
     [probs] = pool["targets"]
     assert pool["images"].shape == (300, 1, 8, 8) and probs.shape == (300, 10)
     assert torch.allclose(probs.sum(1), torch.ones(300), atol=1e-4)
+
+
+def test_validation_split_is_carved_from_training_data(tmp_path: Path) -> None:
+    spec = _spec({"name": "erm"}, epochs=2, overrides={"val_fraction": 0.2})
+    result = _train(tmp_path, spec)
+    m = result.final_metrics
+    assert {"val_loss", "val_top1", "val_ece", "test_top1"} <= set(m)
+    assert all("val_loss" in h for h in result.history)
