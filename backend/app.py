@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from backend import store
 from backend.db import make_engine, make_session_factory, session_scope, verify_schema
 from backend.errors import StoreError
-from backend.routes import artifacts, catalog, experiments, grids, health, metrics, runs
+from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
 from worker.celery_app import create_celery
 from xclab import __version__
 from xclab.settings import Settings, get_settings
@@ -68,7 +68,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
-    for module in (health, catalog, experiments, runs, metrics, artifacts, grids):
+    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

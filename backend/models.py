@@ -112,6 +112,8 @@ class Run(Base):
     celery_task_id: Mapped[str | None] = mapped_column(String(64), default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # A researcher's free-text notes; tags live in run_tag so filtering by tag stays indexed.
+    notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)
@@ -124,6 +126,17 @@ class Run(Base):
     latest_metrics: Mapped[list[LatestMetric]] = relationship(
         order_by="LatestMetric.key", cascade="all, delete-orphan"
     )
+    tag_rows: Mapped[list[RunTag]] = relationship(order_by="RunTag.tag", cascade="all, delete-orphan")
+
+
+class RunTag(Base):
+    """One tag of a run; (tag, run_id) is indexed so "runs tagged X" never scans the run table."""
+
+    __tablename__ = "run_tag"
+    __table_args__ = (Index("ix_run_tag_tag", "tag", "run_id"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(50), primary_key=True)
 
 
 class RunTeacher(Base):
@@ -154,6 +167,8 @@ class LatestMetric(Base):
     """The value at the highest step per (run, key): run lists read this, never the history."""
 
     __tablename__ = "latest_metric"
+    # Sorting runs by a metric walks this index in (value, run_id) order instead of sorting every run.
+    __table_args__ = (Index("ix_latest_metric_key_value", "key", "value", "run_id"),)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -172,4 +187,15 @@ class Artifact(Base):
     kind: Mapped[str] = mapped_column(String(32))
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SavedView(Base):
+    """A named runs-table setup (filters, sort, columns, page size) a researcher can reload."""
+
+    __tablename__ = "saved_view"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from xclab.grids import GridDefinition
 from xclab.spec import RunSpec
@@ -76,11 +76,94 @@ class RunOut(BaseModel):
     primary_metric: str | None
     summary: dict[str, float]
     artifacts: list[ArtifactOut] = []
+    tags: list[str] = []
+    notes: str = ""
 
 
 class RunsPage(BaseModel):
     data: list[RunOut]
     next_page_token: str | None
+
+
+# Stored lower-case and stripped, so "Baseline " and "baseline" are one tag.
+Tag = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, to_lower=True, min_length=1, max_length=50, pattern=r"^[A-Za-z0-9_.:-]+$"
+    ),
+]
+MAX_TAGS = 20
+
+
+class RunPatch(BaseModel):
+    """Researcher annotations; a field left out is left as it is, `tags` replaces the whole set."""
+
+    model_config = ConfigDict(extra="forbid")
+    tags: list[Tag] | None = Field(
+        default=None, description=f"At most {MAX_TAGS} tags of 1-50 characters from [A-Za-z0-9_.:-]."
+    )
+    notes: str | None = Field(default=None, max_length=20_000)
+
+    @field_validator("tags")
+    @classmethod
+    def _distinct_and_few(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:
+            return None
+        unique = sorted(set(tags))
+        if len(unique) > MAX_TAGS:
+            raise ValueError(f"at most {MAX_TAGS} tags per run; got {len(unique)}")
+        return unique
+
+
+class RunColumnsOut(BaseModel):
+    """What the runs table can show for the filtered runs (spec paths come from the newest runs only)."""
+
+    spec_fields: list[str]
+    hparam_fields: list[str]
+    metric_keys: list[str]
+    tags: list[str]
+    sampled_runs: int
+
+
+class CompareOut(BaseModel):
+    runs: list[RunOut]
+    spec_diff: dict[str, dict[int, Any]] = Field(
+        description="Dotted spec paths (and hparams.*) whose values differ: {path: {run id: value}}."
+    )
+    metric_keys: list[str] = Field(description="Metric keys every compared run has logged.")
+
+
+class ViewParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    filters: dict[str, Any] = {}
+    sort: str = "-id"
+    columns: list[str] = []
+    page_size: int = Field(default=50, ge=1, le=1000)
+
+
+class ViewCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=200)
+    params: ViewParams = ViewParams()
+
+    @field_validator("name")
+    @classmethod
+    def _not_blank(cls, name: str) -> str:
+        if not name.strip():
+            raise ValueError("a view needs a name")
+        return name.strip()
+
+
+class ViewOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+    id: int
+    name: str
+    params: ViewParams
+    created_at: datetime
+
+
+class ViewsPage(BaseModel):
+    data: list[ViewOut]
 
 
 class ClaimIn(BaseModel):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import ColumnElement, and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select, tuple_
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -26,7 +27,9 @@ from backend.models import (
     LatestMetric,
     Metric,
     Run,
+    RunTag,
     RunTeacher,
+    SavedView,
     utcnow,
 )
 from xclab.catalog import TASKS
@@ -165,7 +168,10 @@ def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
         select(Run)
         .where(Run.id == run_id)
         .options(
-            selectinload(Run.teacher_links), selectinload(Run.artifacts), selectinload(Run.latest_metrics)
+            selectinload(Run.teacher_links),
+            selectinload(Run.artifacts),
+            selectinload(Run.latest_metrics),
+            selectinload(Run.tag_rows),
         )
     )
     if lock:
@@ -184,6 +190,8 @@ SORTABLE = {
     "method": Run.method,
     "model": Run.model,
 }
+METRIC_SORT = "metric:"
+METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,250}")  # what MetricIn accepts
 
 
 @dataclass
@@ -192,49 +200,15 @@ class RunFilter:
     status: Sequence[str] = ()
     task: Sequence[str] = ()
     method: Sequence[str] = ()
+    tags: Sequence[str] = ()  # a run must carry every one of them
 
 
-def _encode_token(values: Sequence[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+def normalise_tag(tag: str) -> str:
+    """Tags compare case-insensitively and without surrounding blanks: stored and matched in this form."""
+    return tag.strip().lower()
 
 
-def _decode_token(token: str) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(token.encode()))
-        assert isinstance(values, list) and len(values) == 2
-        return values
-    except Exception:
-        raise Invalid(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ["query", "page_token"],
-                    "msg": "malformed page_token; pass the next_page_token of the previous page unchanged",
-                    "input": token,
-                }
-            ]
-        )
-
-
-def list_runs(
-    session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
-) -> tuple[list[Run], str | None]:
-    """Keyset pagination over (sort column, id), so deep pages cost the same as the first."""
-    descending = sort.startswith("-")
-    column_name = sort.lstrip("-")
-    column = SORTABLE.get(column_name)
-    if column is None:
-        allowed = ", ".join(f"{c}, -{c}" for c in SORTABLE)
-        raise Invalid(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ["query", "sort"],
-                    "msg": f"cannot sort by '{sort}'; allowed: {allowed}",
-                    "input": sort,
-                }
-            ]
-        )
+def _filter_conditions(flt: RunFilter) -> list[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = []
     if flt.experiment_id is not None:
         conditions.append(Run.experiment_id == flt.experiment_id)
@@ -244,30 +218,254 @@ def list_runs(
         conditions.append(Run.task.in_(flt.task))
     if flt.method:
         conditions.append(Run.method.in_(flt.method))
-    if page_token:
-        last_value, last_id = _decode_token(page_token)
-        if column_name == "created_at":
-            last_value = datetime.fromisoformat(last_value)
-        if descending:
-            conditions.append(or_(column < last_value, and_(column == last_value, Run.id < last_id)))
+    # One semi-join per tag, each answered from the (tag, run_id) index.
+    for tag in dict.fromkeys(normalise_tag(t) for t in flt.tags if t.strip()):
+        conditions.append(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+    return conditions
+
+
+def _query_error(name: str, msg: str, value: Any) -> Invalid:
+    return Invalid([{"type": "value_error", "loc": ["query", name], "msg": msg, "input": value}])
+
+
+def _parse_sort(sort: str) -> tuple[bool, str, str | None]:
+    """(descending, sort name, metric key or None) of `col`, `-col`, `metric:<key>` or `-metric:<key>`."""
+    descending = sort.startswith("-")
+    name = sort[1:] if descending else sort
+    if name.startswith(METRIC_SORT) and METRIC_KEY.fullmatch(name[len(METRIC_SORT) :]):
+        return descending, name, name[len(METRIC_SORT) :]
+    if name not in SORTABLE:
+        allowed = ", ".join(f"{c}, -{c}" for c in SORTABLE)
+        raise _query_error(
+            "sort", f"cannot sort by '{sort}'; allowed: {allowed}, metric:<key>, -metric:<key>", sort
+        )
+    return descending, name, None
+
+
+def _encode_token(values: Sequence[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values, default=str).encode()).decode()
+
+
+def _decode_token(token: str, name: str) -> tuple[Any, int]:
+    """The (sort value, id) a page ended at, checked against the sort it is used with."""
+    try:
+        values = json.loads(base64.urlsafe_b64decode(token.encode()))
+        assert isinstance(values, list) and len(values) == 2
+        value, last_id = values
+        assert isinstance(last_id, int) and not isinstance(last_id, bool)
+        if name.startswith(METRIC_SORT):
+            assert value is None or (isinstance(value, int | float) and not isinstance(value, bool))
+        elif name == "id":
+            assert isinstance(value, int) and not isinstance(value, bool)
+        elif name == "created_at":
+            value = datetime.fromisoformat(value)
         else:
-            conditions.append(or_(column > last_value, and_(column == last_value, Run.id > last_id)))
+            assert isinstance(value, str)
+        return value, last_id
+    except Exception:
+        raise _query_error(
+            "page_token",
+            "malformed page_token; pass the next_page_token of the previous page unchanged (same sort)",
+            token,
+        )
+
+
+RUN_LOADS = (selectinload(Run.latest_metrics), selectinload(Run.teacher_links), selectinload(Run.tag_rows))
+
+
+def _column_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    column: ColumnElement[Any],
+    descending: bool,
+    limit: int,
+    after: tuple[Any, int] | None,
+) -> list[tuple[Run, Any]]:
+    if after is not None:
+        value, last_id = after
+        if descending:
+            conditions = [*conditions, or_(column < value, and_(column == value, Run.id < last_id))]
+        else:
+            conditions = [*conditions, or_(column > value, and_(column == value, Run.id > last_id))]
     order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
-    stmt = (
-        select(Run)
-        .where(*conditions)
-        .order_by(*order)
-        .limit(limit + 1)
-        .options(selectinload(Run.latest_metrics), selectinload(Run.teacher_links))
-    )
-    runs = list(session.scalars(stmt))
+    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1).options(*RUN_LOADS)
+    return [(run, value) for run, value in session.execute(stmt)]
+
+
+def _metric_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    key: str,
+    descending: bool,
+    limit: int,
+    after: tuple[Any, int] | None,
+) -> list[tuple[Run, Any]]:
+    """The next limit + 1 runs by (latest value of `key`, id), then the runs without it by id.
+
+    Two index-ordered reads instead of sorting every run: the runs with a value walk the
+    (key, value, run_id) index from the page token on (a row-value bound both databases seek to);
+    the runs without one follow by primary key, each checked against latest_metric's primary key."""
+    found: list[tuple[int, float | None]] = []
+    if after is None or after[0] is not None:
+        metric = LatestMetric
+        stmt = select(metric.run_id, metric.value).where(metric.key == key)
+        if conditions:
+            stmt = stmt.join(Run, Run.id == metric.run_id).where(*conditions)
+        position = tuple_(metric.value, metric.run_id)
+        if after is not None:
+            stmt = stmt.where(position < tuple_(*after) if descending else position > tuple_(*after))
+        order = [metric.value.desc(), metric.run_id.desc()] if descending else [metric.value, metric.run_id]
+        found = [(run_id, value) for run_id, value in session.execute(stmt.order_by(*order).limit(limit + 1))]
+    if len(found) <= limit:
+        logged = select(LatestMetric.run_id).where(LatestMetric.run_id == Run.id, LatestMetric.key == key)
+        stmt = select(Run.id).where(*conditions, ~logged.exists())
+        if after is not None and after[0] is None:
+            stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
+        stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
+        found += [(run_id, None) for run_id in session.scalars(stmt)]
+    runs = {
+        r.id: r
+        for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])).options(*RUN_LOADS))
+    }
+    return [(runs[run_id], value) for run_id, value in found if run_id in runs]
+
+
+def list_runs(
+    session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
+) -> tuple[list[Run], str | None]:
+    """Keyset pagination over (sort value, id), so deep pages cost the same as the first.
+
+    `metric:<key>` sorts by each run's latest value of that metric; runs that never logged it come last."""
+    descending, name, metric_key = _parse_sort(sort)
+    conditions = _filter_conditions(flt)
+    after = _decode_token(page_token, name) if page_token else None
+    if metric_key is None:
+        rows = _column_page(session, conditions, SORTABLE[name], descending, limit, after)
+    else:
+        rows = _metric_page(session, conditions, metric_key, descending, limit, after)
     next_token = None
-    if len(runs) > limit:
-        runs = runs[:limit]
-        last = runs[-1]
-        value = getattr(last, column_name)
+    if len(rows) > limit:
+        last, value = rows[limit - 1]
         next_token = _encode_token([value.isoformat() if isinstance(value, datetime) else value, last.id])
-    return runs, next_token
+    return [run for run, _ in rows[:limit]], next_token
+
+
+def annotate_run(session: Session, run_id: int, tags: Sequence[str] | None, notes: str | None) -> Run:
+    """Replace a run's tags (already validated and normalised) and/or its notes; None leaves one as is."""
+    run = get_run(session, run_id, lock=True)
+    if tags is not None:
+        wanted = list(dict.fromkeys(tags))
+        kept = [row for row in run.tag_rows if row.tag in wanted]
+        have = {row.tag for row in kept}
+        run.tag_rows = sorted(kept + [RunTag(tag=t) for t in wanted if t not in have], key=lambda r: r.tag)
+    if notes is not None:
+        run.notes = notes
+    session.flush()
+    return run
+
+
+def run_tags(run: Run) -> list[str]:
+    return [row.tag for row in run.tag_rows]
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted.path: leaf}; lists and scalars are leaves, empty mappings vanish."""
+    flat: dict[str, Any] = {}
+    for key, value in data.items():
+        path = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{path}."))
+        else:
+            flat[path] = value
+    return flat
+
+
+@dataclass(frozen=True)
+class RunColumns:
+    spec_fields: list[str]
+    hparam_fields: list[str]
+    metric_keys: list[str]
+    tags: list[str]
+    sampled_runs: int
+
+
+COLUMN_SAMPLE = 500
+
+
+def run_columns(session: Session, flt: RunFilter, sample: int = COLUMN_SAMPLE) -> RunColumns:
+    """What a runs table can show for these runs: metric keys and tags (exact, by SQL DISTINCT) and the
+    spec and hyperparameter paths of the newest `sample` runs (specs are JSON, so they are read, not queried)."""
+    conditions = _filter_conditions(flt)
+    keys = select(LatestMetric.key).distinct().order_by(LatestMetric.key)
+    tags = select(RunTag.tag).distinct().order_by(RunTag.tag)
+    if conditions:
+        matching = select(Run.id).where(*conditions)
+        keys = keys.where(LatestMetric.run_id.in_(matching))
+        tags = tags.where(RunTag.run_id.in_(matching))
+    rows = session.execute(
+        select(Run.spec, Run.hparams).where(*conditions).order_by(Run.id.desc()).limit(sample)
+    ).all()
+    spec_fields: set[str] = set()
+    hparam_fields: set[str] = set()
+    for spec, hparams in rows:
+        spec_fields.update(flatten(spec or {}))
+        hparam_fields.update(flatten(hparams or {}, "hparams."))
+    return RunColumns(
+        spec_fields=sorted(spec_fields),
+        hparam_fields=sorted(hparam_fields),
+        metric_keys=list(session.scalars(keys)),
+        tags=list(session.scalars(tags)),
+        sampled_runs=len(rows),
+    )
+
+
+COMPARE_MIN, COMPARE_MAX = 2, 20
+
+
+def compare_runs(
+    session: Session, ids: Sequence[int]
+) -> tuple[list[Run], dict[str, dict[int, Any]], list[str]]:
+    """The runs (in the order asked), the spec/hparams paths whose values differ between them
+    ({path: {run id: value}}, a missing path reads None) and the metric keys every run has."""
+    unique = list(dict.fromkeys(ids))
+    if not COMPARE_MIN <= len(unique) <= COMPARE_MAX:
+        raise _query_error("ids", f"compare {COMPARE_MIN} to {COMPARE_MAX} distinct runs", list(ids))
+    found = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_(unique)).options(*RUN_LOADS))}
+    missing = [i for i in unique if i not in found]
+    if missing:
+        raise NotFound(f"run(s) {', '.join(map(str, missing))} not found")
+    runs = [found[i] for i in unique]
+    flats = {r.id: {**flatten(r.spec), **flatten(r.hparams, "hparams.")} for r in runs}
+    diff: dict[str, dict[int, Any]] = {}
+    for path in sorted(set().union(*flats.values())):
+        values = {run_id: flat.get(path) for run_id, flat in flats.items()}
+        if len({json.dumps(v, sort_keys=True, default=str) for v in values.values()}) > 1:
+            diff[path] = values
+    common = set.intersection(*(set(summary(r)) for r in runs))
+    return runs, diff, sorted(common)
+
+
+# ---------------------------------------------------------------- saved views
+
+
+def create_view(session: Session, name: str, params: dict[str, Any]) -> SavedView:
+    view = SavedView(name=name, params=params)
+    session.add(view)
+    try:
+        session.flush()
+    except IntegrityError:
+        session.rollback()
+        raise Conflict(f"a view named '{name}' already exists; pick another name or delete that view first")
+    return view
+
+
+def list_views(session: Session) -> list[SavedView]:
+    return list(session.scalars(select(SavedView).order_by(SavedView.name)))
+
+
+def delete_view(session: Session, view_id: int) -> None:
+    if session.execute(delete(SavedView).where(SavedView.id == view_id)).rowcount == 0:
+        raise NotFound(f"view {view_id} not found")
 
 
 def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | None) -> Run:

@@ -192,3 +192,99 @@ def get_api() -> Api:
     """The client for the configured API (XCL_API_URL, and XCL_API_TOKEN or the token `xclab up` stored)."""
     settings = get_settings()
     return _api_for(settings.api_url.rstrip("/"), settings.resolved_api_token())
+
+
+# ------------------------------------------------------------ analysis views (GET /analytics/<view>)
+
+ANALYTICS_VIEWS = ("gap", "entropy", "student-size", "lineage", "cost")
+
+
+def analytics(
+    api: Api, view: str, *, grid_id: int | None = None, experiment_id: int | None = None
+) -> dict[str, Any]:
+    """One of the paper's analysis views (ANALYTICS_VIEWS) of a grid or an experiment, as the API's JSON."""
+    if view not in ANALYTICS_VIEWS:
+        raise ValueError(f"unknown analysis view '{view}'; known: {', '.join(ANALYTICS_VIEWS)}")
+    params = {k: v for k, v in (("grid_id", grid_id), ("experiment_id", experiment_id)) if v is not None}
+    return api._request("GET", f"/analytics/{view}", params=params)
+
+
+# ------------------------------------------------------------ research runs table: tags, columns, views, compare
+
+
+def _run_filters(
+    experiment_id: int | None,
+    status: list[str] | None,
+    task: list[str] | None,
+    method: list[str] | None,
+    tags: list[str] | None,
+) -> dict[str, Any]:
+    params: dict[str, Any] = {} if experiment_id is None else {"experiment_id": experiment_id}
+    for name, values in (("status", status), ("task", task), ("method", method), ("tag", tags)):
+        if values:
+            params[name] = list(values)
+    return params
+
+
+def runs_page(
+    api: Api,
+    *,
+    experiment_id: int | None = None,
+    status: list[str] | None = None,
+    task: list[str] | None = None,
+    method: list[str] | None = None,
+    tags: list[str] | None = None,
+    sort: str = "-id",
+    limit: int = 100,
+    page_token: str | None = None,
+) -> dict[str, Any]:
+    """One page of runs ({data, next_page_token}); tags must all match; sort may be [-]metric:<key>."""
+    params = {"sort": sort, "limit": limit, **_run_filters(experiment_id, status, task, method, tags)}
+    if page_token:
+        params["page_token"] = page_token
+    return api._request("GET", "/runs", params=params)
+
+
+def run_columns(
+    api: Api,
+    *,
+    experiment_id: int | None = None,
+    status: list[str] | None = None,
+    task: list[str] | None = None,
+    method: list[str] | None = None,
+    tags: list[str] | None = None,
+) -> dict[str, Any]:
+    """{spec_fields, hparam_fields, metric_keys, tags, sampled_runs} of the runs these filters match."""
+    return api._request(
+        "GET", "/runs/columns", params=_run_filters(experiment_id, status, task, method, tags)
+    )
+
+
+def annotate_run(
+    api: Api, run_id: int, *, tags: list[str] | None = None, notes: str | None = None
+) -> dict[str, Any]:
+    """Replace a run's tags and/or notes (a None argument is left as it is); returns the run."""
+    body: dict[str, Any] = {}
+    if tags is not None:
+        body["tags"] = tags
+    if notes is not None:
+        body["notes"] = notes
+    return api._request("PATCH", f"/runs/{run_id}", json=body)
+
+
+def saved_views(api: Api) -> list[dict[str, Any]]:
+    """Saved runs-table views ({id, name, params: {filters, sort, columns, page_size}}), by name."""
+    return api._request("GET", "/views")["data"]
+
+
+def save_view(api: Api, name: str, params: dict[str, Any]) -> dict[str, Any]:
+    return api._request("POST", "/views", json={"name": name, "params": params})
+
+
+def delete_view(api: Api, view_id: int) -> None:
+    api._send("DELETE", f"/views/{view_id}")
+
+
+def compare_runs(api: Api, run_ids: list[int]) -> dict[str, Any]:
+    """{runs, spec_diff: {path: {run id (str): value}}, metric_keys} for 2 to 20 runs."""
+    return api._request("GET", "/runs/compare", params={"ids": list(run_ids)})

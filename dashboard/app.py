@@ -14,6 +14,13 @@ pages = [
     st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:"),
     st.Page(LAUNCH_PAGE, title="Launch", icon=":material/rocket_launch:"),
     st.Page(GRIDS_PAGE, title="Grids", icon=":material/grid_view:"),
+    st.Page("app_pages/compare.py", title="Compare", icon=":material/difference:"),
+    # The paper's analysis views of a grid or an experiment.
+    st.Page("app_pages/gap.py", title="Gap", icon=":material/compare_arrows:"),
+    st.Page("app_pages/entropy.py", title="Entropy", icon=":material/scatter_plot:"),
+    st.Page("app_pages/student_size.py", title="Student size", icon=":material/show_chart:"),
+    st.Page("app_pages/lineage.py", title="Lineage", icon=":material/account_tree:"),
+    st.Page("app_pages/cost.py", title="Cost", icon=":material/timer:"),
 ]
 page = st.navigation(pages)
 st.sidebar.caption(f"API: {get_api().url}")

@@ -29,6 +29,7 @@ async def upload_artifact(
     target = run_folder(settings.resolved_artifact_root, run_id) / rel
     sha256, size = await write_stream(target, request.stream())
     artifact = store.record_artifact(session, run_id, str(rel), kind, sha256, size)
+    session.commit()
     out = ArtifactOut.model_validate(artifact)
     out.url = str(request.url_for("download_artifact", run_id=run_id, path=str(rel)))
     return out

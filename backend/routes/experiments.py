@@ -13,6 +13,7 @@ router = APIRouter(prefix="/experiments", tags=["experiments"])
 def create_experiment(body: ExperimentCreate, session: SessionDep) -> ExperimentOut:
     """Create an experiment: a named group of runs."""
     experiment = store.create_experiment(session, body.name, body.description)
+    session.commit()
     return ExperimentOut.model_validate(experiment)
 
 

@@ -15,7 +15,9 @@ router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 def log_metrics(run_id: int, body: MetricsIn, session: SessionDep) -> MetricsWritten:
     """Write a batch of points; idempotent: a (key, step) written again is stored once (last value wins)."""
     points = [store.MetricPoint(m.key, m.step, m.value, m.wall_time) for m in body.metrics]
-    return MetricsWritten(written=store.log_metrics(session, run_id, points))
+    written = store.log_metrics(session, run_id, points)
+    session.commit()  # visible to the next request before this one answers
+    return MetricsWritten(written=written)
 
 
 @router.get("", dependencies=[ReadAuth])

@@ -8,7 +8,18 @@ from backend import store
 from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
 from backend.models import Run
 from backend.queueing import BrokerUnavailable, enqueue, enqueue_all, revoke
-from backend.schemas import ArtifactOut, ClaimIn, FinishIn, HeartbeatOut, RunCreate, RunOut, RunsPage
+from backend.schemas import (
+    ArtifactOut,
+    ClaimIn,
+    CompareOut,
+    FinishIn,
+    HeartbeatOut,
+    RunColumnsOut,
+    RunCreate,
+    RunOut,
+    RunPatch,
+    RunsPage,
+)
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -45,6 +56,8 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
         primary_metric=store.primary_metric_key(run.task),
         summary=store.summary(run),
         artifacts=artifacts,
+        tags=store.run_tags(run),
+        notes=run.notes or "",
     )
 
 
@@ -73,6 +86,11 @@ def create_run(
     return run_out(run, request)
 
 
+TagQuery = Annotated[
+    list[str], Query(description="Only runs carrying this tag; repeat it for runs carrying every one.")
+]
+
+
 @router.get("", dependencies=[ReadAuth])
 def read_runs(
     session: SessionDep,
@@ -81,20 +99,77 @@ def read_runs(
     run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006 (FastAPI copies defaults)
     task: Annotated[list[str], Query()] = [],  # noqa: B006
     method: Annotated[list[str], Query()] = [],  # noqa: B006
-    sort: str = "-id",
+    tag: TagQuery = [],  # noqa: B006
+    sort: Annotated[
+        str,
+        Query(
+            description="id, created_at, status, task, method or model, or metric:<key> (latest value; runs "
+            "without it last); prefix - for descending."
+        ),
+    ] = "-id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     page_token: str | None = None,
 ) -> RunsPage:
     """Runs, filtered and sorted on the server, one page at a time (pass next_page_token back for more)."""
-    flt = store.RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method)
+    flt = store.RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag)
     runs, token = store.list_runs(session, flt, sort, limit, page_token)
     return RunsPage(data=[run_out(r, request, with_artifacts=False) for r in runs], next_page_token=token)
+
+
+@router.get("/columns", dependencies=[ReadAuth])
+def read_run_columns(
+    session: SessionDep,
+    experiment_id: int | None = None,
+    run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
+    task: Annotated[list[str], Query()] = [],  # noqa: B006
+    method: Annotated[list[str], Query()] = [],  # noqa: B006
+    tag: TagQuery = [],  # noqa: B006
+) -> RunColumnsOut:
+    """The columns a runs table can offer for these runs: metric keys and tags present among them, and the
+    dotted spec and hparams paths of the newest ones (a bounded sample)."""
+    flt = store.RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag)
+    columns = store.run_columns(session, flt)
+    return RunColumnsOut(
+        spec_fields=columns.spec_fields,
+        hparam_fields=columns.hparam_fields,
+        metric_keys=columns.metric_keys,
+        tags=columns.tags,
+        sampled_runs=columns.sampled_runs,
+    )
+
+
+@router.get("/compare", dependencies=[ReadAuth])
+def compare_runs(
+    session: SessionDep,
+    request: Request,
+    ids: Annotated[
+        list[int],
+        Query(
+            min_length=store.COMPARE_MIN,
+            max_length=store.COMPARE_MAX,
+            description="Run ids, repeated: ?ids=1&ids=2",
+        ),
+    ],
+) -> CompareOut:
+    """Runs side by side: the spec and hparams paths whose values differ, and the metric keys they share."""
+    runs, diff, keys = store.compare_runs(session, ids)
+    return CompareOut(
+        runs=[run_out(r, request, with_artifacts=False) for r in runs], spec_diff=diff, metric_keys=keys
+    )
 
 
 @router.get("/{run_id}", dependencies=[ReadAuth])
 def read_run(run_id: int, session: SessionDep, request: Request) -> RunOut:
     """One run with its spec, status, summary metrics, teachers and artifacts."""
     return run_out(store.get_run(session, run_id), request)
+
+
+@router.patch("/{run_id}", dependencies=[WriteAuth])
+def annotate_run(run_id: int, body: RunPatch, session: SessionDep, request: Request) -> RunOut:
+    """Set a run's tags (the whole set, normalised to lower case) and/or its notes."""
+    run = store.annotate_run(session, run_id, body.tags, body.notes)
+    session.commit()
+    return run_out(run, request)
 
 
 @router.post("/{run_id}/cancel", dependencies=[WriteAuth])
@@ -125,13 +200,18 @@ def retry_run(run_id: int, session: SessionDep, celery: CeleryDep, request: Requ
 @router.post("/{run_id}/claim", dependencies=[WriteAuth])
 def claim_run(run_id: int, body: ClaimIn, session: SessionDep, request: Request) -> RunOut:
     """A worker takes a queued run (409 when it was cancelled or taken)."""
-    return run_out(store.claim_run(session, run_id, body.worker_host, body.attempt), request)
+    run = store.claim_run(session, run_id, body.worker_host, body.attempt)
+    # Committed before answering: the session's own commit runs after the response is sent, and the
+    # worker's next call (heartbeat, metrics, finish) must already see the run as running.
+    session.commit()
+    return run_out(run, request)
 
 
 @router.post("/{run_id}/heartbeat", dependencies=[WriteAuth])
 def heartbeat(run_id: int, session: SessionDep) -> HeartbeatOut:
     """A running worker's pulse; the answer says whether the user asked to cancel."""
     run = store.heartbeat(session, run_id)
+    session.commit()
     return HeartbeatOut(status=run.status, cancel_requested=run.cancel_requested)  # type: ignore[arg-type]
 
 

@@ -1,4 +1,5 @@
-"""Runs: every run, filtered, sorted and paged by the server, refreshed live."""
+"""Runs: every run, filtered, sorted and paged by the server, refreshed live; chosen columns, tags and notes,
+saved views, and a Compare button for the selected runs."""
 
 from __future__ import annotations
 
@@ -7,10 +8,21 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import RUN_STATUSES, get_api
-from dashboard.tables import runs_frame
+from dashboard.api import (
+    RUN_STATUSES,
+    ApiError,
+    annotate_run,
+    delete_view,
+    get_api,
+    run_columns,
+    runs_page,
+    save_view,
+    saved_views,
+)
+from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
 from dashboard.ui import REFRESH_SECONDS, call, run_link, status_cell_style
 
+COMPARE_PAGE = "app_pages/compare.py"
 SORTS = {
     "-id": "newest first",
     "id": "oldest first",
@@ -21,6 +33,19 @@ SORTS = {
     "-created_at": "created (newest)",
 }
 PAGE_SIZES = (10, 25, 50, 100, 200)
+DEFAULT_PAGE_SIZE = 50
+COMPARE_MAX = 20
+# Widget keys of everything a saved view restores.
+EXPERIMENT, STATUS, TASK, METHOD, TAGS = (
+    "runs_experiment",
+    "runs_status",
+    "runs_task",
+    "runs_method",
+    "runs_tags",
+)
+SORT, LIMIT, COLUMNS, VIEW = "runs_sort", "runs_limit", "runs_columns", "runs_view"
+SELECTED = "runs_selected"
+VIEW_ANSWER, EDIT_ANSWER = "runs_view_answer", "runs_edit_answer"
 
 
 @dataclass(frozen=True)
@@ -29,31 +54,199 @@ class RunQuery:
     status: tuple[str, ...]
     task: tuple[str, ...]
     method: tuple[str, ...]
+    tags: tuple[str, ...]
     sort: str
     limit: int
 
+    def filters(self) -> dict[str, Any]:
+        return {
+            "experiment_id": self.experiment_id,
+            "status": list(self.status),
+            "task": list(self.task),
+            "method": list(self.method),
+            "tags": list(self.tags),
+        }
 
-def filter_controls(catalog: dict[str, Any], experiments: list[dict[str, Any]]) -> RunQuery:
-    """Filter widgets whose options come from the API (experiments, catalog), never from constants."""
+
+def _defaults() -> None:
+    # Defaults go into session state (not the widgets), so loading a view can overwrite them without warnings.
+    for key, value in ((SORT, "-id"), (LIMIT, DEFAULT_PAGE_SIZE), (COLUMNS, list(DEFAULT_COLUMNS))):
+        st.session_state.setdefault(key, value)
+
+
+def metric_sorts(columns: list[str], sources: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Server-side sorts for the chosen metric columns, best-first and worst-first."""
+    sorts = {}
+    for label in columns:
+        kind, key = source_of(label, sources)
+        if kind == "metric":
+            sorts[f"-metric:{key}"] = f"{key} (high → low)"
+            sorts[f"metric:{key}"] = f"{key} (low → high)"
+    return sorts
+
+
+# ------------------------------------------------------------ saved views
+
+
+def _load_view(views: dict[int, dict[str, Any]], experiment_ids: set[int], catalog: dict[str, Any]) -> None:
+    """Selectbox callback: put the view's filters, sort, columns and page size into the widgets."""
+    view_id = st.session_state.get(VIEW)
+    if view_id is None or view_id not in views:
+        return
+    params = views[view_id]["params"]
+    filters = params.get("filters", {})
+    experiment_id = filters.get("experiment_id")
+    st.session_state[EXPERIMENT] = experiment_id if experiment_id in experiment_ids else None
+    st.session_state[STATUS] = [s for s in filters.get("status", []) if s in RUN_STATUSES]
+    st.session_state[TASK] = [
+        t for t in filters.get("task", []) if t in {x["name"] for x in catalog["tasks"]}
+    ]
+    methods = {m["name"] for m in catalog["methods"]}
+    st.session_state[METHOD] = [m for m in filters.get("method", []) if m in methods]
+    st.session_state[TAGS] = list(filters.get("tags", []))
+    st.session_state[SORT] = params.get("sort") or "-id"
+    st.session_state[LIMIT] = params.get("page_size") or DEFAULT_PAGE_SIZE
+    st.session_state[COLUMNS] = list(params.get("columns") or DEFAULT_COLUMNS)
+    st.session_state[VIEW_ANSWER] = ("success", f"Loaded view '{views[view_id]['name']}'.")
+
+
+def _current_params() -> dict[str, Any]:
+    state = st.session_state
+    return {
+        "filters": {
+            "experiment_id": state.get(EXPERIMENT),
+            "status": list(state.get(STATUS, [])),
+            "task": list(state.get(TASK, [])),
+            "method": list(state.get(METHOD, [])),
+            "tags": list(state.get(TAGS, [])),
+        },
+        "sort": state.get(SORT, "-id"),
+        "columns": list(state.get(COLUMNS, DEFAULT_COLUMNS)),
+        "page_size": state.get(LIMIT, DEFAULT_PAGE_SIZE),
+    }
+
+
+def _save_view() -> None:
+    name = (st.session_state.get("runs_view_name") or "").strip()
+    if not name:
+        st.session_state[VIEW_ANSWER] = ("error", "Give the view a name first.")
+        return
+    try:
+        view = save_view(get_api(), name, _current_params())
+    except ApiError as err:
+        st.session_state[VIEW_ANSWER] = ("error", f"Saving the view failed: {err.message}")
+        return
+    st.session_state[VIEW] = view["id"]
+    st.session_state[VIEW_ANSWER] = ("success", f"Saved view '{view['name']}'.")
+
+
+def _delete_view(views: dict[int, dict[str, Any]]) -> None:
+    view_id = st.session_state.get(VIEW)
+    if view_id is None:
+        return
+    try:
+        delete_view(get_api(), view_id)
+    except ApiError as err:
+        st.session_state[VIEW_ANSWER] = ("error", f"Deleting the view failed: {err.message}")
+        return
+    st.session_state[VIEW] = None
+    name = views[view_id]["name"] if view_id in views else f"#{view_id}"
+    st.session_state[VIEW_ANSWER] = ("success", f"Deleted view '{name}'.")
+
+
+def view_controls(experiment_ids: set[int], catalog: dict[str, Any]) -> None:
+    views = {v["id"]: v for v in call(saved_views, get_api())}
+    if st.session_state.get(VIEW) not in views:
+        st.session_state[VIEW] = None
+    cols = st.columns([3, 3, 1, 1], vertical_alignment="bottom")
+    cols[0].selectbox(
+        "Saved view",
+        [None, *views],
+        format_func=lambda i: "(current settings)" if i is None else views[i]["name"],
+        key=VIEW,
+        on_change=_load_view,
+        args=(views, experiment_ids, catalog),
+        help="Load a saved set of filters, sort, columns and page size.",
+    )
+    cols[1].text_input("View name", key="runs_view_name", placeholder="name for the current settings")
+    cols[2].button("Save view", key="runs_view_save", on_click=_save_view, icon=":material/save:")
+    cols[3].button(
+        "Delete view",
+        key="runs_view_delete",
+        on_click=_delete_view,
+        args=(views,),
+        disabled=st.session_state.get(VIEW) is None,
+        icon=":material/delete:",
+    )
+    answer = st.session_state.pop(VIEW_ANSWER, None)
+    if answer:
+        (st.success if answer[0] == "success" else st.error)(answer[1])
+
+
+# ------------------------------------------------------------ filters and columns
+
+
+def _options(known: list[Any], chosen: list[Any]) -> list[Any]:
+    """Options that always contain the current choice (a saved view may name something no run has now)."""
+    return [*known, *(c for c in chosen if c not in known)]
+
+
+def filter_controls(
+    catalog: dict[str, Any], experiments: list[dict[str, Any]]
+) -> tuple[RunQuery, list[str], dict[str, tuple[str, str]]]:
+    """Filter widgets whose options come from the API (experiments, catalog, tags and columns of the runs)."""
     names = {e["id"]: f"{e['name']} (#{e['id']}, {e['run_count']} runs)" for e in experiments}
-    top = st.columns([2, 2, 2, 2])
+    if st.session_state.get(EXPERIMENT) not in names:
+        st.session_state[EXPERIMENT] = None
+    top = st.columns([2, 2, 2, 2, 2])
     experiment_id = top[0].selectbox(
         "Experiment",
         [None, *names],
         format_func=lambda i: "All experiments" if i is None else names[i],
-        key="runs_experiment",
+        key=EXPERIMENT,
     )
-    status = top[1].multiselect("Status", RUN_STATUSES, key="runs_status", placeholder="any status")
-    task = top[2].multiselect(
-        "Task", [t["name"] for t in catalog["tasks"]], key="runs_task", placeholder="any task"
-    )
+    status = top[1].multiselect("Status", RUN_STATUSES, key=STATUS, placeholder="any status")
+    task = top[2].multiselect("Task", [t["name"] for t in catalog["tasks"]], key=TASK, placeholder="any task")
     method = top[3].multiselect(
-        "Method", [m["name"] for m in catalog["methods"]], key="runs_method", placeholder="any method"
+        "Method", [m["name"] for m in catalog["methods"]], key=METHOD, placeholder="any method"
     )
+    chosen_tags = list(st.session_state.get(TAGS, []))
+    info = call(
+        run_columns,
+        get_api(),
+        experiment_id=experiment_id,
+        status=status,
+        task=task,
+        method=method,
+        tags=chosen_tags,
+    )
+    tags = top[4].multiselect(
+        "Tags",
+        _options(info["tags"], chosen_tags),
+        key=TAGS,
+        placeholder="any tags",
+        help="Runs carrying every chosen tag.",
+    )
+
+    sources = column_sources(info)
+    columns = st.multiselect(
+        "Columns",
+        _options(list(sources), list(st.session_state[COLUMNS])),
+        key=COLUMNS,
+        help="Built-in columns, spec fields (model.width), hyperparameters (hparams.lr) and metrics "
+        f"(latest values); spec fields come from the newest {info['sampled_runs']} matching runs.",
+    )
+    sorts = {**SORTS, **metric_sorts(columns, sources)}
+    if st.session_state[SORT] not in sorts:  # its metric column was just removed
+        st.session_state[SORT] = "-id"
     bottom = st.columns([2, 2, 4])
-    sort = bottom[0].selectbox("Sort", list(SORTS), format_func=SORTS.__getitem__, key="runs_sort")
-    limit = bottom[1].selectbox("Rows per page", PAGE_SIZES, index=2, key="runs_limit")
-    return RunQuery(experiment_id, tuple(status), tuple(task), tuple(method), sort, limit)
+    sort = bottom[0].selectbox(
+        "Sort", list(sorts), format_func=sorts.__getitem__, key=SORT, help="Sorted on the server."
+    )
+    page_sizes = sorted({*PAGE_SIZES, st.session_state[LIMIT]})
+    limit = bottom[1].selectbox("Rows per page", page_sizes, key=LIMIT)
+    query = RunQuery(experiment_id, tuple(status), tuple(task), tuple(method), tuple(tags), sort, limit)
+    return query, columns, sources
 
 
 def page_tokens(query: RunQuery) -> list[str | None]:
@@ -72,33 +265,137 @@ def _previous_page() -> None:
     st.session_state["runs_tokens"].pop()
 
 
-def runs_table(query: RunQuery, experiment_names: dict[int, str]) -> None:
+# ------------------------------------------------------------ selected runs: compare, tags and notes
+
+
+def parse_tags(text: str) -> list[str]:
+    return [t.strip() for t in text.replace(";", ",").split(",") if t.strip()]
+
+
+def _answer_error(err: ApiError) -> str:
+    fields = [f"{'.'.join(str(p) for p in e.get('loc', [])[1:])}: {e['msg']}" for e in err.field_errors]
+    return "; ".join(fields) if fields else err.message
+
+
+def _save_one(run_id: int) -> None:
+    tags = parse_tags(st.session_state.get(f"runs_edit_tags_{run_id}", ""))
+    notes = st.session_state.get(f"runs_edit_notes_{run_id}", "")
+    try:
+        run = annotate_run(get_api(), run_id, tags=tags, notes=notes)
+    except ApiError as err:
+        st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
+        return
+    shown = ", ".join(run["tags"]) or "none"
+    st.session_state[EDIT_ANSWER] = ("success", f"Saved run #{run_id}: tags {shown}.")
+
+
+def _save_many(run_ids: list[int]) -> None:
+    add = parse_tags(st.session_state.get("runs_edit_add", ""))
+    remove = {t.lower() for t in parse_tags(st.session_state.get("runs_edit_remove", ""))}
+    api = get_api()
+    try:
+        for run_id in run_ids:
+            current = api.run(run_id)["tags"]
+            tags = [t for t in [*current, *add] if t.lower() not in remove]
+            annotate_run(api, run_id, tags=tags)
+    except ApiError as err:
+        st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
+        return
+    st.session_state[EDIT_ANSWER] = ("success", f"Updated the tags of {len(run_ids)} runs.")
+
+
+def annotate_form(selected: list[int]) -> None:
+    """Tags and notes of one selected run, or tags added to / removed from several."""
+    if len(selected) == 1:
+        run_id = selected[0]
+        run = call(get_api().run, run_id)
+        with st.form(f"runs_edit_form_{run_id}", border=False):
+            st.text_input(
+                f"Tags of run #{run_id}",
+                value=", ".join(run["tags"]),
+                key=f"runs_edit_tags_{run_id}",
+                help="Comma-separated; up to 20 tags of letters, digits and _ . : - (stored lower-case).",
+            )
+            st.text_area(f"Notes on run #{run_id}", value=run["notes"], key=f"runs_edit_notes_{run_id}")
+            st.form_submit_button(
+                "Save tags and notes",
+                key="runs_edit_save",
+                on_click=_save_one,
+                args=(run_id,),
+                icon=":material/sell:",
+            )
+    else:
+        with st.form("runs_edit_form_many", border=False):
+            st.text_input("Add tags", key="runs_edit_add", placeholder="baseline, paper:table-2")
+            st.text_input("Remove tags", key="runs_edit_remove")
+            st.form_submit_button(
+                f"Update tags of {len(selected)} runs",
+                on_click=_save_many,
+                key="runs_edit_save_many",
+                args=(list(selected),),
+                icon=":material/sell:",
+            )
+    answer = st.session_state.pop(EDIT_ANSWER, None)
+    if answer:
+        (st.success if answer[0] == "success" else st.error)(answer[1])
+
+
+def selection_controls(page_ids: list[int]) -> None:
+    """Pick runs (across pages), compare them, or edit their tags and notes."""
+    chosen = [i for i in st.session_state.get(SELECTED, []) if isinstance(i, int)]
+    selected = st.multiselect(
+        "Selected runs",
+        _options(page_ids, chosen),
+        key=SELECTED,
+        format_func=lambda i: f"#{i}",
+        max_selections=COMPARE_MAX,
+        placeholder="pick runs to compare or tag (they stay picked across pages)",
+    )
+    cols = st.columns([1, 5], vertical_alignment="center")
+    compare = cols[0].button(
+        "Compare",
+        key="runs_compare",
+        icon=":material/compare_arrows:",
+        disabled=not 2 <= len(selected) <= COMPARE_MAX,
+        help=f"Side by side: spec differences, learning curves, metrics (2 to {COMPARE_MAX} runs).",
+    )
+    if compare:
+        st.switch_page(COMPARE_PAGE, query_params={"ids": ",".join(map(str, selected))})
+    if selected:
+        with cols[1].expander(f"Tags and notes ({len(selected)} selected)", icon=":material/sell:"):
+            annotate_form(selected)
+
+
+# ------------------------------------------------------------ the table
+
+
+def runs_table(
+    query: RunQuery,
+    experiment_names: dict[int, str],
+    columns: list[str],
+    sources: dict[str, tuple[str, str]],
+) -> None:
     tokens = page_tokens(query)
     page = call(
-        get_api().runs,
-        experiment_id=query.experiment_id,
-        status=list(query.status),
-        task=list(query.task),
-        method=list(query.method),
-        sort=query.sort,
-        limit=query.limit,
-        page_token=tokens[-1],
+        runs_page, get_api(), **query.filters(), sort=query.sort, limit=query.limit, page_token=tokens[-1]
     )
-    frame = runs_frame(page["data"], experiment_names)
+    shown = columns or ["id"]
+    frame = research_frame(page["data"], experiment_names, shown, sources)
     if frame.empty:
         st.info("No runs match these filters. Start one on the Launch page.", icon=":material/info:")
     else:
-        st.dataframe(
-            frame.style.map(status_cell_style, subset=["status"]),
-            hide_index=True,
-            column_config={
-                "id": st.column_config.NumberColumn("id", format="%d"),
-                "value": st.column_config.NumberColumn("value", format="%.3f", help="latest primary metric"),
-                "metric": st.column_config.TextColumn("metric", help="the task's primary metric"),
-                "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss"),
-                "finished": st.column_config.DatetimeColumn("finished", format="YYYY-MM-DD HH:mm:ss"),
-            },
-        )
+        config: dict[str, Any] = {
+            "id": st.column_config.NumberColumn("id", format="%d"),
+            "value": st.column_config.NumberColumn("value", format="%.3f", help="latest primary metric"),
+            "metric": st.column_config.TextColumn("metric", help="the task's primary metric"),
+            "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss"),
+            "finished": st.column_config.DatetimeColumn("finished", format="YYYY-MM-DD HH:mm:ss"),
+        }
+        for label in shown:
+            if source_of(label, sources)[0] == "metric":
+                config[label] = st.column_config.NumberColumn(label, format="%.4g", help="latest value")
+        styled = frame.style.map(status_cell_style, subset=["status"]) if "status" in frame else frame
+        st.dataframe(styled, hide_index=True, column_config=config)
 
     nav = st.columns([1, 1, 2, 2, 2], vertical_alignment="center")
     nav[0].button(
@@ -120,22 +417,24 @@ def runs_table(query: RunQuery, experiment_names: dict[int, str]) -> None:
         mime="text/csv",
         on_click="ignore",
         key="runs_csv",
-        help="The rows shown on this page.",
+        help="The rows and columns shown on this page.",
         icon=":material/download:",
     )
-    if not frame.empty:
+    page_ids = [run["id"] for run in page["data"]]
+    if page_ids:
         with nav[4]:
-            run_id = st.selectbox(
-                "Open run", frame["id"].tolist(), key="runs_open", label_visibility="collapsed"
-            )
+            run_id = st.selectbox("Open run", page_ids, key="runs_open", label_visibility="collapsed")
             run_link(run_id)
+    selection_controls(page_ids)
 
 
 api = get_api()
 st.title("Runs")
+_defaults()
 catalog = call(api.catalog)
 experiments = call(api.experiments)
-query = filter_controls(catalog, experiments)
+view_controls({e["id"] for e in experiments}, catalog)
+query, columns, sources = filter_controls(catalog, experiments)
 live = st.toggle(
     "Live refresh", value=True, key="runs_live", help=f"Reload the table every {REFRESH_SECONDS:g} s"
 )
@@ -143,8 +442,10 @@ live = st.toggle(
 
 # Only the table refreshes, so the filter widgets above keep their state and focus.
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
-def live_table(query: RunQuery, experiment_names: dict[int, str]) -> None:
-    runs_table(query, experiment_names)
+def live_table(
+    query: RunQuery, experiment_names: dict[int, str], columns: list[str], sources: dict[str, tuple[str, str]]
+) -> None:
+    runs_table(query, experiment_names, columns, sources)
 
 
-live_table(query, {e["id"]: e["name"] for e in experiments})
+live_table(query, {e["id"]: e["name"] for e in experiments}, columns, sources)

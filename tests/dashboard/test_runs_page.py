@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pandas as pd
+import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import PARKED_RUNS, OpenPage, Seeded
-from tests.support import Stack
+from dashboard.tables import DEFAULT_COLUMNS
+from tests.dashboard.conftest import PARKED_QUEUE, PARKED_RUNS, OpenPage, Seeded, create_experiment, submit
+from tests.dashboard.test_compare_page import fake_finish
+from tests.support import Stack, digits_spec
 
 
 def table(at: AppTest) -> list[dict]:
@@ -98,3 +104,162 @@ def test_live_refresh_can_be_switched_off(open_page: OpenPage, seeded: Seeded) -
     at.toggle(key="runs_live").set_value(False).run()
     assert not at.exception
     assert seeded.trained_run["id"] in {r["id"] for r in table(at)}
+
+
+# ------------------------------------------------------------------ the research table
+
+
+@pytest.fixture(scope="module")
+def research_runs(live_stack: Stack) -> dict[str, Any]:
+    """Three parked runs of their own experiment: two finished with curves (lifecycles faked), one queued."""
+    experiment = create_experiment(live_stack, "dashboard-research")
+    specs = [
+        digits_spec(seed=0),
+        digits_spec(seed=1, model={"name": "small-cnn", "width": 0.25}),
+        digits_spec(seed=2, model={"name": "small-cnn", "width": 1.0}),
+    ]
+    ids = [submit(live_stack, experiment["id"], spec, queue=PARKED_QUEUE)["id"] for spec in specs]
+    fake_finish(live_stack, ids[0], {"test_top1": [50.0, 70.0], "train_loss": [1.0, 0.6]})
+    fake_finish(live_stack, ids[1], {"test_top1": [60.0, 90.0], "train_loss": [0.9, 0.3]})
+    return {"experiment": experiment["id"], "ids": ids}
+
+
+def _view(live_stack: Stack, name: str) -> dict[str, Any] | None:
+    with live_stack.client() as client:
+        return next((v for v in client.get("/views").json()["data"] if v["name"] == name), None)
+
+
+def test_column_chooser_flattens_spec_and_metrics_and_sorts_by_a_metric(
+    open_page: OpenPage, research_runs: dict[str, Any]
+) -> None:
+    r1, r2, r3 = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    chooser = at.multiselect(key="runs_columns")
+    assert chooser.value == DEFAULT_COLUMNS
+    assert {
+        "model.width",
+        "method.name",
+        "seed",
+        "hparams.lr",
+        "test_top1",
+        "train_loss",
+        "tags",
+        "notes",
+    } <= set(chooser.options)
+    chooser.unselect("created").select("model.width").select("hparams.lr").select("test_top1").run()
+    assert not at.exception, at.exception
+    columns = [c for c in DEFAULT_COLUMNS if c != "created"] + ["model.width", "hparams.lr", "test_top1"]
+    assert list(at.dataframe[0].value.columns) == columns
+    rows = {r["id"]: r for r in table(at)}
+    assert (rows[r1]["model.width"], rows[r2]["model.width"], rows[r3]["model.width"]) == (0.5, 0.25, 1.0)
+    assert rows[r2]["test_top1"] == 90.0 and rows[r1]["test_top1"] == 70.0
+    assert pd.isna(rows[r3]["test_top1"]) and rows[r1]["hparams.lr"] > 0
+
+    # Chosen metric columns become server-side sorts; runs without the metric come last.
+    assert {"test_top1 (high → low)", "test_top1 (low → high)"} <= set(at.selectbox(key="runs_sort").options)
+    at.selectbox(key="runs_sort").select("-metric:test_top1").run()
+    assert [r["id"] for r in table(at)] == [r2, r1, r3]
+    at.selectbox(key="runs_sort").select("metric:test_top1").run()
+    assert [r["id"] for r in table(at)] == [r1, r2, r3]
+    # Dropping the column drops its sort.
+    at.multiselect(key="runs_columns").unselect("test_top1").run()
+    assert at.selectbox(key="runs_sort").value == "-id"
+    assert [r["id"] for r in table(at)] == [r3, r2, r1]
+
+
+def test_tags_and_notes_are_edited_for_selected_runs_and_filter_the_table(
+    open_page: OpenPage, research_runs: dict[str, Any], live_stack: Stack
+) -> None:
+    r1, r2, r3 = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    at.multiselect(key="runs_selected").select(r1).run()
+    at.text_input(key=f"runs_edit_tags_{r1}").input("Paper-Table, baseline")
+    at.text_area(key=f"runs_edit_notes_{r1}").input("best lr so far")
+    at.button(key="runs_edit_save").click().run()
+    assert not at.exception, at.exception
+    assert f"Saved run #{r1}" in at.success[0].value
+    with live_stack.client() as client:
+        stored = client.get(f"/runs/{r1}").json()
+    assert (stored["tags"], stored["notes"]) == (["baseline", "paper-table"], "best lr so far")
+
+    at.text_input(key=f"runs_edit_tags_{r1}").input("no spaces allowed")
+    at.button(key="runs_edit_save").click().run()
+    assert not at.exception, at.exception
+    assert "tags.0" in at.error[0].value and "pattern" in at.error[0].value
+
+    # Several runs: tags are added to (or removed from) each.
+    at.multiselect(key="runs_selected").select(r2).run()
+    at.text_input(key="runs_edit_add").input("paper-table")
+    at.button(key="runs_edit_save_many").click().run()
+    assert not at.exception, at.exception
+    assert "Updated the tags of 2 runs" in at.success[0].value
+
+    at.multiselect(key="runs_columns").select("tags").select("notes").run()
+    rows = {r["id"]: r for r in table(at)}
+    assert (rows[r1]["tags"], rows[r1]["notes"]) == ("baseline, paper-table", "best lr so far")
+    assert rows[r2]["tags"] == "paper-table" and rows[r3]["tags"] == ""
+
+    assert {"baseline", "paper-table"} <= set(at.multiselect(key="runs_tags").options)
+    at.multiselect(key="runs_tags").select("paper-table").run()
+    assert {r["id"] for r in table(at)} == {r1, r2}
+    at.multiselect(key="runs_tags").select("baseline").run()
+    assert [r["id"] for r in table(at)] == [r1]
+
+
+def test_saved_view_restores_filters_columns_sort_and_page_size(
+    open_page: OpenPage, research_runs: dict[str, Any], live_stack: Stack
+) -> None:
+    r1, r2, _ = research_runs["ids"]
+    name = "research finished by accuracy"
+    at = show_experiment(open_page(), research_runs["experiment"])
+    at.multiselect(key="runs_status").select("succeeded").run()
+    at.multiselect(key="runs_columns").select("test_top1").run()
+    at.selectbox(key="runs_sort").select("-metric:test_top1").run()
+    at.selectbox(key="runs_limit").select(10).run()
+    at.text_input(key="runs_view_name").input(name).run()
+    at.button(key="runs_view_save").click().run()
+    assert not at.exception, at.exception
+    assert f"Saved view '{name}'" in at.success[0].value
+    view = _view(live_stack, name)
+    assert view is not None
+    assert view["params"]["filters"]["experiment_id"] == research_runs["experiment"]
+    assert view["params"]["filters"]["status"] == ["succeeded"]
+    assert (view["params"]["sort"], view["params"]["page_size"]) == ("-metric:test_top1", 10)
+    assert "test_top1" in view["params"]["columns"]
+
+    at.button(key="runs_view_save").click().run()  # the name is taken: the API's 409, shown
+    assert "already exists" in at.error[0].value
+
+    at = open_page()  # a fresh session: default settings
+    assert at.selectbox(key="runs_experiment").value is None
+    at.selectbox(key="runs_view").select(view["id"]).run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="runs_experiment").value == research_runs["experiment"]
+    assert at.multiselect(key="runs_status").value == ["succeeded"]
+    assert "test_top1" in at.multiselect(key="runs_columns").value
+    assert (at.selectbox(key="runs_sort").value, at.selectbox(key="runs_limit").value) == (
+        "-metric:test_top1",
+        10,
+    )
+    assert [r["id"] for r in table(at)] == [r2, r1]
+
+    at.button(key="runs_view_delete").click().run()
+    assert not at.exception, at.exception
+    assert _view(live_stack, name) is None and at.selectbox(key="runs_view").value is None
+
+
+def test_compare_button_opens_the_compare_page_with_the_selected_ids(
+    open_page: OpenPage, research_runs: dict[str, Any]
+) -> None:
+    r1, r2, _ = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    assert at.button(key="runs_compare").disabled  # nothing selected yet
+    at.multiselect(key="runs_selected").select(r1).select(r2).run()
+    assert not at.button(key="runs_compare").disabled
+    at.button(key="runs_compare").click().run()
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Compare runs"
+    assert at.query_params["ids"] == f"{r1},{r2}"
+    diff = {r["field"] for r in at.dataframe[0].value.to_dict("records")}
+    assert {"model.width", "seed"} == diff
+    assert at.get("plotly_chart")

@@ -1,0 +1,33 @@
+"""Saved views: named runs-table setups (filters, sort, columns, page size) shared through the API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from backend import store
+from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.schemas import ViewCreate, ViewOut, ViewsPage
+
+router = APIRouter(prefix="/views", tags=["views"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAuth])
+def create_view(body: ViewCreate, session: SessionDep) -> ViewOut:
+    """Save a view under a unique name (409 when the name is taken)."""
+    view = store.create_view(session, body.name, body.params.model_dump(mode="json"))
+    session.commit()
+    return ViewOut.model_validate(view)
+
+
+@router.get("", dependencies=[ReadAuth])
+def read_views(session: SessionDep) -> ViewsPage:
+    """Every saved view, by name."""
+    return ViewsPage(data=[ViewOut.model_validate(v) for v in store.list_views(session)])
+
+
+@router.delete("/{view_id}", status_code=status.HTTP_204_NO_CONTENT, dependencies=[WriteAuth])
+def delete_view(view_id: int, session: SessionDep) -> Response:
+    """Forget a saved view (404 when there is none with this id)."""
+    store.delete_view(session, view_id)
+    session.commit()
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,154 @@
+"""Compare: 2 to 20 runs side by side (?ids=1,2,3): the spec fields that differ, overlaid learning curves per
+metric, and the runs' latest metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from dashboard.api import ApiError, compare_runs, get_api
+from dashboard.charts import curve_figure
+from dashboard.tables import compare_summary_frame, spec_diff_frame
+from dashboard.ui import RUNS_PAGE, call, run_link
+
+IDS_KEY = "compare_ids_input"
+URL_SEEN = "compare_ids_url"
+KEYS_KEY = "compare_keys"
+MAX_POINTS = 500
+MAX_RUNS = 20
+DEFAULT_CHARTS = 6
+
+
+def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
+    """Run ids from "1,2,3" (or repeated ?ids=), without repeats, and the parts that are not ids."""
+    ids: list[int] = []
+    bad: list[str] = []
+    for value in values:
+        for part in value.replace(" ", ",").split(","):
+            if not part:
+                continue
+            if part.lstrip("#").isdigit() and int(part.lstrip("#")) > 0:
+                run_id = int(part.lstrip("#"))
+                if run_id not in ids:
+                    ids.append(run_id)
+            else:
+                bad.append(part)
+    return ids, bad
+
+
+def _url_follows_input() -> None:
+    ids, _ = parse_ids([st.session_state.get(IDS_KEY, "")])
+    url = ",".join(map(str, ids))
+    if url:
+        st.query_params["ids"] = url
+    else:
+        st.query_params.pop("ids", None)
+    st.session_state[URL_SEEN] = url  # the URL now follows the box: the box keeps what was typed
+
+
+def selected_ids() -> list[int]:
+    """The runs named by ?ids=, editable in a text box that keeps the URL in step (shareable links)."""
+    from_url = ",".join(map(str, parse_ids(st.query_params.get_all("ids"))[0]))
+    if from_url and st.session_state.get(URL_SEEN) != from_url:
+        st.session_state[IDS_KEY] = from_url  # a new link (from the Runs page) wins over a remembered value
+    st.session_state[URL_SEEN] = from_url
+    text = st.text_input(
+        "Run ids",
+        key=IDS_KEY,
+        placeholder="e.g. 12, 13, 20",
+        on_change=_url_follows_input,
+        help=f"2 to {MAX_RUNS} run ids; or pick runs on the Runs page and press Compare.",
+    )
+    ids, bad = parse_ids([text or ""])
+    if bad:
+        st.warning(f"Ignored what is not a run id: {', '.join(bad)}", icon=":material/warning:")
+    return ids
+
+
+def download(frame: Any, name: str, key: str) -> None:
+    st.download_button(
+        f"Download {name} CSV",
+        frame.to_csv(index=False),
+        file_name=f"{name.replace(' ', '-')}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key=key,
+        icon=":material/download:",
+    )
+
+
+def spec_differences(data: dict[str, Any], ids: list[int]) -> None:
+    st.markdown("#### Spec differences")
+    frame = spec_diff_frame(data["spec_diff"], ids)
+    if frame.empty:
+        st.info("The runs' specs and hyperparameters are identical.", icon=":material/check:")
+        return
+    st.caption(
+        "Only the fields (spec and hparams.*) whose values differ; empty means the run has no such field."
+    )
+    st.dataframe(frame, hide_index=True)
+    download(frame, "spec diff", "compare_diff_csv")
+
+
+def latest_metrics(data: dict[str, Any], names: dict[int, str]) -> None:
+    st.markdown("#### Latest metrics")
+    frame = compare_summary_frame(data["runs"], names)
+    st.dataframe(
+        frame, hide_index=True, column_config={"id": st.column_config.NumberColumn("id", format="%d")}
+    )
+    download(frame, "metrics", "compare_metrics_csv")
+
+
+def _history(run_id: int, key: str) -> list[dict[str, Any]] | None:
+    try:
+        return get_api().metric_history(run_id, key, max_points=MAX_POINTS)
+    except ApiError as err:
+        if err.status_code == 404:
+            return None  # this run never logged the key
+        raise
+
+
+def learning_curves(data: dict[str, Any]) -> None:
+    st.markdown("#### Learning curves")
+    runs = data["runs"]
+    every_key = sorted({k for run in runs for k in run["summary"]})
+    if not every_key:
+        st.info("None of these runs has logged a metric yet.", icon=":material/hourglass_empty:")
+        return
+    common = data["metric_keys"]
+    if KEYS_KEY not in st.session_state or not set(st.session_state[KEYS_KEY]) <= set(every_key):
+        st.session_state[KEYS_KEY] = (common or every_key)[:DEFAULT_CHARTS]
+    keys = st.multiselect(
+        "Metrics", every_key, key=KEYS_KEY, help="One chart per metric, one line per run (latest 500 points)."
+    )
+    cols = st.columns(2)
+    for i, key in enumerate(keys):
+        histories: dict[str, list[dict[str, Any]]] = {}
+        for run in runs:
+            points = call(_history, run["id"], key)
+            if points is not None:
+                histories[f"#{run['id']} {run['method']}"] = points
+        with cols[i % 2]:
+            st.plotly_chart(curve_figure(histories, key), key=f"compare_chart_{key}")
+
+
+api = get_api()
+st.title("Compare runs")
+st.page_link(RUNS_PAGE, label="All runs", icon=":material/arrow_back:")
+ids = selected_ids()
+if len(ids) < 2 or len(ids) > MAX_RUNS:
+    st.info(
+        f"Name 2 to {MAX_RUNS} runs (you named {len(ids)}), or pick them on the Runs page and press Compare.",
+        icon=":material/info:",
+    )
+    st.stop()
+data = call(compare_runs, api, ids)
+names = {e["id"]: e["name"] for e in call(api.experiments)}
+st.caption(" · ".join(f"#{r['id']} {r['method']} · {r['model']} · {r['status']}" for r in data["runs"]))
+with st.expander("Open a run"):
+    for run in data["runs"]:
+        run_link(run["id"])
+spec_differences(data, ids)
+latest_metrics(data, names)
+learning_curves(data)

@@ -1,0 +1,247 @@
+"""Cost: CPU and GPU time per run and per grid, and what each student method gains over ERM of the same model per
+hour of compute."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.api import analytics, get_api
+from dashboard.ui import call
+
+PREFIX = "cost"
+
+
+# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
+
+
+def _follow_url(kind: str) -> None:
+    st.query_params.clear()
+    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
+
+
+def pick_scope() -> dict[str, int] | None:
+    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
+    api = get_api()
+    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
+    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
+    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
+    if f"{PREFIX}_kind" not in st.session_state:
+        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
+    for kind, labels in (("grid", grids), ("experiment", experiments)):
+        key = f"{PREFIX}_{kind}"
+        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
+            st.session_state[key] = int(wanted[kind])
+    cols = st.columns([1, 3], vertical_alignment="bottom")
+    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
+    labels = grids if kind == "grid" else experiments
+    if not labels:
+        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
+        return None
+    chosen = cols[1].selectbox(
+        kind.capitalize(),
+        list(labels),
+        format_func=labels.__getitem__,
+        key=f"{PREFIX}_{kind}",
+        on_change=_follow_url,
+        args=(kind,),
+    )
+    st.radio(
+        "Chart downloads (camera button on each chart)",
+        ["svg", "png"],
+        format_func=str.upper,
+        key=f"{PREFIX}_format",
+        horizontal=True,
+    )
+    return {f"{kind}_id": chosen}
+
+
+def show_chart(fig: go.Figure, key: str, filename: str) -> None:
+    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
+    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
+    st.plotly_chart(
+        fig,
+        key=key,
+        config={
+            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
+            "displaylogo": False,
+        },
+    )
+
+
+def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
+    st.dataframe(frame, hide_index=True, key=key, **kwargs)
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False),
+        file_name=f"{filename}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )
+
+
+def stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+
+
+# ------------------------------------------------------------ this page
+
+DEVICE_COLOURS = {"cpu": "#2563eb", "gpu": "#16a34a"}
+
+
+def runs_frame(body: dict[str, Any]) -> pd.DataFrame:
+    columns = ["run", "cell", "method", "model", "status", "attempt", "queue", "device", "seconds", "source"]
+    rows = [
+        {
+            "run": r["run_id"],
+            **{k: r[k] for k in columns[1:]},
+            "hours": None if r["seconds"] is None else r["seconds"] / 3600,
+        }
+        for r in body["runs"]
+    ]
+    return pd.DataFrame(rows, columns=[*columns, "hours"])
+
+
+def methods_frame(body: dict[str, Any]) -> pd.DataFrame:
+    columns = [
+        "grid",
+        "method",
+        "model",
+        "device",
+        "n",
+        "mean",
+        "erm_mean",
+        "gain",
+        "hours_per_run",
+        "gain_per_hour",
+    ]
+    return pd.DataFrame([{k: m[k] for k in columns} for m in body["methods"]], columns=columns)
+
+
+def grids_frame(body: dict[str, Any]) -> pd.DataFrame:
+    columns = ["grid", "runs", "cpu_hours", "gpu_hours", "cpu_seconds", "gpu_seconds"]
+    return pd.DataFrame([{k: g[k] for k in columns} for g in body["grids"]], columns=columns)
+
+
+def hours_figure(body: dict[str, Any]) -> go.Figure:
+    """Compute per grid (or per task outside grids), CPU and GPU hours stacked."""
+    names = [g["grid"] for g in body["grids"]]
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=names, y=[g[f"{d}_hours"] for g in body["grids"]], name=f"{d.upper()} hours", marker_color=c
+            )
+            for d, c in DEVICE_COLOURS.items()
+        ]
+    )
+    fig.update_layout(
+        title="Compute per grid (last attempt of every run)",
+        barmode="stack",
+        yaxis_title="hours",
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        height=360,
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+def gain_figure(body: dict[str, Any]) -> go.Figure | None:
+    """Metric gained over ERM of the same model per hour of one run, per student group."""
+    rows = [m for m in body["methods"] if m["gain_per_hour"] is not None and m["method"] != "erm"]
+    if not rows:
+        return None
+    several = len({(m["grid"], m["model"]) for m in rows}) > 1
+    fig = go.Figure()
+    for dev, colour in DEVICE_COLOURS.items():
+        mine = [m for m in rows if m["device"] == dev]
+        if mine:
+            fig.add_trace(
+                go.Bar(
+                    y=[f"{m['method']} · {m['model']}" if several else m["method"] for m in mine],
+                    x=[m["gain_per_hour"] for m in mine],
+                    orientation="h",
+                    name=f"per {dev.upper()}-hour",
+                    marker_color=colour,
+                    text=[f"{m['gain']:+.2f} in {m['hours_per_run'] * 60:.1f} min" for m in mine],
+                    textposition="auto",
+                )
+            )
+    metric = rows[0]["metric"]
+    fig.update_layout(
+        title=f"{metric} gained over ERM per hour of one run"
+        + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else ""),
+        xaxis_title="gain per hour",
+        yaxis={"autorange": "reversed"},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        height=160 + 30 * len(rows),
+        legend={"orientation": "h", "y": -0.2},
+    )
+    return fig
+
+
+st.title("Cost")
+st.caption(
+    "Compute per run: its wall_time_s metric, else finished − started, of its last attempt; GPU seconds for runs "
+    "on a GPU queue, CPU seconds otherwise."
+)
+scope = pick_scope()
+if scope is None:
+    st.stop()
+body = call(analytics, get_api(), "cost", **scope)
+if not body["runs"]:
+    st.info("No runs here yet.", icon=":material/info:")
+    st.stop()
+name = stem(body["scope"]["name"])
+total = body["total"]
+cols = st.columns(3)
+cols[0].metric("Runs", total["runs"])
+cols[1].metric("CPU hours", f"{total['cpu_hours']:.2f}")
+cols[2].metric("GPU hours", f"{total['gpu_hours']:.2f}")
+show_chart(hours_figure(body), f"{PREFIX}_hours_chart", f"cost-hours-{name}")
+gain = gain_figure(body)
+if gain is not None:
+    show_chart(gain, f"{PREFIX}_gain_chart", f"cost-gain-{name}")
+else:
+    st.info(
+        "No method has both a result and an ERM row of the same model to compare with yet.",
+        icon=":material/info:",
+    )
+st.markdown("#### Methods")
+show_table(
+    methods_frame(body),
+    f"{PREFIX}_methods",
+    f"cost-methods-{name}",
+    column_config={
+        "mean": st.column_config.NumberColumn("mean", format="%.2f"),
+        "erm_mean": st.column_config.NumberColumn("ERM mean", format="%.2f"),
+        "gain": st.column_config.NumberColumn("gain vs ERM", format="%+.2f"),
+        "hours_per_run": st.column_config.NumberColumn("hours per run", format="%.3f"),
+        "gain_per_hour": st.column_config.NumberColumn("gain per hour", format="%+.2f"),
+    },
+)
+st.caption(body["note"])
+st.markdown("#### Grids")
+show_table(
+    grids_frame(body),
+    f"{PREFIX}_grids",
+    f"cost-grids-{name}",
+    column_config={
+        "cpu_hours": st.column_config.NumberColumn("CPU hours", format="%.3f"),
+        "gpu_hours": st.column_config.NumberColumn("GPU hours", format="%.3f"),
+    },
+)
+st.markdown("#### Runs")
+show_table(
+    runs_frame(body),
+    f"{PREFIX}_runs",
+    f"cost-runs-{name}",
+    column_config={
+        "seconds": st.column_config.NumberColumn("seconds", format="%.1f"),
+        "hours": st.column_config.NumberColumn("hours", format="%.3f"),
+    },
+)

@@ -1,0 +1,226 @@
+"""Gap: the teacher ensemble against each student method (mean ± std over seeds), with the teacher-student gap and
+the gap reduction relative to KD written on the bars."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from dashboard.api import analytics, get_api
+from dashboard.ui import call
+
+PREFIX = "gap"
+
+
+# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
+
+
+def _follow_url(kind: str) -> None:
+    st.query_params.clear()
+    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
+
+
+def pick_scope() -> dict[str, int] | None:
+    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
+    api = get_api()
+    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
+    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
+    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
+    if f"{PREFIX}_kind" not in st.session_state:
+        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
+    for kind, labels in (("grid", grids), ("experiment", experiments)):
+        key = f"{PREFIX}_{kind}"
+        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
+            st.session_state[key] = int(wanted[kind])
+    cols = st.columns([1, 3], vertical_alignment="bottom")
+    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
+    labels = grids if kind == "grid" else experiments
+    if not labels:
+        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
+        return None
+    chosen = cols[1].selectbox(
+        kind.capitalize(),
+        list(labels),
+        format_func=labels.__getitem__,
+        key=f"{PREFIX}_{kind}",
+        on_change=_follow_url,
+        args=(kind,),
+    )
+    st.radio(
+        "Chart downloads (camera button on each chart)",
+        ["svg", "png"],
+        format_func=str.upper,
+        key=f"{PREFIX}_format",
+        horizontal=True,
+    )
+    return {f"{kind}_id": chosen}
+
+
+def show_chart(fig: go.Figure, key: str, filename: str) -> None:
+    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
+    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
+    st.plotly_chart(
+        fig,
+        key=key,
+        config={
+            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
+            "displaylogo": False,
+        },
+    )
+
+
+def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
+    st.dataframe(frame, hide_index=True, key=key, **kwargs)
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False),
+        file_name=f"{filename}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )
+
+
+def stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+
+
+# ------------------------------------------------------------ this page
+
+
+def bar_label(row: dict[str, Any], several_models: bool) -> str:
+    return f"{row['method']} · {row['model']}" if several_models else row["method"]
+
+
+def annotation(row: dict[str, Any]) -> str:
+    """What a bar says: the gap to the ensemble and, when there is a KD row, the reduction against it."""
+    if row["gap"] is None:
+        return ""
+    text = f"gap {row['gap']:.2f}"
+    if row["gap_reduction_vs_kd"] is not None and not row["method"].startswith("kd"):
+        text += f" · {row['gap_reduction_vs_kd']:+.0f}% vs KD"
+    return text
+
+
+def gap_figure(section: dict[str, Any]) -> go.Figure:
+    """Horizontal bars (long method and model labels stay readable), the teacher ensemble on top."""
+    rows = [r for r in section["rows"] if r["mean"] is not None]
+    several = len({r["model"] for r in rows}) > 1
+    fig = go.Figure()
+    values = [r["mean"] - r["std"] for r in rows] + [r["mean"] + r["std"] for r in rows]
+    if section["ensemble_score"] is not None:
+        values.append(section["ensemble_score"])
+        fig.add_trace(
+            go.Bar(
+                y=["teacher ensemble"],
+                x=[section["ensemble_score"]],
+                orientation="h",
+                name="teacher ensemble",
+                marker_color="#6b7280",
+                text=[f"{section['ensemble_score']:.2f}"],
+                textposition="inside",
+                insidetextanchor="end",
+            )
+        )
+    fig.add_trace(
+        go.Bar(
+            y=[bar_label(r, several) for r in rows],
+            x=[r["mean"] for r in rows],
+            orientation="h",
+            error_x={"type": "data", "array": [r["std"] for r in rows], "visible": True},
+            name="students (mean ± std)",
+            marker_color="#2563eb",
+            hovertemplate="%{y}<br>%{x:.2f} ± %{error_x.array:.2f}<extra></extra>",
+        )
+    )
+    for row in rows:  # right of each error bar, so neither hides the other
+        fig.add_annotation(
+            x=row["mean"] + row["std"],
+            y=bar_label(row, several),
+            text=annotation(row),
+            showarrow=False,
+            xanchor="left",
+            xshift=6,
+            font={"size": 11},
+        )
+    better = "higher" if section["goal"] == "max" else "lower"
+    layout: dict[str, Any] = {
+        "title": f"{section['grid']}: {section['metric']} ({better} is better), teacher ensemble vs students",
+        "xaxis_title": section["metric"],
+        "yaxis": {"autorange": "reversed"},
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "height": 160 + 30 * (len(rows) + 1),
+        "legend": {"orientation": "h", "y": -0.15},
+    }
+    if values:  # zoom on the differences, as the paper's tables do
+        low, high = min(values), max(values)
+        pad = max(0.5, 0.15 * (high - low))
+        layout["xaxis_range"] = [max(0.0, low - 3 * pad), high + pad + 0.45 * (high - low + 3 * pad)]
+    fig.update_layout(**layout)
+    return fig
+
+
+def gap_frame(section: dict[str, Any]) -> pd.DataFrame:
+    columns = ["method", "student", "n", "mean", "std", "teacher", "gap", "gap red. vs KD (%)", "KD row", "Ĥ"]
+    return pd.DataFrame(
+        [
+            {
+                "method": r["method"],
+                "student": r["model"],
+                "n": f"{r['n']}/{r['seeds_total']}",
+                "mean": r["mean"],
+                "std": r["std"],
+                "teacher": r["teacher"],
+                "gap": r["gap"],
+                "gap red. vs KD (%)": r["gap_reduction_vs_kd"],
+                "KD row": r["kd_group"] or "",
+                "Ĥ": r["h_hat"],
+            }
+            for r in section["rows"]
+        ],
+        columns=columns,
+    )
+
+
+def show_section(index: int, section: dict[str, Any]) -> None:
+    st.subheader(section["grid"])
+    if not section["rows"]:
+        st.info("No student runs here, so there is no gap to show.", icon=":material/info:")
+        return
+    if any(r["mean"] is not None for r in section["rows"]):
+        show_chart(gap_figure(section), f"{PREFIX}_chart_{index}", f"gap-{stem(section['grid'])}")
+    else:
+        st.info("No student has succeeded yet.", icon=":material/hourglass_empty:")
+    show_table(
+        gap_frame(section),
+        f"{PREFIX}_table_{index}",
+        f"gap-{stem(section['grid'])}",
+        column_config={
+            "mean": st.column_config.NumberColumn(section["metric"], format="%.2f"),
+            "std": st.column_config.NumberColumn("std", format="%.2f"),
+            "teacher": st.column_config.NumberColumn("teacher ensemble", format="%.2f"),
+            "gap": st.column_config.NumberColumn("gap", format="%.2f"),
+            "gap red. vs KD (%)": st.column_config.NumberColumn("gap red. vs KD (%)", format="%+.0f"),
+            "Ĥ": st.column_config.NumberColumn("Ĥ (%)", format="%.1f"),
+        },
+    )
+    st.caption(section["note"])
+
+
+st.title("Teacher–student gap")
+st.caption(
+    "Gap = teacher ensemble − student (student − ensemble for errors); gap reduction vs KD = "
+    "(gap_KD − gap) / gap_KD, against the KD row of the same student model."
+)
+scope = pick_scope()
+if scope is None:
+    st.stop()
+body = call(analytics, get_api(), "gap", **scope)
+if not body["sections"]:
+    st.info("No runs here yet.", icon=":material/info:")
+for i, section in enumerate(body["sections"]):
+    show_section(i, section)

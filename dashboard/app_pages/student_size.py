@@ -1,0 +1,240 @@
+"""Student size: test error against parameters and MACs per method, full-precision and binary students side by
+side, with the teacher ensemble's error as a reference line (the supplement's Figure 1)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+import streamlit as st
+from plotly.subplots import make_subplots
+
+from dashboard.api import analytics, get_api
+from dashboard.ui import call
+
+PREFIX = "size"
+
+
+# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
+
+
+def _follow_url(kind: str) -> None:
+    st.query_params.clear()
+    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
+
+
+def pick_scope() -> dict[str, int] | None:
+    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
+    api = get_api()
+    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
+    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
+    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
+    if f"{PREFIX}_kind" not in st.session_state:
+        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
+    for kind, labels in (("grid", grids), ("experiment", experiments)):
+        key = f"{PREFIX}_{kind}"
+        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
+            st.session_state[key] = int(wanted[kind])
+    cols = st.columns([1, 3], vertical_alignment="bottom")
+    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
+    labels = grids if kind == "grid" else experiments
+    if not labels:
+        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
+        return None
+    chosen = cols[1].selectbox(
+        kind.capitalize(),
+        list(labels),
+        format_func=labels.__getitem__,
+        key=f"{PREFIX}_{kind}",
+        on_change=_follow_url,
+        args=(kind,),
+    )
+    st.radio(
+        "Chart downloads (camera button on each chart)",
+        ["svg", "png"],
+        format_func=str.upper,
+        key=f"{PREFIX}_format",
+        horizontal=True,
+    )
+    return {f"{kind}_id": chosen}
+
+
+def show_chart(fig: go.Figure, key: str, filename: str) -> None:
+    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
+    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
+    st.plotly_chart(
+        fig,
+        key=key,
+        config={
+            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
+            "displaylogo": False,
+        },
+    )
+
+
+def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
+    st.dataframe(frame, hide_index=True, key=key, **kwargs)
+    st.download_button(
+        "Download CSV",
+        frame.to_csv(index=False),
+        file_name=f"{filename}.csv",
+        mime="text/csv",
+        on_click="ignore",
+        key=f"{key}_csv",
+        icon=":material/download:",
+    )
+
+
+def stem(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+
+
+# ------------------------------------------------------------ this page
+
+PRECISIONS = {"full": "full precision", "binary": "binary weights"}
+AXES = {"params": "parameters", "macs": "MACs"}
+PALETTE = px.colors.qualitative.Plotly
+
+
+def size_frame(section: dict[str, Any]) -> pd.DataFrame:
+    columns = [
+        "method",
+        "student",
+        "precision",
+        "width",
+        "n",
+        "error",
+        "error std",
+        "params",
+        "MACs",
+        "binary MACs",
+    ]
+    return pd.DataFrame(
+        [
+            {
+                "method": p["method"],
+                "student": p["model_label"],
+                "precision": p["precision"],
+                "width": p["width"],
+                "n": p["n"],
+                "error": p["error"],
+                "error std": p["error_std"],
+                "params": p["params"],
+                "MACs": p["macs"],
+                "binary MACs": p["binary_macs"],
+            }
+            for p in section["points"]
+        ],
+        columns=columns,
+    )
+
+
+def size_figure(section: dict[str, Any], axis: str) -> go.Figure | None:
+    """Error against size per method, one panel per precision, the teacher ensemble as a reference line."""
+    points = [p for p in section["points"] if p["error"] is not None and p[axis]]
+    panels = [k for k in PRECISIONS if any(p["precision"] == k for p in points)]
+    if not panels:
+        return None
+    fig = make_subplots(
+        rows=1, cols=len(panels), shared_yaxes=True, subplot_titles=[PRECISIONS[k] for k in panels]
+    )
+    several = len({p["model"] for p in points}) > 1
+    series = sorted({(p["method"], p["model"]) for p in points})
+    colours = {s: PALETTE[i % len(PALETTE)] for i, s in enumerate(series)}
+    for col, precision in enumerate(panels, start=1):
+        for method, model in series:
+            line = sorted(
+                (
+                    p
+                    for p in points
+                    if (p["method"], p["model"]) == (method, model) and p["precision"] == precision
+                ),
+                key=lambda p: p[axis],
+            )
+            if not line:
+                continue
+            name = f"{method} · {model}" if several else method
+            fig.add_trace(
+                go.Scatter(
+                    x=[p[axis] for p in line],
+                    y=[p["error"] for p in line],
+                    error_y={"type": "data", "array": [p["error_std"] for p in line], "visible": True},
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=name not in _shown(fig),
+                    line={"color": colours[(method, model)]},
+                    text=[f"width {p['width']:g}" for p in line],
+                    hovertemplate="%{text}<br>%{x:,.0f}<br>error %{y:.2f}<extra>" + name + "</extra>",
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(type="log", title_text=AXES[axis], row=1, col=col)
+    if section["teacher_error"] is not None:
+        fig.add_hline(
+            y=section["teacher_error"],
+            line_dash="dash",
+            line_color="#6b7280",
+            annotation_text=f"teacher ensemble {section['teacher_error']:.2f}",
+            annotation_position="top right",
+            row="all",
+            col="all",
+        )
+    fig.update_yaxes(title_text=section["error_metric"], row=1, col=1)
+    fig.update_layout(
+        title=f"{section['grid']}: {section['error_metric']} vs {AXES[axis]}",
+        margin={"l": 10, "r": 10, "t": 70, "b": 10},
+        height=420,
+        legend={"orientation": "h", "y": -0.25},
+    )
+    return fig
+
+
+def _shown(fig: go.Figure) -> set[str]:
+    return {t.name for t in fig.data if t.showlegend}
+
+
+def show_section(index: int, section: dict[str, Any]) -> None:
+    st.subheader(section["grid"])
+    if not section["points"]:
+        st.info("No student runs here.", icon=":material/info:")
+        return
+    name = stem(section["grid"])
+    drawn = False
+    for axis in AXES:
+        fig = size_figure(section, axis)
+        if fig is not None:
+            show_chart(fig, f"{PREFIX}_{axis}_{index}", f"student-size-{axis}-{name}")
+            drawn = True
+    if not drawn:
+        st.info("No succeeded student has logged its size yet.", icon=":material/hourglass_empty:")
+    show_table(
+        size_frame(section),
+        f"{PREFIX}_table_{index}",
+        f"student-size-{name}",
+        column_config={
+            "error": st.column_config.NumberColumn(section["error_metric"], format="%.2f"),
+            "error std": st.column_config.NumberColumn("std", format="%.2f"),
+            "params": st.column_config.NumberColumn("params", format="%d"),
+            "MACs": st.column_config.NumberColumn("MACs", format="%d"),
+            "binary MACs": st.column_config.NumberColumn("binary MACs", format="%d"),
+        },
+    )
+
+
+st.title("Student size")
+st.caption(
+    "The supplement's Figure 1: test error against student size (width multipliers), full-precision and "
+    "binary-weight students, mean ± std over seeds; the dashed line is the teacher ensemble's own error."
+)
+scope = pick_scope()
+if scope is None:
+    st.stop()
+body = call(analytics, get_api(), "student-size", **scope)
+if not body["sections"]:
+    st.info("No runs here yet.", icon=":material/info:")
+for i, section in enumerate(body["sections"]):
+    show_section(i, section)

@@ -1,0 +1,125 @@
+"""Compare page: two finished runs (lifecycles faked over the API, no training) side by side: the spec diff,
+overlaid learning curves, the latest metrics, CSV downloads; too few or unknown ids explain themselves."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, create_experiment, submit
+from tests.support import Stack, digits_spec
+
+COMPARE_PAGE = "app_pages/compare.py"
+
+
+def fake_finish(stack: Stack, run_id: int, curves: dict[str, list[float]], status: str = "succeeded") -> None:
+    """Claim a parked run, log its curves (one point per step from 1) and finish it, as a worker would."""
+    with stack.client() as client:
+        claimed = client.post(f"/runs/{run_id}/claim", json={"worker_host": "fake"})
+        assert claimed.status_code == 200, claimed.text
+        points = [
+            {"key": key, "step": step, "value": value}
+            for key, values in curves.items()
+            for step, value in enumerate(values, start=1)
+        ]
+        if points:
+            assert client.post(f"/runs/{run_id}/metrics", json={"metrics": points}).status_code == 200
+            # The API commits a metrics batch just after answering: wait until it is visible.
+            deadline = time.monotonic() + 10
+            while set(client.get(f"/runs/{run_id}").json()["summary"]) != set(curves):
+                assert time.monotonic() < deadline, "metrics never became visible"
+                time.sleep(0.05)
+        finished = client.post(f"/runs/{run_id}/finish", json={"status": status})
+        assert finished.status_code == 200, finished.text
+
+
+@pytest.fixture(scope="module")
+def finished_pair(live_stack: Stack) -> list[dict[str, Any]]:
+    experiment = create_experiment(live_stack, "dashboard-compare")
+    a = submit(live_stack, experiment["id"], digits_spec(seed=3), queue=PARKED_QUEUE)
+    b = submit(
+        live_stack,
+        experiment["id"],
+        digits_spec(seed=4, model={"name": "small-cnn", "width": 0.25}),
+        queue=PARKED_QUEUE,
+    )
+    fake_finish(live_stack, a["id"], {"test_top1": [60.0, 80.0, 90.0], "train_loss": [1.0, 0.5, 0.2]})
+    fake_finish(
+        live_stack,
+        b["id"],
+        {"test_top1": [50.0, 70.0, 85.0], "train_loss": [1.2, 0.7, 0.4], "only_b": [1.0]},
+    )
+    with live_stack.client() as client:
+        return [client.get(f"/runs/{r['id']}").json() for r in (a, b)]
+
+
+def charts(at: AppTest) -> dict[str, dict]:
+    return {
+        json.loads(c.proto.spec)["layout"]["title"]["text"]: json.loads(c.proto.spec)
+        for c in at.get("plotly_chart")
+    }
+
+
+def test_compare_shows_the_spec_diff_curves_and_metrics(
+    open_page: OpenPage, finished_pair: list[dict]
+) -> None:
+    a, b = finished_pair
+    at = open_page(COMPARE_PAGE, ids=f"{a['id']},{b['id']}")
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Compare runs"
+    assert at.text_input(key="compare_ids_input").value == f"{a['id']},{b['id']}"
+
+    diff = at.dataframe[0].value
+    assert list(diff.columns) == ["field", f"#{a['id']}", f"#{b['id']}"]
+    rows = {r["field"]: r for r in diff.to_dict("records")}
+    assert set(rows) == {"model.width", "seed"}  # only what differs: not task, method, epochs, hparams.*
+    assert (rows["model.width"][f"#{a['id']}"], rows["model.width"][f"#{b['id']}"]) == ("0.5", "0.25")
+    assert (rows["seed"][f"#{a['id']}"], rows["seed"][f"#{b['id']}"]) == ("3", "4")
+
+    summary = {r["id"]: r for r in at.dataframe[1].value.to_dict("records")}
+    assert summary[a["id"]]["test_top1"] == 90.0 and summary[b["id"]]["test_top1"] == 85.0
+    assert summary[b["id"]]["only_b"] == 1.0 and summary[a["id"]]["status"] == "succeeded"
+
+    # Charts default to the metrics both runs logged, one line per run.
+    assert at.multiselect(key="compare_keys").value == ["test_top1", "train_loss"]
+    figures = charts(at)
+    assert set(figures) == {"test_top1", "train_loss"}
+    lines = {trace["name"]: trace for trace in figures["test_top1"]["data"]}
+    assert lines[f"#{a['id']} erm"]["x"] == [1, 2, 3] and lines[f"#{a['id']} erm"]["y"] == [60.0, 80.0, 90.0]
+    assert lines[f"#{b['id']} erm"]["y"] == [50.0, 70.0, 85.0]
+
+    # A metric only one run logged: a chart with that run's line alone.
+    at.multiselect(key="compare_keys").select("only_b").run()
+    assert not at.exception, at.exception
+    assert [t["name"] for t in charts(at)["only_b"]["data"]] == [f"#{b['id']} erm"]
+
+    assert at.download_button(key="compare_diff_csv").label == "Download spec diff CSV"
+    assert at.download_button(key="compare_metrics_csv").label == "Download metrics CSV"
+
+
+def test_run_ids_typed_in_update_the_url(open_page: OpenPage, finished_pair: list[dict]) -> None:
+    a, b = finished_pair
+    at = open_page(COMPARE_PAGE)
+    assert not at.exception, at.exception
+    assert "Name 2 to 20 runs" in at.info[0].value
+    at.text_input(key="compare_ids_input").input(f"{b['id']}, #{a['id']}, x").run()
+    assert not at.exception, at.exception
+    assert at.query_params["ids"] == f"{b['id']},{a['id']}"
+    assert "x" in at.warning[0].value
+    assert list(at.dataframe[0].value.columns) == ["field", f"#{b['id']}", f"#{a['id']}"]
+    assert charts(at)
+
+
+def test_one_or_unknown_runs_are_explained(open_page: OpenPage, finished_pair: list[dict]) -> None:
+    a, _ = finished_pair
+    at = open_page(COMPARE_PAGE, ids=str(a["id"]))
+    assert not at.exception, at.exception
+    assert "you named 1" in at.info[0].value and not at.dataframe
+
+    at = open_page(COMPARE_PAGE, ids=f"{a['id']},987654")
+    assert not at.exception, at.exception
+    assert "987654 not found" in at.error[0].value
