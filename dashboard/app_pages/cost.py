@@ -9,84 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.analysis import AnalysisPage, stem
 from dashboard.api import analytics, get_api
 from dashboard.ui import call
 
 PREFIX = "cost"
 
 
-# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
-
-
-def _follow_url(kind: str) -> None:
-    st.query_params.clear()
-    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
-
-
-def pick_scope() -> dict[str, int] | None:
-    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
-    api = get_api()
-    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
-    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
-    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
-    if f"{PREFIX}_kind" not in st.session_state:
-        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
-    for kind, labels in (("grid", grids), ("experiment", experiments)):
-        key = f"{PREFIX}_{kind}"
-        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
-            st.session_state[key] = int(wanted[kind])
-    cols = st.columns([1, 3], vertical_alignment="bottom")
-    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
-    labels = grids if kind == "grid" else experiments
-    if not labels:
-        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
-        return None
-    chosen = cols[1].selectbox(
-        kind.capitalize(),
-        list(labels),
-        format_func=labels.__getitem__,
-        key=f"{PREFIX}_{kind}",
-        on_change=_follow_url,
-        args=(kind,),
-    )
-    st.radio(
-        "Chart downloads (camera button on each chart)",
-        ["svg", "png"],
-        format_func=str.upper,
-        key=f"{PREFIX}_format",
-        horizontal=True,
-    )
-    return {f"{kind}_id": chosen}
-
-
-def show_chart(fig: go.Figure, key: str, filename: str) -> None:
-    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
-    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
-    st.plotly_chart(
-        fig,
-        key=key,
-        config={
-            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
-            "displaylogo": False,
-        },
-    )
-
-
-def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
-    st.dataframe(frame, hide_index=True, key=key, **kwargs)
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False),
-        file_name=f"{filename}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=f"{key}_csv",
-        icon=":material/download:",
-    )
-
-
-def stem(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+page = AnalysisPage(PREFIX)
 
 
 # ------------------------------------------------------------ this page
@@ -189,7 +119,7 @@ st.caption(
     "Compute per run: its wall_time_s metric, else finished − started, of its last attempt; GPU seconds for runs "
     "on a GPU queue, CPU seconds otherwise."
 )
-scope = pick_scope()
+scope = page.pick_scope()
 if scope is None:
     st.stop()
 body = call(analytics, get_api(), "cost", **scope)
@@ -202,17 +132,17 @@ cols = st.columns(3)
 cols[0].metric("Runs", total["runs"])
 cols[1].metric("CPU hours", f"{total['cpu_hours']:.2f}")
 cols[2].metric("GPU hours", f"{total['gpu_hours']:.2f}")
-show_chart(hours_figure(body), f"{PREFIX}_hours_chart", f"cost-hours-{name}")
+page.show_chart(hours_figure(body), f"{PREFIX}_hours_chart", f"cost-hours-{name}")
 gain = gain_figure(body)
 if gain is not None:
-    show_chart(gain, f"{PREFIX}_gain_chart", f"cost-gain-{name}")
+    page.show_chart(gain, f"{PREFIX}_gain_chart", f"cost-gain-{name}")
 else:
     st.info(
         "No method has both a result and an ERM row of the same model to compare with yet.",
         icon=":material/info:",
     )
 st.markdown("#### Methods")
-show_table(
+page.show_table(
     methods_frame(body),
     f"{PREFIX}_methods",
     f"cost-methods-{name}",
@@ -226,7 +156,7 @@ show_table(
 )
 st.caption(body["note"])
 st.markdown("#### Grids")
-show_table(
+page.show_table(
     grids_frame(body),
     f"{PREFIX}_grids",
     f"cost-grids-{name}",
@@ -236,7 +166,7 @@ show_table(
     },
 )
 st.markdown("#### Runs")
-show_table(
+page.show_table(
     runs_frame(body),
     f"{PREFIX}_runs",
     f"cost-runs-{name}",

@@ -11,84 +11,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.analysis import AnalysisPage, stem
 from dashboard.api import analytics, get_api
 from dashboard.ui import call
 
 PREFIX = "entropy"
 
 
-# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
-
-
-def _follow_url(kind: str) -> None:
-    st.query_params.clear()
-    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
-
-
-def pick_scope() -> dict[str, int] | None:
-    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
-    api = get_api()
-    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
-    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
-    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
-    if f"{PREFIX}_kind" not in st.session_state:
-        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
-    for kind, labels in (("grid", grids), ("experiment", experiments)):
-        key = f"{PREFIX}_{kind}"
-        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
-            st.session_state[key] = int(wanted[kind])
-    cols = st.columns([1, 3], vertical_alignment="bottom")
-    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
-    labels = grids if kind == "grid" else experiments
-    if not labels:
-        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
-        return None
-    chosen = cols[1].selectbox(
-        kind.capitalize(),
-        list(labels),
-        format_func=labels.__getitem__,
-        key=f"{PREFIX}_{kind}",
-        on_change=_follow_url,
-        args=(kind,),
-    )
-    st.radio(
-        "Chart downloads (camera button on each chart)",
-        ["svg", "png"],
-        format_func=str.upper,
-        key=f"{PREFIX}_format",
-        horizontal=True,
-    )
-    return {f"{kind}_id": chosen}
-
-
-def show_chart(fig: go.Figure, key: str, filename: str) -> None:
-    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
-    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
-    st.plotly_chart(
-        fig,
-        key=key,
-        config={
-            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
-            "displaylogo": False,
-        },
-    )
-
-
-def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
-    st.dataframe(frame, hide_index=True, key=key, **kwargs)
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False),
-        file_name=f"{filename}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=f"{key}_csv",
-        icon=":material/download:",
-    )
-
-
-def stem(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+page = AnalysisPage(PREFIX)
 
 
 # ------------------------------------------------------------ this page
@@ -205,13 +135,13 @@ def show_section(index: int, section: dict[str, Any]) -> None:
         return
     name = stem(section["grid"])
     if any(p["h_hat"] is not None and p["mean"] is not None for p in section["points"]):
-        show_chart(scatter_figure(section), f"{PREFIX}_scatter_{index}", f"entropy-{name}")
+        page.show_chart(scatter_figure(section), f"{PREFIX}_scatter_{index}", f"entropy-{name}")
     else:
         st.info("No succeeded student has logged Ĥ yet.", icon=":material/hourglass_empty:")
     histogram = histogram_figure(section)
     if histogram is not None:
-        show_chart(histogram, f"{PREFIX}_histogram_{index}", f"entropy-histogram-{name}")
-    show_table(
+        page.show_chart(histogram, f"{PREFIX}_histogram_{index}", f"entropy-histogram-{name}")
+    page.show_table(
         points_frame(section),
         f"{PREFIX}_table_{index}",
         f"entropy-{name}",
@@ -230,7 +160,7 @@ st.caption(
     "Ĥ: the normalized entropy (in %) of the targets each student trained on, averaged over its last epoch; "
     "one point per method or swept setting, mean ± std over the seeds that succeeded."
 )
-scope = pick_scope()
+scope = page.pick_scope()
 if scope is None:
     st.stop()
 body = call(analytics, get_api(), "entropy", **scope)

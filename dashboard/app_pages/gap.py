@@ -9,84 +9,14 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
+from dashboard.analysis import AnalysisPage, stem
 from dashboard.api import analytics, get_api
 from dashboard.ui import call
 
 PREFIX = "gap"
 
 
-# ------------------------------------------------------------ scope, charts and tables (as on every analysis page)
-
-
-def _follow_url(kind: str) -> None:
-    st.query_params.clear()
-    st.query_params[kind] = str(st.session_state[f"{PREFIX}_{kind}"])
-
-
-def pick_scope() -> dict[str, int] | None:
-    """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
-    api = get_api()
-    grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
-    experiments = {e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)}
-    wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
-    if f"{PREFIX}_kind" not in st.session_state:
-        st.session_state[f"{PREFIX}_kind"] = "experiment" if wanted["experiment"] else "grid"
-    for kind, labels in (("grid", grids), ("experiment", experiments)):
-        key = f"{PREFIX}_{kind}"
-        if wanted[kind].isdigit() and int(wanted[kind]) in labels and key not in st.session_state:
-            st.session_state[key] = int(wanted[kind])
-    cols = st.columns([1, 3], vertical_alignment="bottom")
-    kind = cols[0].radio("Analyse a", ["grid", "experiment"], key=f"{PREFIX}_kind", horizontal=True)
-    labels = grids if kind == "grid" else experiments
-    if not labels:
-        st.info(f"No {kind}s yet: launch a grid on the Grids page.", icon=":material/info:")
-        return None
-    chosen = cols[1].selectbox(
-        kind.capitalize(),
-        list(labels),
-        format_func=labels.__getitem__,
-        key=f"{PREFIX}_{kind}",
-        on_change=_follow_url,
-        args=(kind,),
-    )
-    st.radio(
-        "Chart downloads (camera button on each chart)",
-        ["svg", "png"],
-        format_func=str.upper,
-        key=f"{PREFIX}_format",
-        horizontal=True,
-    )
-    return {f"{kind}_id": chosen}
-
-
-def show_chart(fig: go.Figure, key: str, filename: str) -> None:
-    """A plotly chart whose modebar camera saves an SVG or a PNG (the format picked above)."""
-    fmt = st.session_state.get(f"{PREFIX}_format", "svg")
-    st.plotly_chart(
-        fig,
-        key=key,
-        config={
-            "toImageButtonOptions": {"format": fmt, "filename": filename, "scale": 2 if fmt == "png" else 1},
-            "displaylogo": False,
-        },
-    )
-
-
-def show_table(frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
-    st.dataframe(frame, hide_index=True, key=key, **kwargs)
-    st.download_button(
-        "Download CSV",
-        frame.to_csv(index=False),
-        file_name=f"{filename}.csv",
-        mime="text/csv",
-        on_click="ignore",
-        key=f"{key}_csv",
-        icon=":material/download:",
-    )
-
-
-def stem(name: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "-" for c in name).strip("-") or "scope"
+page = AnalysisPage(PREFIX)
 
 
 # ------------------------------------------------------------ this page
@@ -192,10 +122,10 @@ def show_section(index: int, section: dict[str, Any]) -> None:
         st.info("No student runs here, so there is no gap to show.", icon=":material/info:")
         return
     if any(r["mean"] is not None for r in section["rows"]):
-        show_chart(gap_figure(section), f"{PREFIX}_chart_{index}", f"gap-{stem(section['grid'])}")
+        page.show_chart(gap_figure(section), f"{PREFIX}_chart_{index}", f"gap-{stem(section['grid'])}")
     else:
         st.info("No student has succeeded yet.", icon=":material/hourglass_empty:")
-    show_table(
+    page.show_table(
         gap_frame(section),
         f"{PREFIX}_table_{index}",
         f"gap-{stem(section['grid'])}",
@@ -216,7 +146,7 @@ st.caption(
     "Gap = teacher ensemble − student (student − ensemble for errors); gap reduction vs KD = "
     "(gap_KD − gap) / gap_KD, against the KD row of the same student model."
 )
-scope = pick_scope()
+scope = page.pick_scope()
 if scope is None:
     st.stop()
 body = call(analytics, get_api(), "gap", **scope)
