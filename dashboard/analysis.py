@@ -9,7 +9,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.api import get_api
+from dashboard.api import analytics, get_api
 from dashboard.ui import call
 
 
@@ -95,3 +95,12 @@ class AnalysisPage:
             key=f"{key}_csv",
             icon=":material/download:",
         )
+
+    def load(self, title: str, caption: str, view: str) -> dict[str, Any]:
+        """Title and caption, the scope picker, then the analytics view for the picked scope (stops if none)."""
+        st.title(title)
+        st.caption(caption)
+        scope = self.pick_scope()
+        if scope is None:
+            st.stop()
+        return call(analytics, get_api(), view, **scope)

@@ -10,8 +10,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
-from dashboard.api import analytics, get_api
-from dashboard.ui import call
 
 PREFIX = "cost"
 
@@ -114,15 +112,12 @@ def gain_figure(body: dict[str, Any]) -> go.Figure | None:
     return fig
 
 
-st.title("Cost")
-st.caption(
+body = page.load(
+    "Cost",
     "Compute per run: its wall_time_s metric, else finished − started, of its last attempt; GPU seconds for runs "
-    "on a GPU queue, CPU seconds otherwise."
+    "on a GPU queue, CPU seconds otherwise.",
+    "cost",
 )
-scope = page.pick_scope()
-if scope is None:
-    st.stop()
-body = call(analytics, get_api(), "cost", **scope)
 if not body["runs"]:
     st.info("No runs here yet.", icon=":material/info:")
     st.stop()

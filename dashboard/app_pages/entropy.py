@@ -12,8 +12,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
-from dashboard.api import analytics, get_api
-from dashboard.ui import call
 
 PREFIX = "entropy"
 
@@ -155,15 +153,12 @@ def show_section(index: int, section: dict[str, Any]) -> None:
     )
 
 
-st.title("Entropy")
-st.caption(
+body = page.load(
+    "Entropy",
     "Ĥ: the normalized entropy (in %) of the targets each student trained on, averaged over its last epoch; "
-    "one point per method or swept setting, mean ± std over the seeds that succeeded."
+    "one point per method or swept setting, mean ± std over the seeds that succeeded.",
+    "entropy",
 )
-scope = page.pick_scope()
-if scope is None:
-    st.stop()
-body = call(analytics, get_api(), "entropy", **scope)
 if not body["sections"]:
     st.info("No runs here yet.", icon=":material/info:")
 for i, section in enumerate(body["sections"]):

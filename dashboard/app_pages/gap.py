@@ -10,8 +10,6 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
-from dashboard.api import analytics, get_api
-from dashboard.ui import call
 
 PREFIX = "gap"
 
@@ -141,15 +139,12 @@ def show_section(index: int, section: dict[str, Any]) -> None:
     st.caption(section["note"])
 
 
-st.title("Teacher–student gap")
-st.caption(
+body = page.load(
+    "Teacher–student gap",
     "Gap = teacher ensemble − student (student − ensemble for errors); gap reduction vs KD = "
-    "(gap_KD − gap) / gap_KD, against the KD row of the same student model."
+    "(gap_KD − gap) / gap_KD, against the KD row of the same student model.",
+    "gap",
 )
-scope = page.pick_scope()
-if scope is None:
-    st.stop()
-body = call(analytics, get_api(), "gap", **scope)
 if not body["sections"]:
     st.info("No runs here yet.", icon=":material/info:")
 for i, section in enumerate(body["sections"]):

@@ -11,8 +11,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
-from dashboard.api import analytics, get_api
-from dashboard.ui import STATUS_CELL, call
+from dashboard.ui import STATUS_CELL
 
 PREFIX = "lineage"
 
@@ -206,15 +205,12 @@ def edges_frame(body: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame(body["edges"], columns=["source", "target", "kind", "stale"])
 
 
-st.title("Lineage")
-st.caption(
+body = page.load(
+    "Lineage",
     "Every run of the grid or experiment, with an edge from each teacher (and generator) to the students "
-    "trained from it. A student is stale when a dependency finished after the student started, or is being re-run."
+    "trained from it. A student is stale when a dependency finished after the student started, or is being re-run.",
+    "lineage",
 )
-scope = page.pick_scope()
-if scope is None:
-    st.stop()
-body = call(analytics, get_api(), "lineage", **scope)
 if not body["nodes"]:
     st.info("No runs here yet.", icon=":material/info:")
     st.stop()

@@ -12,8 +12,6 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from dashboard.analysis import AnalysisPage, stem
-from dashboard.api import analytics, get_api
-from dashboard.ui import call
 
 PREFIX = "size"
 
@@ -155,15 +153,12 @@ def show_section(index: int, section: dict[str, Any]) -> None:
     )
 
 
-st.title("Student size")
-st.caption(
+body = page.load(
+    "Student size",
     "The supplement's Figure 1: test error against student size (width multipliers), full-precision and "
-    "binary-weight students, mean ± std over seeds; the dashed line is the teacher ensemble's own error."
+    "binary-weight students, mean ± std over seeds; the dashed line is the teacher ensemble's own error.",
+    "student-size",
 )
-scope = page.pick_scope()
-if scope is None:
-    st.stop()
-body = call(analytics, get_api(), "student-size", **scope)
 if not body["sections"]:
     st.info("No runs here yet.", icon=":material/info:")
 for i, section in enumerate(body["sections"]):
