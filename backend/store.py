@@ -776,6 +776,19 @@ def list_grids(session: Session, experiment_id: int | None) -> list[Grid]:
     return list(session.scalars(stmt))
 
 
+def grid_status_counts(session: Session, grid_ids: list[int]) -> dict[int, dict[str, int]]:
+    """Runs per status for each grid, in one grouped query (grid lists need no cells)."""
+    counts: dict[int, dict[str, int]] = {g: {} for g in grid_ids}
+    rows = session.execute(
+        select(Run.grid_id, Run.status, func.count())
+        .where(Run.grid_id.in_(grid_ids))
+        .group_by(Run.grid_id, Run.status)
+    )
+    for grid_id, status, n in rows:
+        counts[grid_id][status] = n
+    return counts
+
+
 def grid_runs(session: Session, grid_id: int) -> list[Run]:
     return list(
         session.scalars(

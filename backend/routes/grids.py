@@ -47,6 +47,20 @@ def grid_out(grid: Grid, runs: list[Run]) -> GridOut:
     )
 
 
+def grid_summary(grid: Grid, counts: dict[str, int]) -> GridOut:
+    return GridOut(
+        id=grid.id,
+        experiment_id=grid.experiment_id,
+        name=grid.name,
+        task=grid.definition["task"],
+        definition=grid.definition,
+        created_at=grid.created_at,
+        counts=counts,
+        cells=[],
+        done=all(s in {"succeeded", "failed", "cancelled"} for s in counts),
+    )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAuth])
 def create_grid(body: GridCreate, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> GridOut:
     """Expand a grid definition into runs: teachers and generators start at once, students wait for them."""
@@ -57,13 +71,15 @@ def create_grid(body: GridCreate, session: SessionDep, celery: CeleryDep, settin
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_grids(session: SessionDep, experiment_id: int | None = None) -> dict[str, list[GridOut]]:
-    """Grids, newest first, with every cell's state."""
-    return {
-        "data": [
-            grid_out(g, store.grid_runs(session, g.id)) for g in store.list_grids(session, experiment_id)
-        ]
-    }
+def read_grids(
+    session: SessionDep, experiment_id: int | None = None, cells: bool = True
+) -> dict[str, list[GridOut]]:
+    """Grids, newest first, with every cell's state; `cells=false` gives only the status counts (fast lists)."""
+    grids = store.list_grids(session, experiment_id)
+    if cells:
+        return {"data": [grid_out(g, store.grid_runs(session, g.id)) for g in grids]}
+    counts = store.grid_status_counts(session, [g.id for g in grids])
+    return {"data": [grid_summary(g, counts[g.id]) for g in grids]}
 
 
 @router.get("/builtin", dependencies=[ReadAuth])

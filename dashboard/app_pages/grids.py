@@ -144,7 +144,8 @@ def finished(grid: dict[str, Any]) -> int:
 def grid_label(grid: dict[str, Any]) -> str:
     failed = grid["counts"].get("failed", 0)
     tail = f", {failed} failed" if failed else ""
-    return f"#{grid['id']} {grid['name']} · {grid['task']} · {finished(grid)}/{len(grid['cells'])} finished{tail}"
+    total = sum(grid["counts"].values())
+    return f"#{grid['id']} {grid['name']} · {grid['task']} · {finished(grid)}/{total} finished{tail}"
 
 
 def _url_follows_selection() -> None:

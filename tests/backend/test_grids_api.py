@@ -51,6 +51,8 @@ def test_grid_expands_with_waiting_students(api: TestClient) -> None:
     assert roles["student/erm/small-cnn@0.5/seed=0"] == ("student", "queued")
     assert roles["student/kd/small-cnn@0.5/seed=1"] == ("student", "waiting")
     assert grid["counts"] == {"queued": 4, "waiting": 4} and not grid["done"]
+    [summary] = api.get("/api/v1/grids", params={"cells": "false"}).json()["data"]
+    assert summary["counts"] == grid["counts"] and summary["cells"] == [] and not summary["done"]
     experiments = api.get("/api/v1/experiments").json()["data"]
     assert [e["name"] for e in experiments] == ["tiny"]
     kd = next(c for c in grid["cells"] if c["key"].startswith("student/kd"))
