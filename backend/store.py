@@ -163,6 +163,12 @@ def _check_generator(session: Session, spec: RunSpec) -> Run | None:
     return generator
 
 
+def require_run(session: Session, run_id: int) -> None:
+    """A cheap existence check for hot paths (metric writes and reads), without loading relationships."""
+    if session.scalar(select(Run.id).where(Run.id == run_id)) is None:
+        raise NotFound(f"run {run_id} not found")
+
+
 def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
     stmt = (
         select(Run)
@@ -604,7 +610,7 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
 
 def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) -> int:
     """Upsert a batch; the same (key, step) written twice is stored once. Returns the number of points."""
-    get_run(session, run_id)
+    require_run(session, run_id)
     now = time.time()
     # Within one batch the last write of a (key, step) wins, as it would across batches.
     rows = {
@@ -648,7 +654,7 @@ def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) ->
 
 
 def metric_keys(session: Session, run_id: int) -> list[str]:
-    get_run(session, run_id)
+    require_run(session, run_id)
     return list(
         session.scalars(
             select(LatestMetric.key).where(LatestMetric.run_id == run_id).order_by(LatestMetric.key)
@@ -660,7 +666,7 @@ def metric_history(
     session: Session, run_id: int, key: str, max_points: int | None
 ) -> list[tuple[int, float]]:
     """Points ordered by step; with max_points, an even subsample that always keeps the first and last point."""
-    get_run(session, run_id)
+    require_run(session, run_id)
     rows = session.execute(
         select(Metric.step, Metric.value)
         .where(Metric.run_id == run_id, Metric.key == key)
@@ -690,7 +696,7 @@ def primary_metric_key(task: str) -> str | None:
 
 
 def record_artifact(session: Session, run_id: int, path: str, kind: str, sha256: str, size: int) -> Artifact:
-    get_run(session, run_id)
+    require_run(session, run_id)
     artifact = session.scalars(
         select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
     ).first()
