@@ -627,12 +627,14 @@ def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) ->
         return 0
     insert = _insert(session)
     values = list(rows.values())
-    stmt = insert(Metric).values(values)
+    stmt = insert(Metric)
+    # executemany form: the driver batches the rows (insertmanyvalues) without compiling a statement per size.
     session.execute(
         stmt.on_conflict_do_update(
             index_elements=["run_id", "key", "step"],
             set_={"value": stmt.excluded.value, "wall_time": stmt.excluded.wall_time},
-        )
+        ),
+        values,
     )
     latest: dict[str, dict[str, Any]] = {}
     for row in values:
@@ -665,21 +667,35 @@ def metric_keys(session: Session, run_id: int) -> list[str]:
 def metric_history(
     session: Session, run_id: int, key: str, max_points: int | None
 ) -> list[tuple[int, float]]:
-    """Points ordered by step; with max_points, an even subsample that always keeps the first and last point."""
+    """Points ordered by step. With max_points, every k-th point plus the last one, chosen in SQL so a
+    million-point history is never loaded to draw a thousand-point curve."""
     require_run(session, run_id)
-    rows = session.execute(
-        select(Metric.step, Metric.value)
-        .where(Metric.run_id == run_id, Metric.key == key)
-        .order_by(Metric.step)
-    ).all()
-    if not rows and key not in metric_keys(session, run_id):
+    where = (Metric.run_id == run_id, Metric.key == key)
+    query = select(Metric.step, Metric.value).where(*where).order_by(Metric.step)
+    if max_points is not None:
+        total = session.scalar(select(func.count()).select_from(Metric).where(*where)) or 0
+        if total > max_points:
+            if max_points == 1:
+                query = query.order_by(None).order_by(Metric.step.desc()).limit(1)
+            else:
+                stride = -(-(total - 1) // (max_points - 1))  # ceil: at most max_points points
+                numbered = (
+                    select(
+                        Metric.step,
+                        Metric.value,
+                        (func.row_number().over(order_by=Metric.step) - 1).label("rn"),
+                    )
+                    .where(*where)
+                    .subquery()
+                )
+                query = (
+                    select(numbered.c.step, numbered.c.value)
+                    .where(or_(numbered.c.rn % stride == 0, numbered.c.rn == total - 1))
+                    .order_by(numbered.c.step)
+                )
+    points = [(int(step), float(value)) for step, value in session.execute(query)]
+    if not points and key not in metric_keys(session, run_id):
         raise NotFound(f"run {run_id} has no metric '{key}'")
-    points = [(int(s), float(v)) for s, v in rows]
-    if max_points is not None and len(points) > max_points:
-        if max_points == 1:
-            return [points[-1]]
-        stride = (len(points) - 1) / (max_points - 1)
-        points = [points[round(i * stride)] for i in range(max_points)]
     return points
 
 
