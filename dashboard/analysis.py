@@ -3,6 +3,7 @@ charts whose camera button saves SVG or PNG, and tables with a CSV download."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -104,3 +105,11 @@ class AnalysisPage:
         if scope is None:
             st.stop()
         return call(analytics, get_api(), view, **scope)
+
+    @staticmethod
+    def show_sections(body: dict[str, Any], show: Callable[[int, dict[str, Any]], None]) -> None:
+        """One block per section (a grid, or a task's runs outside grids) of an analytics answer."""
+        if not body["sections"]:
+            st.info("No runs here yet.", icon=":material/info:")
+        for i, section in enumerate(body["sections"]):
+            show(i, section)

@@ -206,6 +206,19 @@ HPARAM_TYPES: dict[str, type] = {
 }
 
 _QUICK = {"momentum": 0.9, "checkpoint_every": 1, "train_subset": 0}
+# App. A.1, shared by the gaze student and teacher (they differ only in learning rate).
+_GAZE_PAPER = {
+    "epochs": 40,
+    "batch_size": 32,
+    "momentum": 0.9,
+    "weight_decay": 1e-4,
+    "optimizer": "adam",
+    "schedule": "step",
+    "lr_milestones": [30, 36],
+    "lr_gamma": 0.1,
+    "checkpoint_every": 1,
+    "train_subset": 0,
+}
 
 
 def _recipe(name: str, task: str, model: str, description: str, **hparams: Any) -> RecipeInfo:
@@ -275,34 +288,16 @@ RECIPES: dict[str, RecipeInfo] = {
             "mpiigaze",
             "lenet",
             "Paper App. A.1 student: Adam 1e-4, x0.1 at 30 and 36, 40 epochs, batch 32.",
-            epochs=40,
-            batch_size=32,
             lr=1e-4,
-            momentum=0.9,
-            weight_decay=1e-4,
-            optimizer="adam",
-            schedule="step",
-            lr_milestones=[30, 36],
-            lr_gamma=0.1,
-            checkpoint_every=1,
-            train_subset=0,
+            **_GAZE_PAPER,
         ),
         _recipe(
             "gaze-preact-resnet",
             "mpiigaze",
             "preact-resnet9",
             "Paper App. A.1 teacher: as gaze-lenet with lr 1e-3.",
-            epochs=40,
-            batch_size=32,
             lr=1e-3,
-            momentum=0.9,
-            weight_decay=1e-4,
-            optimizer="adam",
-            schedule="step",
-            lr_milestones=[30, 36],
-            lr_gamma=0.1,
-            checkpoint_every=1,
-            train_subset=0,
+            **_GAZE_PAPER,
         ),
         _recipe(
             "cifar100-resnet18",

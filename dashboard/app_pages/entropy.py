@@ -159,7 +159,4 @@ body = page.load(
     "one point per method or swept setting, mean ± std over the seeds that succeeded.",
     "entropy",
 )
-if not body["sections"]:
-    st.info("No runs here yet.", icon=":material/info:")
-for i, section in enumerate(body["sections"]):
-    show_section(i, section)
+page.show_sections(body, show_section)

@@ -145,7 +145,4 @@ body = page.load(
     "(gap_KD − gap) / gap_KD, against the KD row of the same student model.",
     "gap",
 )
-if not body["sections"]:
-    st.info("No runs here yet.", icon=":material/info:")
-for i, section in enumerate(body["sections"]):
-    show_section(i, section)
+page.show_sections(body, show_section)

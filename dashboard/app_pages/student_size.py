@@ -159,7 +159,4 @@ body = page.load(
     "binary-weight students, mean ± std over seeds; the dashed line is the teacher ensemble's own error.",
     "student-size",
 )
-if not body["sections"]:
-    st.info("No runs here yet.", icon=":material/info:")
-for i, section in enumerate(body["sections"]):
-    show_section(i, section)
+page.show_sections(body, show_section)
