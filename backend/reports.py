@@ -46,6 +46,8 @@ def grid_report(grid: Grid, runs: list[Run]) -> dict[str, Any]:
     task = TASKS[grid.definition["task"]]
     key, goal = task.primary_metric.key, task.primary_metric.goal
     teacher_key = key.replace("test_", "teacher_test_", 1)
+    # Each run's latest metrics, built once (the tables below read them several times per run).
+    summaries = {r.id: summary(r) for r in runs}
     groups: dict[str, list[Run]] = defaultdict(list)
     ensembles: dict[str, list[Run]] = defaultdict(list)
     for run in runs:
@@ -57,18 +59,18 @@ def grid_report(grid: Grid, runs: list[Run]) -> dict[str, Any]:
 
     # The ensemble's own score, as measured by every student distilled from it (identical across them).
     ensemble_scores = [
-        summary(r)[teacher_key]
+        summaries[r.id][teacher_key]
         for rs in groups.values()
         for r in rs
-        if r.status == "succeeded" and teacher_key in summary(r)
+        if r.status == "succeeded" and teacher_key in summaries[r.id]
     ]
     ensemble_score = statistics.fmean(ensemble_scores) if ensemble_scores else None
 
     rows: list[Row] = []
     for group, members in groups.items():
-        done = [r for r in members if r.status == "succeeded" and key in summary(r)]
-        mean, std = _mean_std([summary(r)[key] for r in done])
-        h_values = [summary(r)["h_hat"] for r in done if "h_hat" in summary(r)]
+        done = [r for r in members if r.status == "succeeded" and key in summaries[r.id]]
+        mean, std = _mean_std([summaries[r.id][key] for r in done])
+        h_values = [summaries[r.id]["h_hat"] for r in done if "h_hat" in summaries[r.id]]
         _, method, model = group.split("/", 2)
         gap = None
         if mean is not None and ensemble_score is not None:
@@ -98,7 +100,7 @@ def grid_report(grid: Grid, runs: list[Run]) -> dict[str, Any]:
             "ensemble": name,
             "members": len(rs),
             "succeeded": sum(r.status == "succeeded" for r in rs),
-            "member_mean": _mean_std([summary(r)[key] for r in rs if key in summary(r)])[0],
+            "member_mean": _mean_std([summaries[r.id][key] for r in rs if key in summaries[r.id]])[0],
         }
         for name, rs in ensembles.items()
     ]
