@@ -14,9 +14,9 @@ from backend import store
 from backend.db import make_engine, make_session_factory, session_scope, verify_schema
 from backend.errors import StoreError
 from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
-from worker.celery_app import create_celery
 from xclab import __version__
 from xclab.settings import Settings, get_settings
+from xclab.transport import create_celery
 
 log = logging.getLogger(__name__)
 API_PREFIX = "/api/v1"

@@ -8,7 +8,7 @@ from celery import Celery
 from sqlalchemy.orm import Session
 
 from backend.models import Run, utcnow
-from worker.celery_app import TASK_EXECUTE_RUN
+from xclab.transport import TASK_EXECUTE_RUN
 
 log = logging.getLogger(__name__)
 

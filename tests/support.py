@@ -20,7 +20,9 @@ import psycopg
 from psycopg import sql
 
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
-REDIS_URL = "redis://127.0.0.1:6379/15"
+# A database number of its own per test session, so that test sessions running side by side on one Redis do not
+# take each other's messages (0 is left to anything else on the machine).
+REDIS_URL = f"redis://127.0.0.1:6379/{1 + uuid.uuid4().int % 15}"
 
 
 def free_port() -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from worker.celery_app import TASK_EXECUTE_RUN
+from xclab.transport import TASK_EXECUTE_RUN
 
 
 def register_tasks(app: Celery) -> None:

@@ -25,6 +25,10 @@ class TaskInfo:
     num_outputs: int
     description: str
 
+    @property
+    def regression(self) -> bool:
+        return self.kind == "regression"
+
 
 @dataclass(frozen=True)
 class ModelInfo:
@@ -40,6 +44,12 @@ class MethodInfo:
     needs_teachers: bool
     description: str
     params: dict[str, Any] = field(default_factory=dict)
+    # Capabilities: code asks these instead of comparing method names.
+    uses_generator: bool = False  # samples a generator (a `gan` run or the eye renderer) for its transfer set
+    trains_generator: bool = False  # the run produces a generator, not a classifier or regressor
+    needs_class_labels: bool = False  # meaningless on regression tasks
+    # Where a distillation method's targets come from: the original batch, or a set extended beyond it.
+    transfer_set: Literal["original", "extended"] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,7 +144,11 @@ METHODS: dict[str, MethodInfo] = {
     for m in [
         MethodInfo("erm", False, "Empirical risk minimisation: cross-entropy, or Gaussian NLL for gaze."),
         MethodInfo(
-            "ls", False, "Label smoothing: 1-eps on the true class, eps/(c-1) elsewhere.", {"epsilon": 0.1}
+            "ls",
+            False,
+            "Label smoothing: 1-eps on the true class, eps/(c-1) elsewhere.",
+            {"epsilon": 0.1},
+            needs_class_labels=True,
         ),
         MethodInfo("mixup", False, "MixUp with lambda ~ Beta(alpha, alpha) per batch.", {"alpha": 1.0}),
         MethodInfo("cutmix", False, "CutMix with lambda ~ Beta(alpha, alpha) per batch.", {"alpha": 1.0}),
@@ -144,6 +158,7 @@ METHODS: dict[str, MethodInfo] = {
             "Knowledge distillation on the training batch from the averaged teacher ensemble; gt_weight is the "
             "convex weight of a hard-label cross-entropy term (0 = pure KL).",
             {**_DISTILL, "gt_weight": 0.0},
+            transfer_set="original",
         ),
         MethodInfo(
             "xcl-mix",
@@ -151,6 +166,7 @@ METHODS: dict[str, MethodInfo] = {
             "XCL-Mix: transfer set = batch + mix_ratio x batch MixUp/CutMix samples; the student matches the "
             "ensemble's distribution on all of it (KL).",
             {**_DISTILL, "mix": "both", "alpha": 1.0, "mix_ratio": 1.0},
+            transfer_set="extended",
         ),
         MethodInfo(
             "xcl-gan",
@@ -159,12 +175,16 @@ METHODS: dict[str, MethodInfo] = {
             "classification), online (fresh every step) or offline (a fixed pool); gan_fraction of each "
             "transfer batch is generated.",
             {**_DISTILL, "generator_run": None, "mode": "online", "gan_fraction": 0.5, "offline_size": 10000},
+            uses_generator=True,
+            transfer_set="extended",
         ),
         MethodInfo(
             "gan",
             False,
             "Train a class-conditional GAN (model cgan): a generator run for XCL-GAN.",
             {"latent_dim": 32},
+            trains_generator=True,
+            needs_class_labels=True,
         ),
     ]
 }
