@@ -7,7 +7,7 @@ from typing import Annotated, Union
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel
 
-from backend.analytics.registry import VIEWS, get_view
+from backend.analytics.registry import VIEWS, get_view  # importing backend.analytics registers every view
 from backend.analytics.scope import load_scope
 from backend.deps import ReadAuth, SessionDep
 
