@@ -10,10 +10,11 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse
 
-from backend import store
-from backend.db import make_engine, make_session_factory, session_scope, verify_schema
+from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
 from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
+from backend.store.lifecycle import fail_stale_runs
+from backend.unit_of_work import unit_of_work
 from xclab import __version__
 from xclab.settings import Settings, get_settings
 from xclab.transport import create_celery
@@ -29,8 +30,8 @@ async def _sweep_stale_runs(app: FastAPI) -> None:
     while True:
         await asyncio.sleep(interval)
         try:
-            with session_scope(app.state.session_factory) as session:
-                failed = store.fail_stale_runs(session, settings.heartbeat_timeout_seconds)
+            with unit_of_work(app.state.session_factory) as uow:
+                failed = fail_stale_runs(uow.session, settings.heartbeat_timeout_seconds)
             if failed:
                 log.warning("failed runs with a silent worker: %s", failed)
         except Exception:

@@ -1,9 +1,11 @@
-"""Engine, sessions and the schema check that keeps a server off an un-migrated database."""
+"""Engine, sessions and the schema check that keeps a server off an un-migrated database.
+
+Commits belong to `backend.unit_of_work`. The Alembic scripts are found by their folder, never imported: the
+migrations import the backend's models, so the backend must not import the migrations back.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 from alembic.config import Config
@@ -12,9 +14,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-import migrations
-
-MIGRATIONS_DIR = Path(migrations.__file__).parent
+# The `migrations` folder next to `backend` (in a checkout and in an installed wheel alike).
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -40,20 +41,6 @@ def make_engine(url: str) -> Engine:
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:
     return sessionmaker(engine, expire_on_commit=False)
-
-
-@contextmanager
-def session_scope(factory: sessionmaker[Session]) -> Iterator[Session]:
-    """A unit of work: commit on success, roll back on any error."""
-    session = factory()
-    try:
-        yield session
-        session.commit()
-    except Exception:
-        session.rollback()
-        raise
-    finally:
-        session.close()
 
 
 def alembic_config(url: str) -> Config:

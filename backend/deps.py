@@ -1,4 +1,4 @@
-"""Request-scoped dependencies: settings, a unit-of-work session, the token checks."""
+"""Request-scoped dependencies: settings, the unit of work and its session, the token checks."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from backend.db import session_scope
+from backend.unit_of_work import UnitOfWork, unit_of_work
 from xclab.settings import Settings
 
 bearer = HTTPBearer(
@@ -23,9 +23,17 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with session_scope(request.app.state.session_factory) as session:
-        yield session
+def get_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
+    with unit_of_work(request.app.state.session_factory) as uow:
+        yield uow
+
+
+# scope="function": the commit runs before the response is sent (see backend.unit_of_work).
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+
+
+def get_session(uow: UnitOfWorkDep) -> Session:
+    return uow.session
 
 
 def get_celery(request: Request) -> Celery:

@@ -1,3 +1,9 @@
+"""Alembic environment: the target metadata is the backend's ORM models.
+
+The dependency points one way only: the migrations import `backend`, and `backend.db` finds this folder by its
+path without importing it.
+"""
+
 from alembic import context
 
 from backend.db import make_engine

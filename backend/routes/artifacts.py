@@ -5,11 +5,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
-from backend import store
-from backend.artifacts import run_folder, safe_relative_path, write_stream
+from backend.artifact_files import run_folder, safe_relative_path, write_stream
 from backend.deps import ReadAuth, SessionDep, SettingsDep, WriteAuth
 from backend.errors import NotFound
-from backend.schemas import ArtifactOut
+from backend.schemas.runs import ArtifactOut
+from backend.store import artifacts as artifact_store
+from backend.store.runs import get_run
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 
@@ -25,21 +26,24 @@ async def upload_artifact(
 ) -> ArtifactOut:
     """Upload a file as the raw request body (checkpoints, plots, tables); sha256 and size are recorded."""
     rel = safe_relative_path(path)
-    store.get_run(session, run_id)
+    get_run(session, run_id)
     target = run_folder(settings.resolved_artifact_root, run_id) / rel
     sha256, size = await write_stream(target, request.stream())
-    artifact = store.record_artifact(session, run_id, str(rel), kind, sha256, size)
-    session.commit()
+    artifact = artifact_store.record_artifact(session, run_id, str(rel), kind, sha256, size)
     out = ArtifactOut.model_validate(artifact)
     out.url = str(request.url_for("download_artifact", run_id=run_id, path=str(rel)))
     return out
 
 
-@router.get("/{path:path}", dependencies=[ReadAuth])
+@router.get(
+    "/{path:path}",
+    dependencies=[ReadAuth],
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "The artifact's bytes."}},
+)
 def download_artifact(run_id: int, path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
     """Download an artifact's bytes."""
     rel = safe_relative_path(path)
-    artifact = store.get_artifact(session, run_id, str(rel))
+    artifact = artifact_store.get_artifact(session, run_id, str(rel))
     file = run_folder(settings.resolved_artifact_root, run_id) / rel
     if not file.exists():
         raise NotFound(

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend import store
 from backend.deps import ReadAuth, SessionDep, WriteAuth
-from backend.schemas import ExperimentCreate, ExperimentOut, ExperimentsPage
+from backend.schemas.experiments import ExperimentCreate, ExperimentOut, ExperimentsPage
+from backend.store import experiments as experiment_store
 
 router = APIRouter(prefix="/experiments", tags=["experiments"])
 
@@ -12,9 +12,9 @@ router = APIRouter(prefix="/experiments", tags=["experiments"])
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAuth])
 def create_experiment(body: ExperimentCreate, session: SessionDep) -> ExperimentOut:
     """Create an experiment: a named group of runs."""
-    experiment = store.create_experiment(session, body.name, body.description)
-    session.commit()
-    return ExperimentOut.model_validate(experiment)
+    return ExperimentOut.model_validate(
+        experiment_store.create_experiment(session, body.name, body.description)
+    )
 
 
 @router.get("", dependencies=[ReadAuth])
@@ -23,7 +23,7 @@ def read_experiments(session: SessionDep) -> ExperimentsPage:
     return ExperimentsPage(
         data=[
             ExperimentOut.model_validate(e).model_copy(update={"run_count": n})
-            for e, n in store.list_experiments(session)
+            for e, n in experiment_store.list_experiments(session)
         ]
     )
 
@@ -31,4 +31,4 @@ def read_experiments(session: SessionDep) -> ExperimentsPage:
 @router.get("/{experiment_id}", dependencies=[ReadAuth])
 def read_experiment(experiment_id: int, session: SessionDep) -> ExperimentOut:
     """One experiment."""
-    return ExperimentOut.model_validate(store.get_experiment(session, experiment_id))
+    return ExperimentOut.model_validate(experiment_store.get_experiment(session, experiment_id))

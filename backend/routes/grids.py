@@ -1,15 +1,18 @@
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse, Response
 
-from backend import reports, store
-from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, WriteAuth
-from backend.models import Grid, Run
-from backend.queueing import enqueue_all
-from backend.schemas import GridCellOut, GridCreate, GridOut
+from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
+from backend.models import FINAL_STATUSES, Grid, Run
+from backend.queueing import enqueue_released
+from backend.reports.grid_report import GridReport, grid_report
+from backend.reports.render import MEDIA_TYPES, RENDERERS
+from backend.schemas.grids import BuiltinGrid, BuiltinGridsPage, GridCellOut, GridCreate, GridOut, GridsPage
+from backend.store import grids as grid_store
+from backend.store.runs import primary_metric_key, summary
 from xclab.grids import builtin_grids
 
 router = APIRouter(prefix="/grids", tags=["grids"])
@@ -19,35 +22,28 @@ def grid_out(grid: Grid, runs: list[Run]) -> GridOut:
     counts: dict[str, int] = {}
     for run in runs:
         counts[run.status] = counts.get(run.status, 0) + 1
-    key = store.primary_metric_key(grid.definition["task"])
+    key = primary_metric_key(grid.definition["task"])
     cells = [
         GridCellOut(
             key=run.cell or "",
-            role=(run.cell or "").split("/", 1)[0],
+            role=(run.cell or "").split("/", 1)[0],  # type: ignore[arg-type]
             run_id=run.id,
             status=run.status,  # type: ignore[arg-type]
             attempt=run.attempt,
-            primary_metric=store.summary(run).get(key or ""),
+            primary_metric=summary(run).get(key or ""),
             error=run.error,
             teachers=[link.teacher_id for link in run.teacher_links],
             generator_run=run.generator_run_id,
         )
         for run in runs
     ]
-    return GridOut(
-        id=grid.id,
-        experiment_id=grid.experiment_id,
-        name=grid.name,
-        task=grid.definition["task"],
-        definition=grid.definition,
-        created_at=grid.created_at,
-        counts=counts,
-        cells=cells,
-        done=all(r.status in {"succeeded", "failed", "cancelled"} for r in runs),
+    return grid_summary(grid, counts).model_copy(
+        update={"cells": cells, "done": all(r.status in FINAL_STATUSES for r in runs)}
     )
 
 
 def grid_summary(grid: Grid, counts: dict[str, int]) -> GridOut:
+    """A grid with its status counts but no cells (fast lists)."""
     return GridOut(
         id=grid.id,
         experiment_id=grid.experiment_id,
@@ -57,64 +53,65 @@ def grid_summary(grid: Grid, counts: dict[str, int]) -> GridOut:
         created_at=grid.created_at,
         counts=counts,
         cells=[],
-        done=all(s in {"succeeded", "failed", "cancelled"} for s in counts),
+        done=all(s in FINAL_STATUSES for s in counts),
     )
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, dependencies=[WriteAuth])
-def create_grid(body: GridCreate, session: SessionDep, celery: CeleryDep, settings: SettingsDep) -> GridOut:
+def create_grid(body: GridCreate, uow: UnitOfWorkDep, celery: CeleryDep, settings: SettingsDep) -> GridOut:
     """Expand a grid definition into runs: teachers and generators start at once, students wait for them."""
-    grid, ready = store.create_grid(session, body.definition, body.experiment_id, settings.default_queue)
-    session.commit()
-    enqueue_all(session, celery, ready)
-    return grid_out(grid, store.grid_runs(session, grid.id))
+    session = uow.session
+    grid, ready = grid_store.create_grid(session, body.definition, body.experiment_id, settings.default_queue)
+    enqueue_released(uow, celery, ready)
+    return grid_out(grid, grid_store.grid_runs(session, grid.id))
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_grids(
-    session: SessionDep, experiment_id: int | None = None, cells: bool = True
-) -> dict[str, list[GridOut]]:
+def read_grids(session: SessionDep, experiment_id: int | None = None, cells: bool = True) -> GridsPage:
     """Grids, newest first, with every cell's state; `cells=false` gives only the status counts (fast lists)."""
-    grids = store.list_grids(session, experiment_id)
+    grids = grid_store.list_grids(session, experiment_id)
     if cells:
-        return {"data": [grid_out(g, store.grid_runs(session, g.id)) for g in grids]}
-    counts = store.grid_status_counts(session, [g.id for g in grids])
-    return {"data": [grid_summary(g, counts[g.id]) for g in grids]}
+        return GridsPage(data=[grid_out(g, grid_store.grid_runs(session, g.id)) for g in grids])
+    counts = grid_store.grid_status_counts(session, [g.id for g in grids])
+    return GridsPage(data=[grid_summary(g, counts[g.id]) for g in grids])
 
 
 @router.get("/builtin", dependencies=[ReadAuth])
-def read_builtin_grids() -> dict[str, Any]:
+def read_builtin_grids() -> BuiltinGridsPage:
     """The paper's grids shipped with XCL Lab, as YAML text to submit or adapt."""
-    return {"data": [{"name": name, "yaml": text} for name, text in sorted(builtin_grids().items())]}
+    return BuiltinGridsPage(
+        data=[BuiltinGrid(name=n, yaml=text) for n, text in sorted(builtin_grids().items())]
+    )
 
 
 @router.get("/{grid_id}", dependencies=[ReadAuth])
 def read_grid(grid_id: int, session: SessionDep) -> GridOut:
     """One grid with every cell's run, status and primary metric."""
-    return grid_out(store.get_grid(session, grid_id), store.grid_runs(session, grid_id))
+    return grid_out(grid_store.get_grid(session, grid_id), grid_store.grid_runs(session, grid_id))
 
 
 @router.post("/{grid_id}/retry", dependencies=[WriteAuth])
-def retry_grid(grid_id: int, session: SessionDep, celery: CeleryDep) -> GridOut:
+def retry_grid(grid_id: int, uow: UnitOfWorkDep, celery: CeleryDep) -> GridOut:
     """Re-enqueue only the failed or cancelled cells (teachers first; their students wait again)."""
-    ready = store.retry_grid(session, grid_id)
-    session.commit()
-    enqueue_all(session, celery, ready)
-    return grid_out(store.get_grid(session, grid_id), store.grid_runs(session, grid_id))
+    session = uow.session
+    enqueue_released(uow, celery, grid_store.retry_grid(session, grid_id))
+    return grid_out(grid_store.get_grid(session, grid_id), grid_store.grid_runs(session, grid_id))
 
 
-MEDIA = {"markdown": "text/markdown", "latex": "application/x-latex", "csv": "text/csv"}
-
-
-@router.get("/{grid_id}/report", dependencies=[ReadAuth], response_model=None)
+@router.get(
+    "/{grid_id}/report",
+    dependencies=[ReadAuth],
+    response_model=GridReport,
+    responses={200: {"content": {media: {} for media in MEDIA_TYPES.values()}}},
+)
 def read_grid_report(
     grid_id: int,
     session: SessionDep,
     format: Annotated[Literal["json", "markdown", "latex", "csv"], Query()] = "json",  # noqa: A002
-) -> dict[str, Any] | Response:
+) -> GridReport | Response:
     """The paper-style table: mean ± std over seeds, gap to the ensemble, gap reduction vs KD, Ĥ."""
-    report = reports.grid_report(store.get_grid(session, grid_id), store.grid_runs(session, grid_id))
+    grid = grid_store.get_grid(session, grid_id)
+    report = grid_report(grid.id, grid.name, grid.definition["task"], grid_store.grid_runs(session, grid_id))
     if format == "json":
         return report
-    render = {"markdown": reports.to_markdown, "latex": reports.to_latex, "csv": reports.to_csv}[format]
-    return PlainTextResponse(render(report), media_type=MEDIA[format])
+    return PlainTextResponse(RENDERERS[format](report), media_type=MEDIA_TYPES[format])

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import text
 
 from backend.db import current_revision, head_revision
+from backend.schemas.system import BrokerHealth, DatabaseHealth, HealthOut
 from xclab import __version__
 
 router = APIRouter(tags=["health"])
@@ -20,8 +19,10 @@ def _broker_ok(request: Request) -> tuple[bool, str]:
         return False, f"{type(exc).__name__}: {exc}"
 
 
-@router.get("/health")
-def health(request: Request, response: Response) -> dict[str, Any]:
+@router.get(
+    "/health", responses={503: {"model": HealthOut, "description": "The database or broker is down."}}
+)
+def health(request: Request, response: Response) -> HealthOut:
     """Liveness plus database and broker reachability; 503 when either is down."""
     engine = request.app.state.engine
     try:
@@ -35,19 +36,15 @@ def health(request: Request, response: Response) -> dict[str, Any]:
     ok = db_ok and broker_ok
     if not ok:
         response.status_code = 503
-    return {
-        "status": "ok" if ok else "degraded",
-        "version": __version__,
-        "database": {
-            "ok": db_ok,
-            "detail": db_detail,
-            "dialect": engine.dialect.name,
-            "revision": schema,
-            "head": head_revision(),
-        },
-        "broker": {
-            "ok": broker_ok,
-            "detail": broker_detail,
-            "transport": request.app.state.settings.resolved_broker_url.split(":", 1)[0],
-        },
-    }
+    return HealthOut(
+        status="ok" if ok else "degraded",
+        version=__version__,
+        database=DatabaseHealth(
+            ok=db_ok, detail=db_detail, dialect=engine.dialect.name, revision=schema, head=head_revision()
+        ),
+        broker=BrokerHealth(
+            ok=broker_ok,
+            detail=broker_detail,
+            transport=request.app.state.settings.resolved_broker_url.split(":", 1)[0],
+        ),
+    )

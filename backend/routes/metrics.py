@@ -5,9 +5,9 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backend import store
 from backend.deps import ReadAuth, SessionDep, WriteAuth
-from backend.schemas import MetricHistory, MetricKeys, MetricsIn, MetricsWritten
+from backend.schemas.metrics import MetricHistory, MetricKeys, MetricsIn, MetricsWritten
+from backend.store import metrics as metric_store
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
@@ -15,16 +15,14 @@ router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 @router.post("", dependencies=[WriteAuth])
 def log_metrics(run_id: int, body: MetricsIn, session: SessionDep) -> MetricsWritten:
     """Write a batch of points; idempotent: a (key, step) written again is stored once (last value wins)."""
-    points = [store.MetricPoint(m.key, m.step, m.value, m.wall_time) for m in body.metrics]
-    written = store.log_metrics(session, run_id, points)
-    session.commit()  # visible to the next request before this one answers
-    return MetricsWritten(written=written)
+    points = [metric_store.MetricPoint(m.key, m.step, m.value, m.wall_time) for m in body.metrics]
+    return MetricsWritten(written=metric_store.log_metrics(session, run_id, points))
 
 
 @router.get("", dependencies=[ReadAuth])
 def read_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
     """The metric keys this run has logged."""
-    return MetricKeys(keys=store.metric_keys(session, run_id))
+    return MetricKeys(keys=metric_store.metric_keys(session, run_id))
 
 
 @router.get("/{key:path}", dependencies=[ReadAuth], response_model=MetricHistory)
@@ -35,7 +33,7 @@ def read_metric_history(
     max_points: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> JSONResponse:
     """A metric's history by step; max_points downsamples evenly, keeping the first and last points."""
-    points = store.metric_history(session, run_id, key, max_points)
+    points = metric_store.metric_history(session, run_id, key, max_points)
     # Plain JSON: validating one model per point would dominate the time for long histories.
     body = {"run_id": run_id, "key": key, "points": [{"step": s, "value": v} for s, v in points]}
     return JSONResponse(body)

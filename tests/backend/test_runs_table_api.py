@@ -3,6 +3,7 @@ the column chooser's columns, saved views and run comparison."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -158,6 +159,24 @@ def test_bad_sorts_and_tokens_are_422(api: TestClient) -> None:
     token = api.get("/api/v1/runs", params={"limit": 1, "sort": "status"}).json()["next_page_token"]
     wrong = api.get("/api/v1/runs", params={"limit": 1, "sort": "metric:acc", "page_token": token})
     assert "query.page_token" in _errors(wrong)
+
+
+def test_forged_page_tokens_are_422_with_the_same_message(api: TestClient) -> None:
+    exp = _experiment(api)
+    for i in range(2):
+        _submit(api, exp, seed=i)
+    message = "malformed page_token; pass the next_page_token of the previous page unchanged (same sort)"
+    forged = {  # well-formed base64 JSON whose values do not fit the sort
+        "-id": base64.urlsafe_b64encode(b"[1.5, 1]").decode(),
+        "created_at": base64.urlsafe_b64encode(b'["not a date", 1]').decode(),
+        "-metric:acc": base64.urlsafe_b64encode(b'["high", 1]').decode(),
+    }
+    for sort, token in forged.items():
+        response = api.get("/api/v1/runs", params={"sort": sort, "page_token": token})
+        assert response.status_code == 422
+        assert response.json()["detail"] == [
+            {"type": "value_error", "loc": ["query", "page_token"], "msg": message, "input": token}
+        ]
 
 
 # ------------------------------------------------------------------ column chooser

@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path, PurePosixPath
 
-from backend.errors import Invalid
+from backend.errors import invalid
 
 CHUNK = 1 << 20
 
@@ -15,15 +15,8 @@ CHUNK = 1 << 20
 def safe_relative_path(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
     if not path or rel.is_absolute() or any(part in {"..", ""} for part in rel.parts) or "\\" in path:
-        raise Invalid(
-            [
-                {
-                    "type": "value_error",
-                    "loc": ["path", "path"],
-                    "input": path,
-                    "msg": "artifact path must be relative, use '/' separators and contain no '..'",
-                }
-            ]
+        raise invalid(
+            ("path", "path"), "artifact path must be relative, use '/' separators and contain no '..'", path
         )
     return rel
 

@@ -1,4 +1,4 @@
-"""Request and response bodies of REST API v1."""
+"""Run bodies: submission, the run as the API shows it, annotations, the worker-facing lifecycle calls."""
 
 from __future__ import annotations
 
@@ -7,29 +7,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-from xclab.grids import GridDefinition
 from xclab.spec import RunSpec
 
 RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
-
-
-class ExperimentCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    description: str = ""
-
-
-class ExperimentOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    description: str
-    created_at: datetime
-    run_count: int = 0
-
-
-class ExperimentsPage(BaseModel):
-    data: list[ExperimentOut]
 
 
 class RunCreate(BaseModel):
@@ -133,39 +113,6 @@ class CompareOut(BaseModel):
     metric_keys: list[str] = Field(description="Metric keys every compared run has logged.")
 
 
-class ViewParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    filters: dict[str, Any] = {}
-    sort: str = "-id"
-    columns: list[str] = []
-    page_size: int = Field(default=50, ge=1, le=1000)
-
-
-class ViewCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=200)
-    params: ViewParams = ViewParams()
-
-    @field_validator("name")
-    @classmethod
-    def _not_blank(cls, name: str) -> str:
-        if not name.strip():
-            raise ValueError("a view needs a name")
-        return name.strip()
-
-
-class ViewOut(BaseModel):
-    model_config = ConfigDict(from_attributes=True)
-    id: int
-    name: str
-    params: ViewParams
-    created_at: datetime
-
-
-class ViewsPage(BaseModel):
-    data: list[ViewOut]
-
-
 class ClaimIn(BaseModel):
     worker_host: str = Field(min_length=1, max_length=255)
     attempt: int | None = None
@@ -179,65 +126,3 @@ class FinishIn(BaseModel):
 class HeartbeatOut(BaseModel):
     status: RunStatus
     cancel_requested: bool
-
-
-class MetricIn(BaseModel):
-    key: str = Field(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/]+$")
-    step: int = Field(ge=0)
-    value: float = Field(allow_inf_nan=False)
-    wall_time: float | None = None
-
-
-class MetricsIn(BaseModel):
-    metrics: list[MetricIn] = Field(max_length=10_000)
-
-
-class MetricsWritten(BaseModel):
-    written: int
-
-
-class MetricPointOut(BaseModel):
-    step: int
-    value: float
-
-
-class MetricHistory(BaseModel):
-    run_id: int
-    key: str
-    points: list[MetricPointOut]
-
-
-class MetricKeys(BaseModel):
-    keys: list[str]
-
-
-class GridCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    definition: GridDefinition
-    experiment_id: int | None = Field(
-        default=None, description="Default: the experiment named in the definition."
-    )
-
-
-class GridCellOut(BaseModel):
-    key: str
-    role: Literal["teacher", "generator", "student"]
-    run_id: int
-    status: RunStatus
-    attempt: int
-    primary_metric: float | None
-    error: str | None
-    teachers: list[int]
-    generator_run: int | None
-
-
-class GridOut(BaseModel):
-    id: int
-    experiment_id: int
-    name: str
-    task: str
-    definition: dict[str, Any]
-    created_at: datetime
-    counts: dict[str, int]
-    done: bool
-    cells: list[GridCellOut]

@@ -1,0 +1,33 @@
+"""Artifact records (path, kind, sha256, size) of a run; the bytes live under the artifact root."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from backend.errors import NotFound
+from backend.models import Artifact, utcnow
+from backend.store.runs import require_run
+
+
+def record_artifact(session: Session, run_id: int, path: str, kind: str, sha256: str, size: int) -> Artifact:
+    """Record an uploaded file; uploading the same path again replaces the record."""
+    require_run(session, run_id)
+    artifact = session.scalars(
+        select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
+    ).first()
+    if artifact is None:
+        artifact = Artifact(run_id=run_id, path=path)
+        session.add(artifact)
+    artifact.kind, artifact.sha256, artifact.size, artifact.created_at = kind, sha256, size, utcnow()
+    session.flush()
+    return artifact
+
+
+def get_artifact(session: Session, run_id: int, path: str) -> Artifact:
+    artifact = session.scalars(
+        select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
+    ).first()
+    if artifact is None:
+        raise NotFound(f"run {run_id} has no artifact '{path}'")
+    return artifact

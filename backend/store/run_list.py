@@ -1,0 +1,150 @@
+"""The runs table: filters, sorts (a column or a metric's latest value) and keyset pages."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy.orm import Session
+
+from backend.errors import invalid
+from backend.models import LatestMetric, Run, RunTag
+from backend.store import page_tokens
+from backend.store.page_tokens import METRIC_SORT
+from backend.store.runs import RUN_LOADS
+
+SORTABLE = {
+    "id": Run.id,
+    "created_at": Run.created_at,
+    "status": Run.status,
+    "task": Run.task,
+    "method": Run.method,
+    "model": Run.model,
+}
+METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,250}")  # what MetricIn accepts
+
+
+@dataclass
+class RunFilter:
+    experiment_id: int | None = None
+    status: Sequence[str] = ()
+    task: Sequence[str] = ()
+    method: Sequence[str] = ()
+    tags: Sequence[str] = ()  # a run must carry every one of them
+
+
+def normalise_tag(tag: str) -> str:
+    """Tags compare case-insensitively and without surrounding blanks: stored and matched in this form."""
+    return tag.strip().lower()
+
+
+def filter_conditions(flt: RunFilter) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if flt.experiment_id is not None:
+        conditions.append(Run.experiment_id == flt.experiment_id)
+    if flt.status:
+        conditions.append(Run.status.in_(flt.status))
+    if flt.task:
+        conditions.append(Run.task.in_(flt.task))
+    if flt.method:
+        conditions.append(Run.method.in_(flt.method))
+    # One semi-join per tag, each answered from the (tag, run_id) index.
+    for tag in dict.fromkeys(normalise_tag(t) for t in flt.tags if t.strip()):
+        conditions.append(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+    return conditions
+
+
+def parse_sort(sort: str) -> tuple[bool, str, str | None]:
+    """(descending, sort name, metric key or None) of `col`, `-col`, `metric:<key>` or `-metric:<key>`."""
+    descending = sort.startswith("-")
+    name = sort[1:] if descending else sort
+    if name.startswith(METRIC_SORT) and METRIC_KEY.fullmatch(name[len(METRIC_SORT) :]):
+        return descending, name, name[len(METRIC_SORT) :]
+    if name not in SORTABLE:
+        allowed = ", ".join(f"{c}, -{c}" for c in SORTABLE)
+        raise invalid(
+            ("query", "sort"),
+            f"cannot sort by '{sort}'; allowed: {allowed}, metric:<key>, -metric:<key>",
+            sort,
+        )
+    return descending, name, None
+
+
+def _column_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    column: ColumnElement[Any],
+    descending: bool,
+    limit: int,
+    after: tuple[Any, int] | None,
+) -> list[tuple[Run, Any]]:
+    if after is not None:
+        value, last_id = after
+        if descending:
+            conditions = [*conditions, or_(column < value, and_(column == value, Run.id < last_id))]
+        else:
+            conditions = [*conditions, or_(column > value, and_(column == value, Run.id > last_id))]
+    order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
+    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1).options(*RUN_LOADS)
+    return [(run, value) for run, value in session.execute(stmt)]
+
+
+def _metric_page(
+    session: Session,
+    conditions: list[ColumnElement[bool]],
+    key: str,
+    descending: bool,
+    limit: int,
+    after: tuple[Any, int] | None,
+) -> list[tuple[Run, Any]]:
+    """The next limit + 1 runs by (latest value of `key`, id), then the runs without it by id.
+
+    Two index-ordered reads instead of sorting every run: the runs with a value walk the
+    (key, value, run_id) index from the page token on (a row-value bound both databases seek to);
+    the runs without one follow by primary key, each checked against latest_metric's primary key."""
+    found: list[tuple[int, float | None]] = []
+    if after is None or after[0] is not None:
+        metric = LatestMetric
+        stmt = select(metric.run_id, metric.value).where(metric.key == key)
+        if conditions:
+            stmt = stmt.join(Run, Run.id == metric.run_id).where(*conditions)
+        position = tuple_(metric.value, metric.run_id)
+        if after is not None:
+            stmt = stmt.where(position < tuple_(*after) if descending else position > tuple_(*after))
+        order = [metric.value.desc(), metric.run_id.desc()] if descending else [metric.value, metric.run_id]
+        found = [(run_id, value) for run_id, value in session.execute(stmt.order_by(*order).limit(limit + 1))]
+    if len(found) <= limit:
+        logged = select(LatestMetric.run_id).where(LatestMetric.run_id == Run.id, LatestMetric.key == key)
+        stmt = select(Run.id).where(*conditions, ~logged.exists())
+        if after is not None and after[0] is None:
+            stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
+        stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
+        found += [(run_id, None) for run_id in session.scalars(stmt)]
+    runs = {
+        r.id: r
+        for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])).options(*RUN_LOADS))
+    }
+    return [(runs[run_id], value) for run_id, value in found if run_id in runs]
+
+
+def list_runs(
+    session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
+) -> tuple[list[Run], str | None]:
+    """Keyset pagination over (sort value, id), so deep pages cost the same as the first.
+
+    `metric:<key>` sorts by each run's latest value of that metric; runs that never logged it come last."""
+    descending, name, metric_key = parse_sort(sort)
+    conditions = filter_conditions(flt)
+    after = page_tokens.decode(page_token, name) if page_token else None
+    if metric_key is None:
+        rows = _column_page(session, conditions, SORTABLE[name], descending, limit, after)
+    else:
+        rows = _metric_page(session, conditions, metric_key, descending, limit, after)
+    next_token = None
+    if len(rows) > limit:
+        last, value = rows[limit - 1]
+        next_token = page_tokens.encode(value, last.id)
+    return [run for run, _ in rows[:limit]], next_token

@@ -1,0 +1,61 @@
+"""The one place that commits.
+
+The rule: a request gets one unit of work (`backend.deps.get_unit_of_work`), and so does each pass of the
+stale-run sweeper. Routes and store functions add, change and flush rows, and raise to refuse; they never call
+`commit` or `rollback` on a session. When the route returns, the unit of work commits everything at once; when
+anything raises, it rolls back what is not yet committed.
+
+Work that needs the rows committed first goes through `commit_then`: publishing a run id to the broker is such
+work, since a worker may claim the run at once and must find its row. The unit of work commits, runs the action,
+and commits what the action changed (a Celery task id, or the run failed because the broker is down) even when
+the action raises; the error (`BrokerUnavailable`, answered 503) then leaves the route like any other. A route
+calls it when its answer needs the outcome, so the answer shows the state the database now holds.
+
+In a request the unit of work is a dependency with scope="function": FastAPI runs its exit code, hence the final
+commit, once the route has returned and before the response is sent, so a client's next call (a worker's
+heartbeat after its claim) sees what this one wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+from sqlalchemy.orm import Session, sessionmaker
+
+T = TypeVar("T")
+
+
+class UnitOfWork:
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    def commit_then(self, action: Callable[[], T]) -> T:
+        """Commit, run `action`, then commit what it changed, whether it returned or raised."""
+        self.session.commit()
+        try:
+            return action()
+        finally:
+            self.session.commit()
+
+    def commit(self) -> None:
+        self.session.commit()
+
+    def rollback(self) -> None:
+        self.session.rollback()
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session]) -> Iterator[UnitOfWork]:
+    """Commit on success, roll back on any error."""
+    session = factory()
+    uow = UnitOfWork(session)
+    try:
+        yield uow
+        uow.commit()
+    except Exception:
+        uow.rollback()
+        raise
+    finally:
+        session.close()

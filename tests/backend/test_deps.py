@@ -1,0 +1,73 @@
+"""The request's unit of work commits before the answer leaves: a client that reacts to the answer at once (a
+worker heartbeating right after its claim) finds the rows written. Driven through the ASGI interface, so the
+database is read at the moment the response starts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from backend.db import make_engine
+from backend.models import Experiment, Run
+from tests.backend.conftest import TOKEN
+from tests.support import digits_spec
+
+
+def _post(app: FastAPI, path: str, body: dict[str, Any], on_start: Any) -> int:
+    """POST through the app; `on_start()` runs when the response starts. Returns the status code."""
+    status: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": json.dumps(body).encode(), "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            status.append(message["status"])
+            on_start()
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"authorization", f"Bearer {TOKEN}".encode())],
+        "server": ("testserver", 80),
+        "client": ("testclient", 50000),
+    }
+    asyncio.run(app(scope, receive, send))
+    return status[0]
+
+
+def test_rows_are_committed_when_the_response_starts(api: TestClient, database_url: str) -> None:
+    app: FastAPI = api.app  # type: ignore[assignment]
+    engine = make_engine(database_url)
+    seen: list[Any] = []
+    try:
+        with engine.connect() as other:
+
+            def experiments() -> None:
+                seen.append(list(other.scalars(select(Experiment.name))))
+                other.rollback()  # a fresh snapshot for the next read
+
+            assert _post(app, "/api/v1/experiments", {"name": "visible"}, experiments) == 201
+            exp = api.get("/api/v1/experiments").json()["data"][0]["id"]
+            run = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+
+            def status() -> None:
+                seen.append(other.scalar(select(Run.status).where(Run.id == run)))
+                other.rollback()
+
+            assert _post(app, f"/api/v1/runs/{run}/claim", {"worker_host": "w"}, status) == 200
+    finally:
+        engine.dispose()
+    assert seen == [["visible"], "running"]
