@@ -1,38 +1,24 @@
 """The one REST client for the XCL Lab API v1, used by workers, the CLI, the dashboard and any user script.
 
-Retries: only requests that are safe to send twice are retried, on transport failures and 502/503/504, for up to
-`retry_seconds` (long enough to ride out an API restart). Those are GET, PUT and DELETE, the PATCH that replaces
-tags and notes, metric batches (a (key, step) written twice is stored once) and the worker's heartbeat, claim and
-finish (see `claim_run` and `finish_run`). Creating or changing things on the user's behalf (submit, create,
-cancel, retry) is sent once: an answer lost on the way back must not create a second run or grid.
+Safe to repeat, so retried through an outage (see xclab.client_http): reads, artifact uploads (PUT), the PATCH
+that replaces tags and notes, metric batches (a (key, step) written twice is stored once) and the worker's
+heartbeat, claim and finish (see `claim_run` and `finish_run`). Sent once: submit, create, cancel and retry, so
+that an answer lost on the way back cannot create a second run or grid.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
-import httpx
-from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential
-
-from xclab.client_errors import ApiError, ApiUnavailable
+from xclab.client_http import ApiError, ApiUnavailable, HttpSession
 from xclab.settings import Settings
 
 __all__ = ["ANALYTICS_VIEWS", "ApiClient", "ApiError", "ApiUnavailable"]
 
 ANALYTICS_VIEWS = ("gap", "entropy", "student-size", "lineage", "cost")
-TRANSIENT_STATUSES = frozenset({502, 503, 504})
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
-
-T = TypeVar("T")
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, ApiUnavailable) or (
-        isinstance(exc, ApiError) and exc.status_code in TRANSIENT_STATUSES
-    )
 
 
 class ApiClient:
@@ -48,14 +34,10 @@ class ApiClient:
         connect_timeout: float | None = None,
         retry_seconds: float = 120.0,
     ) -> None:
-        self.url = url.rstrip("/")
-        self.retry_seconds = retry_seconds
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(
-            base_url=f"{self.url}/api/v1",
-            headers=headers,
-            timeout=httpx.Timeout(timeout, connect=connect_timeout or timeout),
+        self._http = HttpSession(
+            url, token, timeout=timeout, connect_timeout=connect_timeout, retry_seconds=retry_seconds
         )
+        self.url = self._http.url
 
     @classmethod
     def from_settings(cls, settings: Settings, **options: Any) -> ApiClient:
@@ -72,60 +54,19 @@ class ApiClient:
     def __exit__(self, *_: object) -> None:
         self.close()
 
-    # ------------------------------------------------------------ transport
-
-    def _once(self, send: Callable[[], T]) -> T:
-        try:
-            return send()
-        except httpx.TransportError as exc:
-            raise ApiUnavailable(self.url, f"{type(exc).__name__}: {exc}") from exc
-
-    def _with_retries(self, send: Callable[[], T], idempotent: bool) -> T:
-        if not idempotent or self.retry_seconds <= 0:
-            return self._once(send)
-        retrying = Retrying(
-            retry=retry_if_exception(_transient),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            stop=stop_after_delay(self.retry_seconds),
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                try:
-                    return self._once(send)
-                except ApiError as exc:
-                    exc.attempts = attempt.retry_state.attempt_number
-                    raise
-        raise AssertionError("unreachable: tenacity returns or reraises")
-
-    def _send(
-        self, method: str, path: str, *, idempotent: bool | None = None, **kwargs: Any
-    ) -> httpx.Response:
-        def send() -> httpx.Response:
-            response = self._http.request(method, path, **kwargs)
-            if response.is_error:
-                raise ApiError.from_response(response)
-            return response
-
-        return self._with_retries(send, method in IDEMPOTENT_METHODS if idempotent is None else idempotent)
-
-    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
-        response = self._send(method, path, **kwargs)
-        return response.json() if response.content else None
-
     # ------------------------------------------------------------ reference data
 
     def health(self) -> dict[str, Any]:
-        return self._json("GET", "/health")
+        return self._http.json("GET", "/health")
 
     def get_catalog(self) -> dict[str, Any]:
-        return self._json("GET", "/catalog")
+        return self._http.json("GET", "/catalog")
 
     def list_experiments(self) -> list[dict[str, Any]]:
-        return self._json("GET", "/experiments")["data"]
+        return self._http.json("GET", "/experiments")["data"]
 
     def create_experiment(self, name: str, description: str = "") -> dict[str, Any]:
-        return self._json("POST", "/experiments", json={"name": name, "description": description})
+        return self._http.json("POST", "/experiments", json={"name": name, "description": description})
 
     # ------------------------------------------------------------ runs
 
@@ -144,7 +85,7 @@ class ApiClient:
         """One page, {data, next_page_token}; tags must all match; sort may be [-]metric:<key>."""
         params = _run_filters(experiment_id, status, task, method, tags)
         params.update({k: v for k, v in (("sort", sort), ("limit", limit), ("page_token", page_token)) if v})
-        return self._json("GET", "/runs", params=params)
+        return self._http.json("GET", "/runs", params=params)
 
     def get_run_columns(
         self,
@@ -156,16 +97,16 @@ class ApiClient:
         tags: Sequence[str] | None = None,
     ) -> dict[str, Any]:
         """{spec_fields, hparam_fields, metric_keys, tags, sampled_runs} of the runs these filters match."""
-        return self._json(
+        return self._http.json(
             "GET", "/runs/columns", params=_run_filters(experiment_id, status, task, method, tags)
         )
 
     def compare_runs(self, run_ids: Sequence[int]) -> dict[str, Any]:
         """{runs, spec_diff: {path: {run id (str): value}}, metric_keys} for 2 to 20 runs."""
-        return self._json("GET", "/runs/compare", params={"ids": list(run_ids)})
+        return self._http.json("GET", "/runs/compare", params={"ids": list(run_ids)})
 
     def get_run(self, run_id: int) -> dict[str, Any]:
-        return self._json("GET", f"/runs/{run_id}")
+        return self._http.json("GET", f"/runs/{run_id}")
 
     def submit_run(
         self, experiment_id: int | None, spec: dict[str, Any], queue: str | None = None
@@ -174,7 +115,7 @@ class ApiClient:
         body: dict[str, Any] = {"experiment_id": experiment_id, "spec": spec}
         if queue:
             body["queue"] = queue
-        return self._json("POST", "/runs", json=body)
+        return self._http.json("POST", "/runs", json=body)
 
     def annotate_run(
         self, run_id: int, *, tags: Sequence[str] | None = None, notes: str | None = None
@@ -185,13 +126,13 @@ class ApiClient:
             for k, v in (("tags", None if tags is None else list(tags)), ("notes", notes))
             if v is not None
         }
-        return self._json("PATCH", f"/runs/{run_id}", json=body, idempotent=True)
+        return self._http.json("PATCH", f"/runs/{run_id}", json=body, idempotent=True)
 
     def cancel_run(self, run_id: int) -> dict[str, Any]:
-        return self._json("POST", f"/runs/{run_id}/cancel")
+        return self._http.json("POST", f"/runs/{run_id}/cancel")
 
     def retry_run(self, run_id: int) -> dict[str, Any]:
-        return self._json("POST", f"/runs/{run_id}/retry")
+        return self._http.json("POST", f"/runs/{run_id}/retry")
 
     # ------------------------------------------------------------ the worker's side of a run
 
@@ -201,7 +142,7 @@ class ApiClient:
         then read back, and counts as claimed when it is running on this host at this attempt."""
         path, body = f"/runs/{run_id}/claim", {"worker_host": worker_host, "attempt": attempt}
         try:
-            return self._json("POST", path, json=body, idempotent=True)
+            return self._http.json("POST", path, json=body, idempotent=True)
         except ApiError as exc:
             if exc.status_code != 409 or exc.attempts < 2:
                 raise
@@ -213,14 +154,14 @@ class ApiClient:
 
     def heartbeat_run(self, run_id: int) -> dict[str, Any]:
         """{status, cancel_requested}; 409 when the run is no longer running."""
-        return self._json("POST", f"/runs/{run_id}/heartbeat", idempotent=True)
+        return self._http.json("POST", f"/runs/{run_id}/heartbeat", idempotent=True)
 
     def finish_run(self, run_id: int, status: str, error: str | None = None) -> dict[str, Any]:
         """Report the final status. A repeat after a lost answer is refused (the run is no longer running);
         the run is then read back and counts as finished when it holds the status sent (or cancelled, which a
         success becomes when the user asked to cancel)."""
         try:
-            return self._json(
+            return self._http.json(
                 "POST", f"/runs/{run_id}/finish", json={"status": status, "error": error}, idempotent=True
             )
         except ApiError as exc:
@@ -236,74 +177,65 @@ class ApiClient:
     def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int:
         """Write points {key, step, value}; idempotent per (key, step). Returns how many were written."""
         body = {"metrics": points}
-        return self._json("POST", f"/runs/{run_id}/metrics", json=body, idempotent=True)["written"]
+        return self._http.json("POST", f"/runs/{run_id}/metrics", json=body, idempotent=True)["written"]
 
     def list_metric_keys(self, run_id: int) -> list[str]:
-        return self._json("GET", f"/runs/{run_id}/metrics")["keys"]
+        return self._http.json("GET", f"/runs/{run_id}/metrics")["keys"]
 
     def get_metric_history(
         self, run_id: int, key: str, max_points: int | None = None
     ) -> list[dict[str, Any]]:
         """[{step, value}] by step; max_points downsamples evenly, keeping the first and last points."""
         params = {"max_points": max_points} if max_points else {}
-        return self._json("GET", f"/runs/{run_id}/metrics/{quote(key, safe='/')}", params=params)["points"]
+        return self._http.json("GET", f"/runs/{run_id}/metrics/{quote(key, safe='/')}", params=params)[
+            "points"
+        ]
 
     def upload_artifact(self, run_id: int, path: str, file: Path, kind: str = "file") -> dict[str, Any]:
         """Store a file under the run (replacing one at the same path): {path, kind, sha256, size, url}."""
         content = file.read_bytes()
         artifact_path = f"/runs/{run_id}/artifacts/{quote(path, safe='/')}"
-        return self._json("PUT", artifact_path, params={"kind": kind}, content=content)
+        return self._http.json("PUT", artifact_path, params={"kind": kind}, content=content)
 
     def read_artifact(self, run_id: int, path: str) -> bytes:
-        return self._send("GET", f"/runs/{run_id}/artifacts/{quote(path, safe='/')}").content
+        return self._http.send("GET", f"/runs/{run_id}/artifacts/{quote(path, safe='/')}").content
 
     def download_artifact(self, run_id: int, path: str, target: Path) -> Path:
         """Stream an artifact into a file (large checkpoints never sit in memory whole)."""
         target.parent.mkdir(parents=True, exist_ok=True)
-
-        def send() -> Path:
-            with self._http.stream("GET", f"/runs/{run_id}/artifacts/{quote(path, safe='/')}") as response:
-                if response.is_error:
-                    response.read()
-                    raise ApiError.from_response(response)
-                with target.open("wb") as fh:
-                    for chunk in response.iter_bytes():
-                        fh.write(chunk)
-            return target
-
-        return self._with_retries(send, idempotent=True)
+        return self._http.download(f"/runs/{run_id}/artifacts/{quote(path, safe='/')}", target)
 
     # ------------------------------------------------------------ grids
 
     def list_grids(self, *, cells: bool = True) -> list[dict[str, Any]]:
         """Every grid, newest first, with status counts; cells=False leaves out the cells (fast for big grids)."""
-        return self._json("GET", "/grids", params={"cells": str(cells).lower()})["data"]
+        return self._http.json("GET", "/grids", params={"cells": str(cells).lower()})["data"]
 
     def list_builtin_grids(self) -> list[dict[str, Any]]:
         """The grids shipped with XCL Lab as {name, yaml}."""
-        return self._json("GET", "/grids/builtin")["data"]
+        return self._http.json("GET", "/grids/builtin")["data"]
 
     def get_grid(self, grid_id: int) -> dict[str, Any]:
-        return self._json("GET", f"/grids/{grid_id}")
+        return self._http.json("GET", f"/grids/{grid_id}")
 
     def submit_grid(self, definition: dict[str, Any], experiment_id: int | None = None) -> dict[str, Any]:
         """Expand a grid definition into runs (teachers first; students wait for them)."""
         body: dict[str, Any] = {"definition": definition}
         if experiment_id is not None:
             body["experiment_id"] = experiment_id
-        return self._json("POST", "/grids", json=body)
+        return self._http.json("POST", "/grids", json=body)
 
     def retry_grid(self, grid_id: int) -> dict[str, Any]:
         """Re-enqueue only the failed or cancelled cells."""
-        return self._json("POST", f"/grids/{grid_id}/retry")
+        return self._http.json("POST", f"/grids/{grid_id}/retry")
 
     def get_grid_report(self, grid_id: int) -> dict[str, Any]:
         """The paper-style table as JSON (rows, metric, goal, ensemble score, seeds, note)."""
-        return self._json("GET", f"/grids/{grid_id}/report", params={"format": "json"})
+        return self._http.json("GET", f"/grids/{grid_id}/report", params={"format": "json"})
 
     def get_grid_report_text(self, grid_id: int, fmt: str) -> str:
         """The same table rendered by the API: fmt is markdown, latex or csv."""
-        return self._send("GET", f"/grids/{grid_id}/report", params={"format": fmt}).text
+        return self._http.send("GET", f"/grids/{grid_id}/report", params={"format": fmt}).text
 
     # ------------------------------------------------------------ analysis views and saved runs-table views
 
@@ -314,17 +246,17 @@ class ApiClient:
         if view not in ANALYTICS_VIEWS:
             raise ValueError(f"unknown analysis view '{view}'; known: {', '.join(ANALYTICS_VIEWS)}")
         scope = {k: v for k, v in (("grid_id", grid_id), ("experiment_id", experiment_id)) if v is not None}
-        return self._json("GET", f"/analytics/{view}", params=scope)
+        return self._http.json("GET", f"/analytics/{view}", params=scope)
 
     def list_views(self) -> list[dict[str, Any]]:
         """Saved runs-table views ({id, name, params: {filters, sort, columns, page_size}}), by name."""
-        return self._json("GET", "/views")["data"]
+        return self._http.json("GET", "/views")["data"]
 
     def create_view(self, name: str, params: dict[str, Any]) -> dict[str, Any]:
-        return self._json("POST", "/views", json={"name": name, "params": params})
+        return self._http.json("POST", "/views", json={"name": name, "params": params})
 
     def delete_view(self, view_id: int) -> None:
-        self._send("DELETE", f"/views/{view_id}")
+        self._http.send("DELETE", f"/views/{view_id}")
 
 
 def _run_filters(
