@@ -8,10 +8,7 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import (
-    RUN_STATUSES,
-    get_api,
-)
+from dashboard.api import RUN_STATUSES, get_api
 from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
 from dashboard.ui import REFRESH_SECONDS, call, run_link, status_cell_style
 from xclab.client import ApiError
