@@ -10,7 +10,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from dashboard.api import analytics, get_api
+from dashboard.api import get_api
 from dashboard.ui import call
 
 
@@ -35,9 +35,9 @@ class AnalysisPage:
     def pick_scope(self) -> dict[str, int] | None:
         """A grid or an experiment from a selectbox; ?grid=<id> or ?experiment=<id> (a shared link) preselects it."""
         api = get_api()
-        grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.grids)}
+        grids = {g["id"]: f"#{g['id']} {g['name']} · {g['task']}" for g in call(api.list_grids, cells=False)}
         experiments = {
-            e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.experiments)
+            e["id"]: f"#{e['id']} {e['name']} · {e['run_count']} runs" for e in call(api.list_experiments)
         }
         wanted = {k: st.query_params.get(k, "") for k in ("grid", "experiment")}
         if self._key("kind") not in st.session_state:
@@ -104,7 +104,7 @@ class AnalysisPage:
         scope = self.pick_scope()
         if scope is None:
             st.stop()
-        return call(analytics, get_api(), view, **scope)
+        return call(get_api().get_analytics, view, **scope)
 
     @staticmethod
     def show_sections(body: dict[str, Any], show: Callable[[int, dict[str, Any]], None]) -> None:

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
-from dashboard.api import ApiError, ApiUnavailable
+from xclab.client import ApiError, ApiUnavailable
 
 # Page scripts, relative to app.py (st.Page and st.page_link resolve them against the entry point).
 RUNS_PAGE = "app_pages/runs.py"

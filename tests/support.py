@@ -74,7 +74,7 @@ def start_process(name: str, args: list[str], env: dict[str, str], logdir: Path)
     logdir.mkdir(parents=True, exist_ok=True)
     log = logdir / f"{name}.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xclab", *args],
+        [sys.executable, "-m", "cli", *args],
         env=env,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
@@ -141,7 +141,7 @@ def start_stack(
     if broker_url:
         overrides["XCL_BROKER_URL"] = broker_url
     env = base_env(home, **overrides)
-    subprocess.run([sys.executable, "-m", "xclab", "db", "upgrade"], env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "cli", "db", "upgrade"], env=env, check=True, capture_output=True)
     stack = Stack(home=home, api_url=f"http://127.0.0.1:{port}", token=token, env=env)
     stack.processes.append(start_process("api", ["serve", "--port", str(port)], env, home / "logs"))
     deadline = time.monotonic() + 60

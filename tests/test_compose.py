@@ -27,7 +27,7 @@ import yaml
 from typer.core import TyperGroup
 from typer.main import get_command
 
-from xclab.cli import app
+from cli.main import app
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE = ROOT / "docker-compose.yml"

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from worker.client import ApiClient, ApiError
+from xclab.client import ApiClient, ApiError
 from xclab.settings import Settings
 from xclab.spec import RunSpec
 
@@ -30,14 +30,12 @@ class Heartbeat(threading.Thread):
     def run(self) -> None:
         while not self._halt.wait(self.interval):
             try:
-                answer = self.client.heartbeat(self.run_id)
+                answer = self.client.heartbeat_run(self.run_id)
             except ApiError as exc:
                 if exc.status_code == 409:  # no longer running on the server: stop working on it
                     self.cancelled.set()
                     return
-                log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
-                continue
-            except Exception as exc:  # network trouble: keep training, try again next beat
+                # The API stayed unreachable through the client's retries: keep training, try next beat.
                 log.warning("heartbeat for run %s failed: %s", self.run_id, exc)
                 continue
             if answer["cancel_requested"]:
@@ -50,9 +48,9 @@ class Heartbeat(threading.Thread):
 
 def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
     """Returns the final status (or 'skipped' when the run was not ours to execute)."""
-    with ApiClient(settings.api_url, settings.resolved_api_token()) as client:
+    with ApiClient.from_settings(settings) as client:
         try:
-            run = client.claim(run_id, socket.gethostname(), attempt)
+            run = client.claim_run(run_id, socket.gethostname(), attempt)
         except ApiError as exc:
             if exc.status_code in {404, 409}:
                 log.info("run %s not executed: %s", run_id, exc.detail)
@@ -64,7 +62,7 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
             status, error = _train_and_report(client, run, settings, heartbeat)
         finally:
             heartbeat.stop()
-        client.finish(run_id, status, error)
+        client.finish_run(run_id, status, error)
         return status
 
 

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     api_url: str = Field(
         default="http://127.0.0.1:8000", description="Where workers and the dashboard reach the API."
     )
+    api_retry_seconds: float = Field(
+        default=120.0,
+        description="How long workers and the CLI retry a request that is safe to repeat (rides out API restarts).",
+    )
     read_requires_auth: bool = Field(default=False, description="Require the token for reads too.")
     default_queue: str = Field(default="cpu", description="Queue for runs that do not name one.")
     heartbeat_seconds: float = Field(

@@ -7,10 +7,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import ApiError, compare_runs, get_api
+from dashboard.api import get_api
 from dashboard.charts import curve_figure
 from dashboard.tables import compare_summary_frame, spec_diff_frame
 from dashboard.ui import RUNS_PAGE, call, run_link
+from xclab.client import ApiError
 
 IDS_KEY = "compare_ids_input"
 URL_SEEN = "compare_ids_url"
@@ -102,7 +103,7 @@ def latest_metrics(data: dict[str, Any], names: dict[int, str]) -> None:
 
 def _history(run_id: int, key: str) -> list[dict[str, Any]] | None:
     try:
-        return get_api().metric_history(run_id, key, max_points=MAX_POINTS)
+        return get_api().get_metric_history(run_id, key, max_points=MAX_POINTS)
     except ApiError as err:
         if err.status_code == 404:
             return None  # this run never logged the key
@@ -143,8 +144,8 @@ if len(ids) < 2 or len(ids) > MAX_RUNS:
         icon=":material/info:",
     )
     st.stop()
-data = call(compare_runs, api, ids)
-names = {e["id"]: e["name"] for e in call(api.experiments)}
+data = call(api.compare_runs, ids)
+names = {e["id"]: e["name"] for e in call(api.list_experiments)}
 st.caption(" · ".join(f"#{r['id']} {r['method']} · {r['model']} · {r['status']}" for r in data["runs"]))
 with st.expander("Open a run"):
     for run in data["runs"]:

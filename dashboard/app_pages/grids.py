@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 import streamlit as st
 import yaml
 
-from dashboard.api import FINAL_STATUSES, RUN_STATUSES, ApiError, get_api
+from dashboard.api import FINAL_STATUSES, RUN_STATUSES, get_api
 from dashboard.ui import REFRESH_SECONDS, STATUS_BADGE, call, run_link, status_cell_style
+from xclab.client import ApiError
 
 SELECTED = "grids_selected"
 BUILTIN = "grids_builtin"
@@ -89,7 +90,7 @@ def _submit() -> None:
     """Button callback: runs before the rerun, so the new grid is already in the list it draws."""
     st.session_state[LAUNCH_ERRORS], st.session_state[LAUNCHED] = [], None
     try:
-        grid = get_api().create_grid(parse_definition(st.session_state.get(YAML_TEXT) or ""))
+        grid = get_api().submit_grid(parse_definition(st.session_state.get(YAML_TEXT) or ""))
     except ValueError as exc:
         st.session_state[LAUNCH_ERRORS] = [str(exc)]
     except ApiError as err:
@@ -341,7 +342,7 @@ def downloads(grid: dict[str, Any], chart: pd.DataFrame) -> None:
     for col, (fmt, (label, ext, mime)) in zip(cols, REPORT_FORMATS.items(), strict=False):
         col.download_button(
             label,
-            data=partial(api.grid_report_text, grid["id"], fmt),  # fetched only on click
+            data=partial(api.get_grid_report_text, grid["id"], fmt),  # fetched only on click
             file_name=f"{stem}-report.{ext}",
             mime=mime,
             on_click="ignore",
@@ -406,14 +407,14 @@ def header(grid: dict[str, Any]) -> None:
 
 api = get_api()
 st.title("Grids")
-builtins = {b["name"]: b["yaml"] for b in call(api.builtin_grids)}
-grids = call(api.grids)
+builtins = {b["name"]: b["yaml"] for b in call(api.list_builtin_grids)}
+grids = call(api.list_grids, cells=False)
 launch_section(builtins, expanded=not grids)
 if not grids:
     st.info("No grids yet: launch one above.", icon=":material/info:")
     st.stop()
 grid_id = grid_picker(grids)
-first = call(api.grid, grid_id)
+first = call(api.get_grid, grid_id)
 live = not first["done"] and st.toggle(
     "Live refresh",
     value=True,
@@ -424,10 +425,10 @@ live = not first["done"] and st.toggle(
 
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def grid_view(grid_id: int, shown_done: bool) -> None:
-    grid = call(get_api().grid, grid_id)
+    grid = call(get_api().get_grid, grid_id)
     if grid["done"] != shown_done:
         st.rerun()  # a full rerun re-decides live refresh and the list's labels
-    report = call(get_api().grid_report, grid_id)
+    report = call(get_api().get_grid_report, grid_id)
     header(grid)
     progress(grid)
     cells_table(grid, report["metric"])

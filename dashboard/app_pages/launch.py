@@ -8,10 +8,11 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import ApiError, get_api
+from dashboard.api import get_api
 from dashboard.form_errors import GENERAL, errors_by_field, param_field
 from dashboard.tables import primary_value
 from dashboard.ui import call, run_link
+from xclab.client import ApiError
 
 ERRORS = "launch_errors"
 RESULT = "launch_result"
@@ -159,7 +160,7 @@ def _teacher_label(run: dict[str, Any]) -> str:
 
 def teacher_field(task: str) -> None:
     with field("teachers"):
-        runs = call(get_api().runs, status=["succeeded"], task=[task], limit=1000)["data"]
+        runs = call(get_api().list_runs, status=["succeeded"], task=[task], limit=1000)["data"]
         labels = {r["id"]: _teacher_label(r) for r in runs}
         st.multiselect(
             "Teachers",
@@ -245,5 +246,5 @@ def outcome() -> None:
 
 api = get_api()
 st.title("Launch a run")
-launch_form(call(api.catalog), call(api.experiments))
+launch_form(call(api.get_catalog), call(api.list_experiments))
 outcome()

@@ -8,10 +8,11 @@ from typing import Any
 import pandas as pd
 import streamlit as st
 
-from dashboard.api import FINAL_STATUSES, ApiError, get_api
+from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.charts import curve_figure, group_metric_keys
 from dashboard.tables import mapping_frame, primary_value
 from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, status_badge
+from xclab.client import ApiError
 
 RUN_KEY = "run_id_input"
 MAX_POINTS = 2000
@@ -111,7 +112,7 @@ def header(run: dict[str, Any]) -> None:
 def learning_curves(run: dict[str, Any]) -> None:
     st.markdown("#### Learning curves")
     api, run_id = get_api(), run["id"]
-    keys = call(api.metric_keys, run_id)
+    keys = call(api.list_metric_keys, run_id)
     if not keys:
         st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
         return
@@ -124,7 +125,7 @@ def learning_curves(run: dict[str, Any]) -> None:
     charts = [(t, ks) for t, ks in (("Loss", loss), ("Accuracy", accuracy), ("Other", chosen)) if ks]
     cols = st.columns(2)
     for i, (title, chart_keys) in enumerate(charts):
-        histories = {k: call(api.metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys}
+        histories = {k: call(api.get_metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys}
         with cols[i % 2]:
             st.plotly_chart(curve_figure(histories, title), key=f"run_chart_{title}")
 
@@ -148,7 +149,7 @@ def artifacts(run: dict[str, Any]) -> None:
     for artifact in run["artifacts"]:
         st.download_button(
             f"Download {artifact['path']}",
-            data=partial(api.artifact_bytes, run["id"], artifact["path"]),  # fetched only on click
+            data=partial(api.read_artifact, run["id"], artifact["path"]),  # fetched only on click
             file_name=artifact["path"].rsplit("/", 1)[-1],
             mime="application/octet-stream",
             on_click="ignore",
@@ -179,7 +180,7 @@ run_id = selected_run_id()
 if run_id is None:
     st.info("Enter a run id, or open a run from the Runs page.", icon=":material/info:")
     st.stop()
-first = call(api.run, int(run_id))
+first = call(api.get_run, int(run_id))
 live = first["status"] not in FINAL_STATUSES and st.toggle(
     "Live refresh",
     value=True,
@@ -190,7 +191,7 @@ live = first["status"] not in FINAL_STATUSES and st.toggle(
 
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def run_view(run_id: int, shown_status: str) -> None:
-    run = call(get_api().run, run_id)
+    run = call(get_api().get_run, run_id)
     if run["status"] != shown_status:
         st.rerun()  # a full rerun re-decides live refresh (off once the run has finished)
     header(run)

@@ -8,19 +8,10 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import (
-    RUN_STATUSES,
-    ApiError,
-    annotate_run,
-    delete_view,
-    get_api,
-    run_columns,
-    runs_page,
-    save_view,
-    saved_views,
-)
+from dashboard.api import RUN_STATUSES, get_api
 from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
 from dashboard.ui import REFRESH_SECONDS, call, run_link, status_cell_style
+from xclab.client import ApiError
 
 COMPARE_PAGE = "app_pages/compare.py"
 SORTS = {
@@ -132,7 +123,7 @@ def _save_view() -> None:
         st.session_state[VIEW_ANSWER] = ("error", "Give the view a name first.")
         return
     try:
-        view = save_view(get_api(), name, _current_params())
+        view = get_api().create_view(name, _current_params())
     except ApiError as err:
         st.session_state[VIEW_ANSWER] = ("error", f"Saving the view failed: {err.message}")
         return
@@ -145,7 +136,7 @@ def _delete_view(views: dict[int, dict[str, Any]]) -> None:
     if view_id is None:
         return
     try:
-        delete_view(get_api(), view_id)
+        get_api().delete_view(view_id)
     except ApiError as err:
         st.session_state[VIEW_ANSWER] = ("error", f"Deleting the view failed: {err.message}")
         return
@@ -155,7 +146,7 @@ def _delete_view(views: dict[int, dict[str, Any]]) -> None:
 
 
 def view_controls(experiment_ids: set[int], catalog: dict[str, Any]) -> None:
-    views = {v["id"]: v for v in call(saved_views, get_api())}
+    views = {v["id"]: v for v in call(get_api().list_views)}
     if st.session_state.get(VIEW) not in views:
         st.session_state[VIEW] = None
     cols = st.columns([3, 3, 1, 1], vertical_alignment="bottom")
@@ -212,8 +203,7 @@ def filter_controls(
     )
     chosen_tags = list(st.session_state.get(TAGS, []))
     info = call(
-        run_columns,
-        get_api(),
+        get_api().get_run_columns,
         experiment_id=experiment_id,
         status=status,
         task=task,
@@ -281,7 +271,7 @@ def _save_one(run_id: int) -> None:
     tags = parse_tags(st.session_state.get(f"runs_edit_tags_{run_id}", ""))
     notes = st.session_state.get(f"runs_edit_notes_{run_id}", "")
     try:
-        run = annotate_run(get_api(), run_id, tags=tags, notes=notes)
+        run = get_api().annotate_run(run_id, tags=tags, notes=notes)
     except ApiError as err:
         st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
         return
@@ -295,9 +285,9 @@ def _save_many(run_ids: list[int]) -> None:
     api = get_api()
     try:
         for run_id in run_ids:
-            current = api.run(run_id)["tags"]
+            current = api.get_run(run_id)["tags"]
             tags = [t for t in [*current, *add] if t.lower() not in remove]
-            annotate_run(api, run_id, tags=tags)
+            api.annotate_run(run_id, tags=tags)
     except ApiError as err:
         st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
         return
@@ -308,7 +298,7 @@ def annotate_form(selected: list[int]) -> None:
     """Tags and notes of one selected run, or tags added to / removed from several."""
     if len(selected) == 1:
         run_id = selected[0]
-        run = call(get_api().run, run_id)
+        run = call(get_api().get_run, run_id)
         with st.form(f"runs_edit_form_{run_id}", border=False):
             st.text_input(
                 f"Tags of run #{run_id}",
@@ -377,7 +367,7 @@ def runs_table(
 ) -> None:
     tokens = page_tokens(query)
     page = call(
-        runs_page, get_api(), **query.filters(), sort=query.sort, limit=query.limit, page_token=tokens[-1]
+        get_api().list_runs, **query.filters(), sort=query.sort, limit=query.limit, page_token=tokens[-1]
     )
     shown = columns or ["id"]
     frame = research_frame(page["data"], experiment_names, shown, sources)
@@ -431,8 +421,8 @@ def runs_table(
 api = get_api()
 st.title("Runs")
 _defaults()
-catalog = call(api.catalog)
-experiments = call(api.experiments)
+catalog = call(api.get_catalog)
+experiments = call(api.list_experiments)
 view_controls({e["id"] for e in experiments}, catalog)
 query, columns, sources = filter_controls(catalog, experiments)
 live = st.toggle(

@@ -1,3 +1,0 @@
-from xclab.cli import main
-
-main()
