@@ -24,7 +24,6 @@ KNOWN_CYCLES = {
     "engine: trainer, gan_trainer, generators": frozenset(
         {"worker.training.gan_trainer", "worker.training.generators", "worker.training.trainer"}
     ),
-    "backend and migrations": frozenset({"backend", "migrations"}),
 }
 
 
