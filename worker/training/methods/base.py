@@ -1,16 +1,5 @@
-"""What every training method implements: turn one labelled batch into the student's loss, and report the
-targets it trained on so the loop can measure their normalised entropy (H-hat).
-
-Conventions (stated once, used everywhere):
-- KD/XCL targets are the ensemble's averaged member probabilities softmax(z_k / T); the student's logits are
-  divided by the same T. The KL is multiplied by T^2 only when `t2_factor` is true (default false: the
-  paper's XCL runs use T = 1, where the factor is moot).
-- `gt_weight` (KD only) is the convex weight of a hard-label cross-entropy term:
-  loss = (1 - gt_weight) * KL + gt_weight * CE(y). Default 0: pure distillation.
-- Regression outputs are an isotropic Gaussian (mean of the target's dimension, then a log variance). ERM
-  uses the Gaussian NLL (squared error when the head has no variance); KD and XCL use the closed-form KL
-  between the ensemble's moment-matched Gaussian and the student's.
-"""
+"""What every method implements (`Method` for a student, `GeneratorTrainer` for a generator run) and what it
+may use (`MethodContext`); the conventions all methods share are in the package's docstring."""
 
 from __future__ import annotations
 
