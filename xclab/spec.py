@@ -5,21 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from xclab.catalog import (
-    DEFAULT_RECIPE_FOR_TASK,
-    HPARAM_TYPES,
-    METHOD_CHOICES,
-    METHODS,
-    MODELS,
-    RECIPES,
-    TASKS,
-)
+from xclab.catalog import DEFAULT_RECIPE_FOR_TASK, METHODS, MODELS, RECIPES, TASKS, MethodInfo, ModelInfo
+from xclab.field_errors import FieldProblem, field_problems
+from xclab.hparams import OVERRIDABLE, Hparams
 
 
 class ModelSpec(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(description="A model from the catalog.")
     width: float = Field(default=1.0, gt=0, le=16, description="Channel width multiplier.")
@@ -72,12 +66,14 @@ def _allowed(names: Any) -> str:
 
 def check_spec(spec: RunSpec) -> list[SpecIssue]:
     """Check a structurally valid spec against the catalog; returns every problem found."""
+    task = TASKS.get(spec.task)
+    model = MODELS.get(spec.model.name)
+    method = METHODS.get(spec.method.name)
     issues: list[SpecIssue] = []
-    if spec.task not in TASKS:
+    if task is None:
         issues.append(
             SpecIssue(("task",), f"unknown task '{spec.task}'; allowed: {_allowed(TASKS)}", spec.task)
         )
-    model = MODELS.get(spec.model.name)
     if model is None:
         issues.append(
             SpecIssue(
@@ -86,16 +82,8 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
                 spec.model.name,
             )
         )
-    elif spec.task in TASKS and spec.task not in model.tasks:
-        fitting = [m.name for m in MODELS.values() if spec.task in m.tasks]
-        issues.append(
-            SpecIssue(
-                ("model", "name"),
-                f"model '{model.name}' does not fit task '{spec.task}'; allowed for this task: {_allowed(fitting)}",
-                spec.model.name,
-            )
-        )
-    method = METHODS.get(spec.method.name)
+    else:
+        issues += _check_model(spec, model)
     if method is None:
         issues.append(
             SpecIssue(
@@ -104,7 +92,37 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
                 spec.method.name,
             )
         )
-    elif method.needs_teachers and not spec.teachers:
+    else:
+        issues += _check_method(spec, method)
+    if method is not None and model is not None and method.trains_generator != model.generator:
+        issues.append(_generator_mismatch(spec, method, model))
+    if len(set(spec.teachers)) != len(spec.teachers):
+        issues.append(SpecIssue(("teachers",), "teacher run ids must be distinct", spec.teachers))
+    return issues + _check_recipe(spec) + _check_overrides(spec)
+
+
+def _check_model(spec: RunSpec, model: ModelInfo) -> list[SpecIssue]:
+    issues = []
+    if spec.task in TASKS and spec.task not in model.tasks:
+        fitting = [m.name for m in MODELS.values() if spec.task in m.tasks]
+        issues.append(
+            SpecIssue(
+                ("model", "name"),
+                f"model '{model.name}' does not fit task '{spec.task}'; allowed for this task: {_allowed(fitting)}",
+                spec.model.name,
+            )
+        )
+    takes = _allowed(model.options_model.model_fields) or "no options"
+    for problem in _problems(model.options_model, spec.model.options):
+        msg = f"model '{model.name}' has no option '{problem.field}'; it takes: {takes}"
+        loc = ("model", "options", problem.field) if problem.field else ("model", "options")
+        issues.append(SpecIssue(loc, msg if problem.unknown else problem.msg, problem.input))
+    return issues
+
+
+def _check_method(spec: RunSpec, method: MethodInfo) -> list[SpecIssue]:
+    issues = []
+    if method.needs_teachers and not spec.teachers:
         issues.append(
             SpecIssue(
                 ("teachers",), f"method '{method.name}' needs at least one teacher run id", spec.teachers
@@ -118,125 +136,108 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
                 spec.teachers,
             )
         )
-    if method is not None:
-        issues += _check_method_params(spec, method.params)
-        if spec.method.name in {"ls", "gan"} and spec.task in TASKS and TASKS[spec.task].kind == "regression":
-            issues.append(
-                SpecIssue(
-                    ("method", "name"),
-                    f"method '{spec.method.name}' needs class labels; task '{spec.task}' is a regression task",
-                    spec.method.name,
-                )
-            )
-    is_gan, is_cgan = spec.method.name == "gan", spec.model.name == "cgan"
-    if is_gan != is_cgan and method is not None and model is not None:
+    takes = _allowed(method.params_model.model_fields) or "no parameters"
+    for problem in _problems(method.params_model, spec.method.params):
+        msg = f"method '{method.name}' has no parameter '{problem.field}'; it takes: {takes}"
+        loc = ("method", problem.field) if problem.field else ("method",)
+        issues.append(SpecIssue(loc, msg if problem.unknown else problem.msg, problem.input))
+    task = TASKS.get(spec.task)
+    if task is None:
+        return issues
+    if method.needs_class_labels and task.regression:
         issues.append(
             SpecIssue(
-                ("model", "name"),
-                "method 'gan' trains model 'cgan', and 'cgan' is trained only by 'gan'",
-                spec.model.name,
+                ("method", "name"),
+                f"method '{method.name}' needs class labels; task '{task.name}' is a regression task",
+                method.name,
             )
         )
-    if len(set(spec.teachers)) != len(spec.teachers):
-        issues.append(SpecIssue(("teachers",), "teacher run ids must be distinct", spec.teachers))
-    if spec.recipe is not None:
-        recipe = RECIPES.get(spec.recipe)
-        if recipe is None:
-            issues.append(
-                SpecIssue(
-                    ("recipe",), f"unknown recipe '{spec.recipe}'; allowed: {_allowed(RECIPES)}", spec.recipe
-                )
-            )
-        elif spec.task in TASKS and recipe.task != spec.task:
-            fitting = [r.name for r in RECIPES.values() if r.task == spec.task]
-            issues.append(
-                SpecIssue(
-                    ("recipe",),
-                    f"recipe '{recipe.name}' is for task '{recipe.task}'; allowed for '{spec.task}': {_allowed(fitting)}",
-                    spec.recipe,
-                )
-            )
-    for key, value in spec.overrides.items():
-        expected = HPARAM_TYPES.get(key)
-        if expected is None:
-            issues.append(
-                SpecIssue(
-                    ("overrides", key),
-                    f"unknown hyperparameter '{key}'; allowed: {_allowed(HPARAM_TYPES)}",
-                    value,
-                )
-            )
-        elif not _fits_type(value, expected):
-            issues.append(SpecIssue(("overrides", key), f"'{key}' must be a {expected.__name__}", value))
-    return issues
-
-
-def _check_method_params(spec: RunSpec, defaults: dict[str, Any]) -> list[SpecIssue]:
-    issues = []
-    name = spec.method.name
-    for key, value in spec.method.params.items():
-        if key not in defaults:
-            takes = ", ".join(sorted(defaults)) or "no parameters"
-            issues.append(
-                SpecIssue(
-                    ("method", key), f"method '{name}' has no parameter '{key}'; it takes: {takes}", value
-                )
-            )
-            continue
-        default = defaults[key]
-        if key == "generator_run":
-            if value is not None and not (isinstance(value, int) and not isinstance(value, bool)):
-                issues.append(
-                    SpecIssue(
-                        ("method", key), "generator_run must be the id of a finished generator run", value
-                    )
-                )
-        elif not _fits_type(value, type(default)):
-            issues.append(SpecIssue(("method", key), f"'{key}' must be a {type(default).__name__}", value))
-        elif key in METHOD_CHOICES and value not in METHOD_CHOICES[key]:
-            issues.append(
-                SpecIssue(("method", key), f"'{key}' must be one of: {', '.join(METHOD_CHOICES[key])}", value)
-            )
-        elif key == "temperature" and value <= 0:
-            issues.append(SpecIssue(("method", key), "temperature must be > 0", value))
-        elif key in {"epsilon", "gt_weight"} and not 0 <= value < 1:
-            issues.append(SpecIssue(("method", key), f"'{key}' must be in [0, 1)", value))
-        elif key == "gan_fraction" and not 0 < value < 1:
-            issues.append(SpecIssue(("method", key), "gan_fraction must be in (0, 1)", value))
-        elif key in {"alpha", "mix_ratio"} and value < 0:
-            issues.append(SpecIssue(("method", key), f"'{key}' must be >= 0", value))
-    if name == "xcl-gan" and spec.task in TASKS:
+    if method.uses_generator:
         generator_run = spec.method.params.get("generator_run")
-        if TASKS[spec.task].kind == "classification" and generator_run is None:
+        if task.builtin_generator is None and generator_run is None:
+            trainers = _allowed(m.name for m in METHODS.values() if m.trains_generator)
             issues.append(
                 SpecIssue(
                     ("method", "generator_run"),
-                    "xcl-gan on a classification task needs generator_run: the "
-                    "id of a finished run with method 'gan' on the same task",
+                    f"{method.name} on task '{task.name}' needs generator_run: the id of a finished run with "
+                    f"method {trainers} on the same task",
                     None,
                 )
             )
-        if TASKS[spec.task].kind == "regression" and generator_run is not None:
+        if task.builtin_generator is not None and generator_run is not None:
             issues.append(
                 SpecIssue(
                     ("method", "generator_run"),
-                    "gaze tasks use the built-in eye renderer; remove generator_run",
+                    f"task '{task.name}' uses its built-in generator ({task.builtin_generator}); "
+                    "remove generator_run",
                     generator_run,
                 )
             )
     return issues
 
 
-def _fits_type(value: Any, expected: type) -> bool:
-    if expected is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if expected is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if expected is list:
-        return isinstance(value, list) and all(
-            isinstance(v, int | float) and not isinstance(v, bool) for v in value
+def _generator_mismatch(spec: RunSpec, method: MethodInfo, model: ModelInfo) -> SpecIssue:
+    generators = _allowed(m.name for m in MODELS.values() if m.generator)
+    trainers = _allowed(m.name for m in METHODS.values() if m.trains_generator)
+    if method.trains_generator:
+        msg = f"method '{method.name}' trains a generator model ({generators}), not '{model.name}'"
+    else:
+        msg = f"model '{model.name}' is a generator, trained only by method {trainers}"
+    return SpecIssue(("model", "name"), msg, spec.model.name)
+
+
+def _check_recipe(spec: RunSpec) -> list[SpecIssue]:
+    if spec.recipe is None:
+        return []
+    recipe = RECIPES.get(spec.recipe)
+    if recipe is None:
+        return [
+            SpecIssue(
+                ("recipe",), f"unknown recipe '{spec.recipe}'; allowed: {_allowed(RECIPES)}", spec.recipe
+            )
+        ]
+    if spec.task in TASKS and recipe.task != spec.task:
+        fitting = [r.name for r in RECIPES.values() if r.task == spec.task]
+        return [
+            SpecIssue(
+                ("recipe",),
+                f"recipe '{recipe.name}' is for task '{recipe.task}'; allowed for '{spec.task}': {_allowed(fitting)}",
+                spec.recipe,
+            )
+        ]
+    return []
+
+
+def _check_overrides(spec: RunSpec) -> list[SpecIssue]:
+    """Overrides are checked as part of the hyperparameters they produce (recipe + overrides), so that a rule
+    across fields, such as a step schedule needing milestones, is checked too."""
+    unknown = [key for key in spec.overrides if key not in OVERRIDABLE]
+    issues = [
+        SpecIssue(
+            ("overrides", key),
+            f"unknown hyperparameter '{key}'; allowed: {_allowed(OVERRIDABLE)}",
+            spec.overrides[key],
         )
-    return isinstance(value, expected)
+        for key in unknown
+    ]
+    try:
+        resolved = resolve_hparams(spec)
+    except KeyError:  # unknown task, recipe or method (reported above): check the overrides alone
+        resolved = dict(spec.overrides)
+    for problem in _problems(Hparams, {k: v for k, v in resolved.items() if k not in unknown}):
+        if problem.field is None:
+            issues.append(SpecIssue(("overrides",), problem.msg, spec.overrides))
+        elif problem.field in spec.overrides:
+            issues.append(SpecIssue(("overrides", problem.field), problem.msg, problem.input))
+    return issues
+
+
+def _problems(model: type[BaseModel], values: dict[str, Any]) -> list[FieldProblem]:
+    try:
+        model.model_validate(values)
+    except ValidationError as exc:
+        return field_problems(model, exc)
+    return []
 
 
 def default_recipe(task: str, model: str) -> str:
@@ -249,14 +250,16 @@ def default_recipe(task: str, model: str) -> str:
 
 def resolve_hparams(spec: RunSpec) -> dict[str, Any]:
     """The recipe's hyperparameters with the spec's overrides applied, plus the method's full parameter set:
-    what the run really trains with, stored with the run."""
+    what the run really trains with, stored with the run (`Hparams.model_validate` reads it back)."""
     recipe_name = spec.recipe or default_recipe(spec.task, spec.model.name)
     hparams = dict(RECIPES[recipe_name].hparams)
-    if spec.method.name.startswith("xcl") and "weight_decay_xcl" in hparams:
-        hparams["weight_decay"] = hparams["weight_decay_xcl"]  # App. A.5: 10x smaller wd for XCL on ImageNet
+    method = METHODS[spec.method.name]
+    # App. A.5: 10x smaller weight decay for the XCL methods (those that extend the transfer set) on ImageNet.
+    if method.transfer_set == "extended" and "weight_decay_xcl" in hparams:
+        hparams["weight_decay"] = hparams["weight_decay_xcl"]
     hparams.update(spec.overrides)
     if spec.epochs is not None:
         hparams["epochs"] = spec.epochs
     hparams["recipe"] = recipe_name
-    hparams["method_params"] = {**METHODS[spec.method.name].params, **spec.method.params}
+    hparams["method_params"] = {**method.params, **spec.method.params}
     return hparams

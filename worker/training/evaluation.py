@@ -1,4 +1,5 @@
-"""Test-set evaluation: accuracy, calibration and teacher agreement, or angular error for gaze."""
+"""Scoring predictions: accuracy, calibration and agreement for classification; for regression, the task's
+target error (e.g. gaze: angular error), registered by the task's loader file, plus the Gaussian head's spread."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from worker.training.data import RegressionError, regression_error
 from worker.training.losses import split_gaussian
 from worker.training.teachers import TeacherEnsemble
+from xclab.catalog import TaskInfo
 
-Batches = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
+Split = Callable[[], Iterable[tuple[torch.Tensor, torch.Tensor]]]
 
 
 def expected_calibration_error(probs: torch.Tensor, y: torch.Tensor, bins: int = 15) -> float:
@@ -29,10 +32,10 @@ def expected_calibration_error(probs: torch.Tensor, y: torch.Tensor, bins: int =
 
 
 @torch.no_grad()
-def collect(model: nn.Module, batches: Batches, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
+def collect(model: nn.Module, split: Split, autocast: Any) -> tuple[torch.Tensor, torch.Tensor]:
     model.eval()
     outs, ys = [], []
-    for x, y in batches():
+    for x, y in split():
         with autocast():
             outs.append(model(x).float())
         ys.append(y)
@@ -52,12 +55,12 @@ def classification_metrics(logits: torch.Tensor, y: torch.Tensor, prefix: str = 
     return metrics
 
 
-def regression_metrics(outputs: torch.Tensor, y: torch.Tensor, prefix: str = "test") -> dict[str, float]:
-    from worker.training.data.gaze_geometry import angular_error_deg
-
-    mu, log_var = split_gaussian(outputs)
+def regression_metrics(
+    outputs: torch.Tensor, y: torch.Tensor, error: RegressionError, error_name: str, prefix: str = "test"
+) -> dict[str, float]:
+    mu, log_var = split_gaussian(outputs, y.shape[1])
     metrics = {
-        f"{prefix}_angular_error": float(angular_error_deg(mu, y.float()).mean().item()),
+        f"{prefix}_{error_name}": float(error(mu, y.float()).mean().item()),
         f"{prefix}_loss": F.mse_loss(mu, y.float()).item(),
     }
     if outputs.shape[1] > mu.shape[1]:
@@ -65,16 +68,49 @@ def regression_metrics(outputs: torch.Tensor, y: torch.Tensor, prefix: str = "te
     return metrics
 
 
+class Scorer:
+    """Metrics for one task's predictions, whatever its kind."""
+
+    def __init__(self, task: TaskInfo) -> None:
+        self.task = task
+        self.error = regression_error(task.target.name) if task.target is not None else None
+
+    def score(self, outputs: torch.Tensor, y: torch.Tensor, prefix: str = "test") -> dict[str, float]:
+        if self.error is None:
+            return classification_metrics(outputs, y, prefix)
+        assert self.task.target is not None
+        return regression_metrics(outputs, y, self.error, self.task.target.error_metric, prefix)
+
+    def agreement(self, student: torch.Tensor, teacher: torch.Tensor) -> float:
+        """Classification: % of samples where student and ensemble pick the same class. Regression: the mean
+        target error between their predicted means (gaze: the angle between predicted directions)."""
+        if self.error is None:
+            return (student.argmax(1) == teacher.argmax(1)).float().mean().item() * 100
+        dims = self.task.num_outputs
+        return float(self.error(student[:, :dims], teacher[:, :dims]).mean().item())
+
+
 @torch.no_grad()
-def teacher_outputs(teachers: TeacherEnsemble, batches: Batches, kind: str, autocast: Any) -> torch.Tensor:
-    """The ensemble's combined prediction on the test set: averaged probabilities, or the merged Gaussian
-    written back as (mu, log variance) outputs."""
+def teacher_outputs(teachers: TeacherEnsemble, split: Split, task: TaskInfo, autocast: Any) -> torch.Tensor:
+    """The ensemble's combined prediction: averaged probabilities (as log-probabilities), or the merged
+    Gaussian written back as (mu, log variance) outputs."""
     outs = []
-    for x, _ in batches():
+    for x, _ in split():
         with autocast():
-            if kind == "classification":
-                outs.append(teachers.probs(x).clamp_min(1e-12).log())
-            else:
+            if task.regression:
                 mu, log_var = teachers.gaussian(x)
                 outs.append(torch.cat([mu, log_var.unsqueeze(1)], 1))
+            else:
+                outs.append(teachers.probs(x).clamp_min(1e-12).log())
     return torch.cat(outs).float()
+
+
+def teacher_metrics(
+    teachers: TeacherEnsemble, test: Split, scorer: Scorer, autocast: Any
+) -> tuple[dict[str, float], torch.Tensor]:
+    """The ensemble's own test scores (prefixed teacher_test) and its test outputs, for student agreement."""
+    outputs = teacher_outputs(teachers, test, scorer.task, autocast)
+    test_y = torch.cat([y for _, y in test()])
+    metrics = scorer.score(outputs, test_y, prefix="teacher_test")
+    metrics["teacher_members"] = float(len(teachers.members))
+    return metrics, outputs

@@ -1,4 +1,5 @@
-"""Class-conditional GAN for XCL-GAN on classification tasks, trained by the project as a `generator` run.
+"""Class-conditional GAN networks for XCL-GAN on classification tasks, trained by a `gan` run
+(worker.training.methods.gan) and sampled by XCL-GAN (worker.training.methods.xcl_gan).
 
 BigGAN-style conditioning: one learned embedding v_i per class. Mixed-class samples interpolate embeddings,
 v = lam * v_i + (1 - lam) * v_j, and generate G(z; v). The paper leaves lam's distribution and the pair choice
@@ -85,43 +86,6 @@ class ProjectionDiscriminator(nn.Module):
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         phi = self.features(x).sum((2, 3))
         return self.linear(phi).squeeze(1) + (self.embedding(y) * phi).sum(1)
-
-
-def train_gan_epoch(
-    gen: ConditionalGenerator,
-    disc: ProjectionDiscriminator,
-    opt_g: torch.optim.Optimizer,
-    opt_d: torch.optim.Optimizer,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    generator: torch.Generator,
-    should_stop: Any,
-) -> dict[str, float]:
-    """One epoch of hinge-loss GAN training over (x, y) held on the device."""
-    gen.train()
-    disc.train()
-    order = torch.randperm(len(x), generator=generator).to(x.device)
-    d_sum = g_sum = 0.0
-    steps = 0
-    for start in range(0, len(order), batch_size):
-        if steps % 5 == 0 and should_stop():
-            from worker.training.trainer import Cancelled
-
-            raise Cancelled("cancelled during generator training")
-        idx = order[start : start + batch_size]
-        real, labels = x[idx], y[idx]
-        fake = gen.sample_classes(labels, generator)
-        d_loss = F.relu(1 - disc(real, labels)).mean() + F.relu(1 + disc(fake.detach(), labels)).mean()
-        opt_d.zero_grad(set_to_none=True)
-        d_loss.backward()
-        opt_d.step()
-        g_loss = -disc(gen.sample_classes(labels, generator), labels).mean()
-        opt_g.zero_grad(set_to_none=True)
-        g_loss.backward()
-        opt_g.step()
-        d_sum, g_sum, steps = d_sum + d_loss.item(), g_sum + g_loss.item(), steps + 1
-    return {"gan_d_loss": d_sum / steps, "gan_g_loss": g_sum / steps}
 
 
 def generator_config(gen: ConditionalGenerator) -> dict[str, Any]:

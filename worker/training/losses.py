@@ -7,8 +7,6 @@ import math
 import torch
 from torch.nn import functional as F
 
-GAZE_DIM = 2
-
 
 def label_smoothing_targets(y: torch.Tensor, num_classes: int, epsilon: float) -> torch.Tensor:
     """The paper's label smoothing: 1 - eps on the true class, eps / (c - 1) on each other class."""
@@ -39,19 +37,20 @@ def distillation_kl(
     return kl * temperature**2 if t2_factor else kl
 
 
-def split_gaussian(outputs: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """A gaze head's outputs -> (mean [N,2], log variance [N]) of an isotropic Gaussian N(mu, s^2 I)."""
-    mu = outputs[:, :GAZE_DIM].float()
-    if outputs.shape[1] > GAZE_DIM:
+def split_gaussian(outputs: torch.Tensor, dims: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A regression head's outputs [N, dims] or [N, dims + 1] -> (mean [N, dims], log variance [N]) of an
+    isotropic Gaussian N(mu, s^2 I); without a variance output, s = 1."""
+    mu = outputs[:, :dims].float()
+    if outputs.shape[1] > dims:
         # Clamped so a young network cannot blow up the NLL with a vanishing variance.
-        log_var = outputs[:, GAZE_DIM].float().clamp(-12.0, 8.0)
+        log_var = outputs[:, dims].float().clamp(-12.0, 8.0)
     else:
         log_var = torch.zeros(len(outputs), device=outputs.device)
     return mu, log_var
 
 
 def gaussian_nll(mu: torch.Tensor, log_var: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """||y - mu||^2 / (2 s^2) + d log s for d = 2 (constants dropped), averaged over the batch."""
+    """||y - mu||^2 / (2 s^2) + d log s in d dimensions (constants dropped), averaged over the batch."""
     d = mu.shape[1]
     return (((y - mu) ** 2).sum(1) / (2 * log_var.exp()) + d * 0.5 * log_var).mean()
 

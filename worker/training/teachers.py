@@ -12,6 +12,7 @@ from torch.func import functional_call, stack_module_state
 
 from worker.training.losses import moment_matched_gaussian, split_gaussian
 from worker.training.models import build_model
+from xclab.catalog import MODELS, TASKS
 
 
 def load_member(path: Path, device: torch.device) -> tuple[nn.Module, dict[str, Any]]:
@@ -20,12 +21,14 @@ def load_member(path: Path, device: torch.device) -> tuple[nn.Module, dict[str, 
         raise FileNotFoundError(f"teacher checkpoint {path} does not exist")
     state = torch.load(path, map_location=device, weights_only=False)
     spec = state["spec"]
+    name = spec["model"]["name"]
+    options = MODELS[name].options_model.model_validate(spec["model"]["options"])
     model = build_model(
-        spec["model"]["name"],
+        name,
         num_outputs=state["num_outputs"],
-        width=spec["model"].get("width", 1.0),
+        width=spec["model"]["width"],
         input_shape=tuple(state["input_shape"]),
-        **spec["model"].get("options", {}),
+        **options.model_dump(),
     )
     model.load_state_dict(state["model"])
     model.to(device).eval().requires_grad_(False)
@@ -45,6 +48,7 @@ class TeacherEnsemble(nn.Module):
             raise ValueError("a teacher ensemble needs at least one member")
         self.members = nn.ModuleList(members)
         self.task = task
+        self.target_dims = TASKS[task].num_outputs  # regression: the mean's dimension in each member's output
         self._stacked: tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], nn.Module] | None = None
         if len(members) > 1 and len({_signature(m) for m in members}) == 1:
             params, buffers = stack_module_state(members)  # type: ignore[arg-type]
@@ -81,7 +85,7 @@ class TeacherEnsemble(nn.Module):
     def gaussian(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Regression target: the moment-matched isotropic Gaussian of the members (mean, log variance)."""
         outs = self.member_outputs(x).float()
-        mus, log_vars = zip(*(split_gaussian(o) for o in outs), strict=True)
+        mus, log_vars = zip(*(split_gaussian(o, self.target_dims) for o in outs), strict=True)
         return moment_matched_gaussian(torch.stack(mus), torch.stack(log_vars))
 
 

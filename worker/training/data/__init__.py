@@ -1,4 +1,5 @@
-"""Dataset loaders by task name.
+"""Dataset loaders by task name, and what a task's loader file may register besides its loader: the error
+function of a new regression target, and a built-in input generator for XCL-GAN.
 
 A loader returns a `TaskData`. Small and medium datasets (digits, synthetic-gaze, MPIIGaze, CIFAR-100) are
 held as tensors so the trainer can keep them on the device and batch by indexing (no DataLoader workers);
@@ -14,6 +15,9 @@ from typing import Any, Literal
 import torch
 from torch.utils.data import Dataset
 
+from worker.training.registry import Registry
+from xclab.catalog import TASKS
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 # (batch on device, torch.Generator on the same device) -> augmented batch; used only for training batches.
@@ -23,7 +27,7 @@ BatchTransform = Callable[[torch.Tensor, torch.Generator | None], torch.Tensor]
 @dataclass
 class TaskData:
     kind: Literal["classification", "regression"]
-    # Classification: number of classes. Regression (gaze): target dimension (2: pitch, yaw in radians).
+    # Classification: number of classes. Regression: the target's dimension (gaze: 2, pitch and yaw in radians).
     num_outputs: int
     train_x: torch.Tensor | None = None
     train_y: torch.Tensor | None = None
@@ -55,30 +59,40 @@ class TaskData:
         return tuple(sample.shape)
 
 
-Loader = Callable[[RunSpec, dict[str, Any]], TaskData]
-LOADERS: dict[str, Loader] = {}
+Loader = Callable[[RunSpec, DataHparams], TaskData]
+# (predicted targets [N, d], true targets [N, d]) -> per-sample error in the unit of the catalog's error metric.
+RegressionError = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+# (n, torch.Generator) -> n model-ready inputs (prepared, on the generator's device).
+InputGenerator = Callable[[int, torch.Generator], torch.Tensor]
+
+LOADERS: Registry[Loader] = Registry("loader", __name__)
+REGRESSION_ERRORS: Registry[RegressionError] = Registry("regression target", __name__)
+INPUT_GENERATORS: Registry[InputGenerator] = Registry("input generator", __name__)
+
+register_loader = LOADERS.register
+register_regression_error = REGRESSION_ERRORS.register
+register_input_generator = INPUT_GENERATORS.register
 
 
-def register_loader(task: str) -> Callable[[Loader], Loader]:
-    def wrap(fn: Loader) -> Loader:
-        LOADERS[task] = fn
-        return fn
-
-    return wrap
-
-
-def _load_all() -> None:
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+def load_task(spec: RunSpec, hparams: DataHparams) -> TaskData:
+    loader = LOADERS.get(spec.task)
+    if loader is None:
+        raise ValueError(f"no loader for task '{spec.task}'; available: {', '.join(LOADERS.names())}")
+    data = loader(spec, hparams)
+    if data.kind != TASKS[spec.task].kind:
+        raise ValueError(f"the loader of '{spec.task}' returned {data.kind} data; the catalog says otherwise")
+    return data
 
 
-def load_task(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
-    _load_all()
-    try:
-        loader = LOADERS[spec.task]
-    except KeyError:
-        raise ValueError(f"no loader for task '{spec.task}'; available: {', '.join(sorted(LOADERS))}")
-    return loader(spec, hparams)
+def regression_error(target: str) -> RegressionError:
+    error = REGRESSION_ERRORS.get(target)
+    if error is None:
+        raise ValueError(f"no error function for regression target '{target}'")
+    return error
+
+
+def input_generator(name: str) -> InputGenerator:
+    draw = INPUT_GENERATORS.get(name)
+    if draw is None:
+        raise ValueError(f"no input generator '{name}'; available: {', '.join(INPUT_GENERATORS.names())}")
+    return draw

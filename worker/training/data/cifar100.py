@@ -16,6 +16,7 @@ import torch
 
 from worker.training.data import TaskData, register_loader
 from worker.training.data.common import DatasetNotFoundError, dataset_dir, shown, subset_indices
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 FOLDER = "cifar-100-python"
@@ -104,8 +105,8 @@ def _layout_error(folder: Path, missing: list[str]) -> DatasetNotFoundError:
 
 
 @register_loader("cifar100")
-def load_cifar100(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
-    folder = dataset_dir(hparams, FOLDER)
+def load_cifar100(spec: RunSpec, hp: DataHparams) -> TaskData:
+    folder = dataset_dir(hp, FOLDER)
     missing = [name for name in ("train", "test") if not (folder / name).is_file()]
     if missing:
         raise _layout_error(folder, missing)
@@ -116,7 +117,7 @@ def load_cifar100(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
         names = _unpickle(folder / "meta").get("fine_label_names")
         if names is not None and len(names) != NUM_CLASSES:
             raise ValueError(f"{folder / 'meta'}: {len(names)} fine_label_names, expected {NUM_CLASSES}")
-    subset = subset_indices(len(train_x), spec, hparams)
+    subset = subset_indices(len(train_x), spec, hp)
     if subset is not None:
         idx = torch.from_numpy(subset)
         train_x, train_y = train_x[idx], train_y[idx]

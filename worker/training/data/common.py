@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 
@@ -15,11 +15,11 @@ class DatasetNotFoundError(FileNotFoundError):
     is ever downloaded, so the fix is always to put the files there (or point `data_path` at them)."""
 
 
-def dataset_dir(hparams: dict[str, Any], folder: str) -> Path:
+def dataset_dir(hp: DataHparams, folder: str) -> Path:
     """`data_path` if given (the exact folder), else `data_root` (default "data") / folder."""
-    if hparams.get("data_path"):
-        return Path(hparams["data_path"]).expanduser()
-    return Path(hparams.get("data_root") or "data").expanduser() / folder
+    if hp.data_path:
+        return Path(hp.data_path).expanduser()
+    return Path(hp.data_root or "data").expanduser() / folder
 
 
 def shown(path: Path) -> str:
@@ -27,17 +27,17 @@ def shown(path: Path) -> str:
     return str(path) if path.is_absolute() else f"{path} (= {path.resolve()})"
 
 
-def subset_size(spec: RunSpec, hparams: dict[str, Any]) -> int:
-    return int(spec.limit or hparams.get("train_subset") or 0)
+def subset_size(spec: RunSpec, hp: DataHparams) -> int:
+    return spec.limit or hp.train_subset
 
 
-def subset_indices(n: int, spec: RunSpec, hparams: dict[str, Any]) -> np.ndarray | None:
+def subset_indices(n: int, spec: RunSpec, hp: DataHparams) -> np.ndarray | None:
     """Indices of a random training subset of `spec.limit` / `train_subset` samples, or None for the full set.
     Fixed by `subset_seed` (default 0), not the run seed, as for digits: teachers and students of one grid
     see the same labelled samples. RandomState, not Generator: its stream is frozen across numpy versions."""
-    size = subset_size(spec, hparams)
+    size = subset_size(spec, hp)
     if not size or size >= n:
         if size > n:
             raise ValueError(f"train_subset/limit={size} exceeds the {n} training samples")
         return None
-    return np.sort(np.random.RandomState(int(hparams.get("subset_seed", 0))).permutation(n)[:size])
+    return np.sort(np.random.RandomState(hp.subset_seed).permutation(n)[:size])

@@ -8,6 +8,8 @@ from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
 
 from worker.training.data import TaskData, register_loader
+from worker.training.data.common import subset_size
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 SPLIT_SEED = 0  # the split never moves with the run seed
@@ -15,14 +17,14 @@ TEST_FRACTION = 0.25
 
 
 @register_loader("digits")
-def load_digits_task(spec: RunSpec, hparams: dict) -> TaskData:
+def load_digits_task(spec: RunSpec, hp: DataHparams) -> TaskData:
     digits = load_digits()
     images = (digits.images.astype(np.float32) / 16.0 - 0.5) / 0.5  # 0..16 -> -1..1
     labels = digits.target.astype(np.int64)
     x_train, x_test, y_train, y_test = train_test_split(
         images, labels, test_size=TEST_FRACTION, random_state=SPLIT_SEED, stratify=labels
     )
-    subset = spec.limit or hparams.get("train_subset") or 0
+    subset = subset_size(spec, hp)
     if subset:
         if subset > len(x_train):
             raise ValueError(f"train_subset/limit={subset} exceeds the {len(x_train)} digits training images")
@@ -33,7 +35,7 @@ def load_digits_task(spec: RunSpec, hparams: dict) -> TaskData:
                 x_train,
                 y_train,
                 train_size=subset,
-                random_state=int(hparams.get("subset_seed", 0)),
+                random_state=hp.subset_seed,
                 stratify=y_train,
             )
     return TaskData(

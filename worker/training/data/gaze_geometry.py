@@ -12,6 +12,8 @@ from typing import Literal
 
 import torch
 
+from worker.training.data import register_regression_error
+
 
 def pitchyaw_to_vector(angles: torch.Tensor) -> torch.Tensor:
     """[..., 2] (pitch, yaw) -> [..., 3] unit direction."""
@@ -68,3 +70,9 @@ def angular_error_deg(
     cross = torch.stack((ay * bz - az * by, az * bx - ax * bz, ax * by - ay * bx), dim=-1)
     errors = torch.rad2deg(torch.atan2(cross.norm(dim=-1), (a * b).sum(-1)))
     return errors.mean() if reduction == "mean" else errors
+
+
+@register_regression_error("gaze")
+def gaze_error(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The catalog's gaze error metric (angular_error): per-sample angle in degrees."""
+    return angular_error_deg(pred, target, reduction="none")

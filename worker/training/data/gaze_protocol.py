@@ -14,17 +14,18 @@ Protocols (hparams `protocol`):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, get_args
 
 import numpy as np
 import torch
 
 from worker.training.data import TaskData
 from worker.training.data.common import subset_indices
+from xclab.hparams import DataHparams, GazeProtocol
 from xclab.spec import RunSpec
 
 HOLDOUT_FRACTION = 0.2
-PROTOCOLS = ("paper", "leave-one-out")
+PROTOCOLS: tuple[str, ...] = get_args(GazeProtocol)
 
 
 @dataclass
@@ -34,12 +35,12 @@ class PersonSamples:
     pose: torch.Tensor  # float32 [n, 2] head (pitch, yaw) radians
 
 
-def split_persons(persons: list[str], spec: RunSpec, hparams: dict[str, Any]) -> tuple[list[str], list[str]]:
+def split_persons(persons: list[str], spec: RunSpec, hp: DataHparams) -> tuple[list[str], list[str]]:
     """(training persons, held-out persons) for the run's protocol and split seed (default: the run seed);
     both sorted. A grid pins `split_seed` so its teachers never train on its students' held-out persons."""
     persons = sorted(persons)
-    split_seed = int(hparams.get("split_seed", spec.seed))
-    protocol = str(hparams.get("protocol", "paper"))
+    split_seed = spec.seed if hp.split_seed is None else hp.split_seed
+    protocol = hp.protocol
     if protocol == "paper":
         n_hold = max(1, round(HOLDOUT_FRACTION * len(persons)))
         if len(persons) <= n_hold:
@@ -48,7 +49,7 @@ def split_persons(persons: list[str], spec: RunSpec, hparams: dict[str, Any]) ->
         order = np.random.RandomState(split_seed).permutation(len(persons))
         held = sorted(persons[i] for i in order[:n_hold])
     elif protocol in ("leave-one-out", "leave-one-person-out"):
-        choice = hparams.get("holdout_person")
+        choice = hp.holdout_person
         if choice is None:
             held = [persons[split_seed % len(persons)]]
         elif isinstance(choice, str) and not choice.lstrip("-").isdigit():
@@ -79,12 +80,12 @@ def _stack(samples: dict[str, PersonSamples], persons: list[str]) -> tuple[torch
 
 
 def gaze_task(
-    samples: dict[str, PersonSamples], spec: RunSpec, hparams: dict[str, Any], info: dict[str, Any]
+    samples: dict[str, PersonSamples], spec: RunSpec, hp: DataHparams, info: dict[str, Any]
 ) -> TaskData:
-    train_persons, test_persons = split_persons(list(samples), spec, hparams)
+    train_persons, test_persons = split_persons(list(samples), spec, hp)
     train_x, train_y, train_pose = _stack(samples, train_persons)
     test_x, test_y, test_pose = _stack(samples, test_persons)
-    subset = subset_indices(len(train_x), spec, hparams)
+    subset = subset_indices(len(train_x), spec, hp)
     if subset is not None:
         idx = torch.from_numpy(subset)
         train_x, train_y, train_pose = train_x[idx], train_y[idx], train_pose[idx]
@@ -101,7 +102,7 @@ def gaze_task(
         test_aux=test_pose,
         info={
             **info,
-            "protocol": str(hparams.get("protocol", "paper")),
+            "protocol": hp.protocol,
             "train_persons": train_persons,
             "test_persons": test_persons,
             "train_size": len(train_x),

@@ -16,6 +16,7 @@ from torch.utils.data import Subset
 
 from worker.training.data import TaskData, register_loader
 from worker.training.data.common import DatasetNotFoundError, dataset_dir, shown, subset_indices
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 FOLDER = "imagenet"
@@ -99,8 +100,8 @@ def _image_folder(root: Path, transform: Any, classes: list[str] | None = None) 
 
 
 @register_loader("imagenet")
-def load_imagenet(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
-    folder = dataset_dir(hparams, FOLDER)
+def load_imagenet(spec: RunSpec, hp: DataHparams) -> TaskData:
+    folder = dataset_dir(hp, FOLDER)
     missing = [name for name in ("train", "val") if not (folder / name).is_dir()]
     if missing:
         raise DatasetNotFoundError(
@@ -108,7 +109,7 @@ def load_imagenet(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
             f"{folder}/train/<wnid>/*.JPEG and {folder}/val/<wnid>/*.JPEG (ILSVRC-2012 with the validation "
             "images sorted into class folders); set data_root or data_path to point elsewhere"
         )
-    size = int(hparams.get("image_size", 224))
+    size = hp.image_size
     try:
         train = _image_folder(folder / "train", train_transform(size))
         test = _image_folder(folder / "val", test_transform(size), classes=train.classes)
@@ -116,7 +117,7 @@ def load_imagenet(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
         raise DatasetNotFoundError(f"ImageNet under {folder}: {e}") from e
     num_classes = len(train.classes)
     train_size = len(train)
-    subset = subset_indices(train_size, spec, hparams)
+    subset = subset_indices(train_size, spec, hp)
     if subset is not None:
         train = Subset(train, subset.tolist())
     return TaskData(

@@ -30,6 +30,7 @@ from worker.training.data import TaskData, register_loader
 from worker.training.data.common import DatasetNotFoundError, dataset_dir, shown
 from worker.training.data.gaze_geometry import head_pose_to_pitchyaw, vector_to_pitchyaw
 from worker.training.data.gaze_protocol import PersonSamples, gaze_task
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 FOLDER = "MPIIGaze"
@@ -49,17 +50,15 @@ def _layout_help(folder: Path, h5_candidates: list[Path]) -> str:
     )
 
 
-def locate(hparams: dict[str, Any]) -> tuple[str, Path]:
+def locate(hp: DataHparams) -> tuple[str, Path]:
     """(format, path): the MPIIGaze folder for "mat", the .h5 file for "h5"."""
-    fmt = str(hparams.get("mpiigaze_format", "auto"))
-    if fmt not in ("auto", "mat", "h5"):
-        raise ValueError(f"mpiigaze_format must be 'auto', 'mat' or 'h5', got '{fmt}'")
-    folder = dataset_dir(hparams, FOLDER)
+    fmt = hp.mpiigaze_format
+    folder = dataset_dir(hp, FOLDER)
     if folder.suffix == ".h5":
         h5_candidates = [folder]
     else:
         h5_candidates = [folder / H5_NAME]
-        if not hparams.get("data_path"):
+        if not hp.data_path:
             h5_candidates.append(folder.parent / H5_NAME)
     has_mat = (folder / NORMALIZED).is_dir()
     h5_file = next((p for p in h5_candidates if p.is_file()), None)
@@ -203,7 +202,7 @@ def read_h5(path: Path) -> dict[str, PersonSamples]:
     return samples
 
 
-def _cached(folder: Path, subset: str, cache_dir: Any) -> dict[str, PersonSamples]:
+def _cached(folder: Path, subset: str, cache_dir: str | None) -> dict[str, PersonSamples]:
     if not cache_dir:
         return read_mat(folder, subset)
     key = re.sub(r"[^A-Za-z0-9]+", "_", str(folder.resolve())).strip("_")[-80:]
@@ -220,13 +219,11 @@ def _cached(folder: Path, subset: str, cache_dir: Any) -> dict[str, PersonSample
 
 
 @register_loader("mpiigaze")
-def load_mpiigaze(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
-    fmt, path = locate(hparams)
-    subset = str(hparams.get("mpiigaze_subset", "evaluation"))
-    if subset not in ("evaluation", "all"):
-        raise ValueError(f"mpiigaze_subset must be 'evaluation' or 'all', got '{subset}'")
-    samples = _cached(path, subset, hparams.get("cache_dir")) if fmt == "mat" else read_h5(path)
+def load_mpiigaze(spec: RunSpec, hp: DataHparams) -> TaskData:
+    fmt, path = locate(hp)
+    subset = hp.mpiigaze_subset
+    samples = _cached(path, subset, hp.cache_dir) if fmt == "mat" else read_h5(path)
     info = {"dataset": "mpiigaze", "format": fmt, "path": str(path), "persons": sorted(samples)}
     if fmt == "mat":
         info["subset"] = subset
-    return gaze_task(samples, spec, hparams, info)
+    return gaze_task(samples, spec, hp, info)

@@ -24,16 +24,19 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from worker.training.data import TaskData, register_loader
+from worker.training.data import TaskData, register_input_generator, register_loader
 from worker.training.data.gaze_geometry import pitchyaw_to_vector
 from worker.training.data.gaze_protocol import PersonSamples, gaze_task
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 IMAGE_HEIGHT, IMAGE_WIDTH = 36, 60
 RENDERER_VERSION = 1  # part of the cache file name: bump whenever rendered pixels change
-DATASET_SEED = 20_210  # the fixed synthetic dataset never moves with the run seed
-DEFAULT_PERSONS = 15  # as MPIIGaze
-DEFAULT_SAMPLES_PER_PERSON = 3000  # as the MPIIGaze evaluation subset: 45,000 images in all
+# Defaults live with the hyperparameters: a fixed dataset that never moves with the run seed, 15 persons as
+# MPIIGaze, 3,000 images each as the MPIIGaze evaluation subset (45,000 in all).
+DATASET_SEED: int = DataHparams.model_fields["dataset_seed"].default
+DEFAULT_PERSONS: int = DataHparams.model_fields["num_persons"].default
+DEFAULT_SAMPLES_PER_PERSON: int = DataHparams.model_fields["samples_per_person"].default
 RENDER_CHUNK = 2048  # fixed, so dataset generation draws the same random stream whatever the machine
 CPU_CHUNK = 256  # images painted at once on CPU (see `render`)
 TEXTURE_SHAPE = (6, 10)
@@ -347,6 +350,13 @@ def sample_batch(
     return (images, gaze.to(dev), head.to(dev)) if return_head_pose else (images, gaze.to(dev))
 
 
+@register_input_generator("eye-renderer")
+def render_inputs(n: int, generator: torch.Generator) -> torch.Tensor:
+    """XCL-GAN's generated inputs on gaze tasks: fresh eye images in [0, 1], as `prepare_gaze` outputs."""
+    images, _ = sample_batch(n, generator)
+    return images
+
+
 def generate_dataset(
     num_persons: int = DEFAULT_PERSONS,
     samples_per_person: int = DEFAULT_SAMPLES_PER_PERSON,
@@ -388,7 +398,9 @@ def generate_dataset(
     }
 
 
-def _cached_dataset(num_persons: int, samples_per_person: int, seed: int, cache_dir: Any) -> dict[str, Any]:
+def _cached_dataset(
+    num_persons: int, samples_per_person: int, seed: int, cache_dir: str | None
+) -> dict[str, Any]:
     if not cache_dir:
         return generate_dataset(num_persons, samples_per_person, seed)
     path = Path(cache_dir).expanduser() / (
@@ -405,15 +417,9 @@ def _cached_dataset(num_persons: int, samples_per_person: int, seed: int, cache_
 
 
 @register_loader("synthetic-gaze")
-def load_synthetic_gaze(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
-    num_persons = int(hparams.get("num_persons", DEFAULT_PERSONS))
-    per_person = int(hparams.get("samples_per_person", DEFAULT_SAMPLES_PER_PERSON))
-    seed = int(hparams.get("dataset_seed", DATASET_SEED))
-    if num_persons < 2 or per_person < 1:
-        raise ValueError(
-            f"synthetic-gaze needs num_persons >= 2 and samples_per_person >= 1, got {num_persons}, {per_person}"
-        )
-    data = _cached_dataset(num_persons, per_person, seed, hparams.get("cache_dir"))
+def load_synthetic_gaze(spec: RunSpec, hp: DataHparams) -> TaskData:
+    num_persons, per_person, seed = hp.num_persons, hp.samples_per_person, hp.dataset_seed
+    data = _cached_dataset(num_persons, per_person, seed, hp.cache_dir)
     samples = {
         f"p{i:02d}": PersonSamples(
             images=data["images"][data["person"] == i],
@@ -429,4 +435,4 @@ def load_synthetic_gaze(spec: RunSpec, hparams: dict[str, Any]) -> TaskData:
         "num_persons": num_persons,
         "samples_per_person": per_person,
     }
-    return gaze_task(samples, spec, hparams, info)
+    return gaze_task(samples, spec, hp, info)

@@ -1,4 +1,5 @@
-"""Model registry: builders by catalog name, called as builder(*, num_outputs, width, input_shape, **options)."""
+"""Model registry: builders by catalog name, called as builder(*, num_outputs, width, input_shape, **options)
+where the options are those of the model's catalog options model (a test pins the two)."""
 
 from __future__ import annotations
 
@@ -6,39 +7,21 @@ from collections.abc import Callable
 
 from torch import nn
 
+from worker.training.registry import Registry
+
 Builder = Callable[..., nn.Module]
-MODEL_BUILDERS: dict[str, Builder] = {}
-
-
-def register_model(name: str) -> Callable[[Builder], Builder]:
-    def wrap(fn: Builder) -> Builder:
-        if name in MODEL_BUILDERS:
-            raise ValueError(f"model '{name}' registered twice")
-        MODEL_BUILDERS[name] = fn
-        return fn
-
-    return wrap
-
-
-def _load_all() -> None:
-    import importlib
-    import pkgutil
-
-    for module in pkgutil.iter_modules(__path__):
-        importlib.import_module(f"{__name__}.{module.name}")
+MODEL_BUILDERS: Registry[Builder] = Registry("model", __name__)
+register_model = MODEL_BUILDERS.register
 
 
 def build_model(
     name: str, *, num_outputs: int, width: float, input_shape: tuple[int, ...], **options: object
 ) -> nn.Module:
-    _load_all()
-    try:
-        builder = MODEL_BUILDERS[name]
-    except KeyError:
-        raise ValueError(f"unknown model '{name}'; available: {', '.join(sorted(MODEL_BUILDERS))}")
+    builder = MODEL_BUILDERS.get(name)
+    if builder is None:
+        raise ValueError(f"unknown model '{name}'; available: {', '.join(MODEL_BUILDERS.names())}")
     return builder(num_outputs=num_outputs, width=width, input_shape=input_shape, **options)
 
 
 def registered_models() -> list[str]:
-    _load_all()
-    return sorted(MODEL_BUILDERS)
+    return MODEL_BUILDERS.names()

@@ -12,6 +12,7 @@ import torch
 from worker.training.data import load_task
 from worker.training.data.cifar100 import MEAN, STD, augment, prepare
 from worker.training.data.common import DatasetNotFoundError
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 
@@ -52,7 +53,7 @@ def write_cifar(
 @pytest.mark.parametrize("bytes_keys", [True, False])
 def test_loads_pickles_channel_major(tmp_path: Path, bytes_keys: bool) -> None:
     raw = write_cifar(tmp_path / "cifar-100-python", bytes_keys=bytes_keys)
-    data = load_task(spec(), {"data_root": str(tmp_path)})
+    data = load_task(spec(), DataHparams(data_root=str(tmp_path)))
     k = (lambda s: s.encode()) if bytes_keys else (lambda s: s)
     assert data.kind == "classification" and data.num_outputs == 100
     assert data.train_x.shape == (20, 3, 32, 32) and data.train_x.dtype == torch.uint8
@@ -66,13 +67,13 @@ def test_loads_pickles_channel_major(tmp_path: Path, bytes_keys: bool) -> None:
 
 def test_data_path_and_limit(tmp_path: Path) -> None:
     write_cifar(tmp_path / "somewhere")
-    data = load_task(spec(limit=7, seed=3), {"data_path": str(tmp_path / "somewhere")})
+    data = load_task(spec(limit=7, seed=3), DataHparams(data_path=str(tmp_path / "somewhere")))
     assert len(data.train_x) == len(data.train_y) == 7 and len(data.test_x) == 10
 
 
 def test_missing_folder_names_path_and_layout(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError) as err:
-        load_task(spec(), {"data_root": str(tmp_path / "data")})
+        load_task(spec(), DataHparams(data_root=str(tmp_path / "data")))
     message = str(err.value)
     assert str(tmp_path / "data" / "cifar-100-python") in message
     assert "{train,test,meta}" in message and "cifar-100-python.tar.gz" in message

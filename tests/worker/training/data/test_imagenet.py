@@ -12,6 +12,7 @@ from PIL import Image
 from worker.training.data import load_task
 from worker.training.data.common import DatasetNotFoundError
 from worker.training.data.imagenet import Lighting
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 WNIDS = ["n01440764", "n01443537", "n01484850"]
@@ -35,7 +36,7 @@ def write_imagenet(root: Path, val_wnids: list[str] | None = None) -> None:
 
 def test_train_and_val_transforms_give_224(tmp_path: Path) -> None:
     write_imagenet(tmp_path / "imagenet")
-    data = load_task(spec(), {"data_root": str(tmp_path)})
+    data = load_task(spec(), DataHparams(data_root=str(tmp_path)))
     assert data.kind == "classification" and data.num_outputs == 3 and not data.in_memory
     assert len(data.train_dataset) == 6 and len(data.test_dataset) == 6
     image, target = data.train_dataset[0]
@@ -50,14 +51,14 @@ def test_train_and_val_transforms_give_224(tmp_path: Path) -> None:
 
 def test_val_with_fewer_classes_keeps_training_indices(tmp_path: Path) -> None:
     write_imagenet(tmp_path / "imagenet", val_wnids=[WNIDS[2]])
-    data = load_task(spec(), {"data_path": str(tmp_path / "imagenet")})
+    data = load_task(spec(), DataHparams(data_path=str(tmp_path / "imagenet")))
     assert data.num_outputs == 3
     assert {data.test_dataset[i][1] for i in range(len(data.test_dataset))} == {2}
 
 
 def test_limit_takes_a_subset(tmp_path: Path) -> None:
     write_imagenet(tmp_path / "imagenet")
-    data = load_task(spec(limit=4), {"data_root": str(tmp_path), "image_size": 64})
+    data = load_task(spec(limit=4), DataHparams(data_root=str(tmp_path), image_size=64))
     assert len(data.train_dataset) == 4 and data.train_dataset[0][0].shape == (3, 64, 64)
 
 
@@ -72,10 +73,10 @@ def test_lighting_adds_one_colour_shift_per_image() -> None:
 
 def test_missing_folder_names_path_and_layout(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError) as err:
-        load_task(spec(), {"data_root": str(tmp_path / "data")})
+        load_task(spec(), DataHparams(data_root=str(tmp_path / "data")))
     message = str(err.value)
     assert str(tmp_path / "data" / "imagenet") in message and "train/<wnid>/*.JPEG" in message
     (tmp_path / "data" / "imagenet" / "train").mkdir(parents=True)
     (tmp_path / "data" / "imagenet" / "val").mkdir()
     with pytest.raises(DatasetNotFoundError, match="imagenet"):
-        load_task(spec(), {"data_root": str(tmp_path / "data")})
+        load_task(spec(), DataHparams(data_root=str(tmp_path / "data")))

@@ -15,6 +15,7 @@ from scipy.spatial.transform import Rotation
 from worker.training.data import load_task
 from worker.training.data.common import DatasetNotFoundError
 from worker.training.data.mpiigaze import read_day
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 PERSONS = [f"p{i:02d}" for i in range(15)]
@@ -93,7 +94,7 @@ def test_fixture_reads_back_like_the_real_files(tmp_path: Path) -> None:
 def test_mat_evaluation_subset_flips_right_eyes(tmp_path: Path) -> None:
     written = write_mat_dataset(tmp_path / "MPIIGaze")
     data = load_task(
-        spec(), {"data_root": str(tmp_path), "protocol": "leave-one-out", "holdout_person": "p03"}
+        spec(), DataHparams(data_root=str(tmp_path), protocol="leave-one-out", holdout_person="p03")
     )
     info = data.info or {}
     assert info["format"] == "mat" and info["test_persons"] == ["p03"] and len(info["train_persons"]) == 14
@@ -113,7 +114,7 @@ def test_mat_evaluation_subset_flips_right_eyes(tmp_path: Path) -> None:
 
 def test_mat_all_subset_and_paper_protocol(tmp_path: Path) -> None:
     write_mat_dataset(tmp_path / "MPIIGaze")
-    hparams = {"data_path": str(tmp_path / "MPIIGaze"), "mpiigaze_format": "mat", "mpiigaze_subset": "all"}
+    hparams = DataHparams(data_path=str(tmp_path / "MPIIGaze"), mpiigaze_format="mat", mpiigaze_subset="all")
     data = load_task(spec(1), hparams)
     info = data.info or {}
     assert len(info["train_persons"]) == 12 and len(info["test_persons"]) == 3
@@ -125,7 +126,7 @@ def test_mat_all_subset_and_paper_protocol(tmp_path: Path) -> None:
 
 def test_mat_cache(tmp_path: Path) -> None:
     write_mat_dataset(tmp_path / "MPIIGaze")
-    hparams = {"data_root": str(tmp_path), "cache_dir": str(tmp_path / "cache")}
+    hparams = DataHparams(data_root=str(tmp_path), cache_dir=str(tmp_path / "cache"))
     first = load_task(spec(), hparams)
     assert len(list((tmp_path / "cache").glob("mpiigaze-*.pt"))) == 1
     second = load_task(spec(), hparams)
@@ -151,7 +152,7 @@ def write_h5(path: Path, n: int = 5) -> dict[str, dict[str, np.ndarray]]:
 
 def test_h5_layout(tmp_path: Path) -> None:
     written = write_h5(tmp_path / "MPIIGaze" / "MPIIGaze.h5")
-    data = load_task(spec(), {"data_root": str(tmp_path)})  # auto-detected
+    data = load_task(spec(), DataHparams(data_root=str(tmp_path)))  # auto-detected
     info = data.info or {}
     assert info["format"] == "h5" and len(info["train_persons"]) == 12 and len(info["test_persons"]) == 3
     first = info["test_persons"][0]
@@ -160,31 +161,31 @@ def test_h5_layout(tmp_path: Path) -> None:
     assert np.array_equal(data.test_aux[:5].numpy(), written[first]["pose"])
     # The file itself as data_path, format forced.
     direct = load_task(
-        spec(), {"data_path": str(tmp_path / "MPIIGaze" / "MPIIGaze.h5"), "mpiigaze_format": "h5"}
+        spec(), DataHparams(data_path=str(tmp_path / "MPIIGaze" / "MPIIGaze.h5"), mpiigaze_format="h5")
     )
     assert torch.equal(direct.test_x, data.test_x)
 
 
 def test_h5_next_to_data_root(tmp_path: Path) -> None:
     write_h5(tmp_path / "MPIIGaze.h5", n=2)  # hysts keeps it as datasets/MPIIGaze.h5
-    data = load_task(spec(), {"data_root": str(tmp_path), "mpiigaze_format": "h5"})
+    data = load_task(spec(), DataHparams(data_root=str(tmp_path), mpiigaze_format="h5"))
     assert len(data.train_x) == 24
 
 
 def test_missing_data_names_path_and_layouts(tmp_path: Path) -> None:
     with pytest.raises(DatasetNotFoundError) as err:
-        load_task(spec(), {"data_root": str(tmp_path / "nowhere")})
+        load_task(spec(), DataHparams(data_root=str(tmp_path / "nowhere")))
     message = str(err.value)
     assert str(tmp_path / "nowhere" / "MPIIGaze") in message
     assert "Data/Normalized/pXX/dayYY.mat" in message and "MPIIGaze.h5" in message
     assert "sample list for eye image" in message
     write_h5(tmp_path / "MPIIGaze" / "MPIIGaze.h5", n=1)
     with pytest.raises(DatasetNotFoundError, match="mat"):
-        load_task(spec(), {"data_root": str(tmp_path), "mpiigaze_format": "mat"})
+        load_task(spec(), DataHparams(data_root=str(tmp_path), mpiigaze_format="mat"))
 
 
 def test_missing_evaluation_list_is_explained(tmp_path: Path) -> None:
     write_mat_dataset(tmp_path / "MPIIGaze")
     (tmp_path / "MPIIGaze" / "Evaluation Subset" / "sample list for eye image" / "p04.txt").unlink()
     with pytest.raises(DatasetNotFoundError, match="p04.txt"):
-        load_task(spec(), {"data_root": str(tmp_path)})
+        load_task(spec(), DataHparams(data_root=str(tmp_path)))

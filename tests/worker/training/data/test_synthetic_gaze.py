@@ -4,10 +4,12 @@ from pathlib import Path
 
 import pytest
 import torch
+from pydantic import ValidationError
 
 from worker.training.data import load_task, synthetic_gaze
 from worker.training.data.gaze_geometry import angular_error_deg
 from worker.training.data.synthetic_gaze import render, sample_batch, sample_people
+from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 SMALL = {"num_persons": 15, "samples_per_person": 6}
@@ -97,7 +99,7 @@ def test_sample_batch_draws_from_given_people_and_returns_head_pose() -> None:
 def test_loader_paper_protocol_splits_12_3_and_moves_with_seed() -> None:
     splits = {}
     for seed in range(4):
-        data = load_task(spec(seed), dict(SMALL))
+        data = load_task(spec(seed), DataHparams(**SMALL))
         assert data.kind == "regression" and data.num_outputs == 2
         info = data.info or {}
         assert len(info["train_persons"]) == 12 and len(info["test_persons"]) == 3
@@ -110,41 +112,47 @@ def test_loader_paper_protocol_splits_12_3_and_moves_with_seed() -> None:
         assert prepared.dtype == torch.float32 and 0 <= prepared.min() and prepared.max() <= 1
         splits[seed] = tuple(info["test_persons"])
     assert len(set(splits.values())) > 1
-    assert load_task(spec(2), dict(SMALL)).info["test_persons"] == list(splits[2])  # same seed, same split
+    assert load_task(spec(2), DataHparams(**SMALL)).info["test_persons"] == list(
+        splits[2]
+    )  # same seed, same split
 
 
 def test_dataset_is_fixed_across_run_seeds() -> None:
-    a = load_task(spec(0), dict(SMALL, protocol="leave-one-out", holdout_person="p05"))
-    b = load_task(spec(9), dict(SMALL, protocol="leave-one-out", holdout_person=5))
+    a = load_task(spec(0), DataHparams(**SMALL, protocol="leave-one-out", holdout_person="p05"))
+    b = load_task(spec(9), DataHparams(**SMALL, protocol="leave-one-out", holdout_person=5))
     assert a.info["test_persons"] == b.info["test_persons"] == ["p05"]
     assert torch.equal(a.test_x, b.test_x) and torch.equal(a.test_y, b.test_y)
     assert len(a.info["train_persons"]) == 14
     # Default fold: run seed mod #persons.
-    assert load_task(spec(17), dict(SMALL, protocol="leave-one-out")).info["test_persons"] == ["p02"]
-    other = load_task(spec(0), dict(SMALL, protocol="leave-one-out", holdout_person="p05", dataset_seed=1))
+    assert load_task(spec(17), DataHparams(**SMALL, protocol="leave-one-out")).info["test_persons"] == ["p02"]
+    other = load_task(
+        spec(0), DataHparams(**SMALL, protocol="leave-one-out", holdout_person="p05", dataset_seed=1)
+    )
     assert not torch.equal(a.test_x, other.test_x)
 
 
 def test_bad_protocol_and_holdout_are_rejected() -> None:
-    with pytest.raises(ValueError, match="unknown gaze protocol"):
-        load_task(spec(), dict(SMALL, protocol="random"))
+    with pytest.raises(ValidationError, match="protocol"):
+        DataHparams(**SMALL, protocol="random")
     with pytest.raises(ValueError, match="out of range"):
-        load_task(spec(), dict(SMALL, protocol="leave-one-out", holdout_person=15))
+        load_task(spec(), DataHparams(**SMALL, protocol="leave-one-out", holdout_person=15))
 
 
 def test_limit_draws_a_training_subset_fixed_by_subset_seed() -> None:
-    hparams = dict(SMALL, protocol="leave-one-out", holdout_person=0)
+    hparams = DataHparams(**SMALL, protocol="leave-one-out", holdout_person=0)
     data = load_task(spec(1, limit=10), hparams)
     assert len(data.train_x) == len(data.train_y) == len(data.train_aux) == 10
     assert len(data.test_x) == 6
     # Same labelled subset for every run seed (teachers and students of a grid agree) ...
     assert torch.equal(load_task(spec(2, limit=10), hparams).train_y, data.train_y)
     # ... and another one for another subset_seed.
-    assert not torch.equal(load_task(spec(1, limit=10), dict(hparams, subset_seed=1)).train_y, data.train_y)
+    assert not torch.equal(
+        load_task(spec(1, limit=10), hparams.model_copy(update={"subset_seed": 1})).train_y, data.train_y
+    )
 
 
 def test_cache_round_trip(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    hparams = dict(SMALL, cache_dir=str(tmp_path / "cache"))
+    hparams = DataHparams(**SMALL, cache_dir=str(tmp_path / "cache"))
     first = load_task(spec(), hparams)
     assert len(list((tmp_path / "cache").glob("synthetic-gaze-*.pt"))) == 1
 

@@ -1,0 +1,108 @@
+"""Training, validation and test batches, from device-resident tensors or (for ImageNet-sized data) a
+DataLoader."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+
+from worker.training.data import TaskData
+
+EVAL_BATCH = 512
+Batch = tuple[torch.Tensor, torch.Tensor]
+
+
+class Batches:
+    def __init__(
+        self,
+        data: TaskData,
+        device: torch.device,
+        batch_size: int,
+        seed: int,
+        workers: int,
+        val_fraction: float = 0.0,
+        val_seed: int = 0,
+    ) -> None:
+        self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
+        self.cpu_gen = torch.Generator().manual_seed(seed)
+        self.dev_gen = torch.Generator(device=device).manual_seed(seed)
+        self.val_x: torch.Tensor | None = None
+        if data.in_memory:
+            train_x, train_y = data.train_x, data.train_y
+            if val_fraction > 0:
+                # A validation split carved from the training data, fixed by val_seed (not the run seed), so
+                # model choices can be made without looking at the test split.
+                order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(val_seed))
+                n_val = max(1, round(val_fraction * len(train_x)))
+                self.val_x, self.val_y = train_x[order[:n_val]].to(device), train_y[order[:n_val]].to(device)
+                train_x, train_y = train_x[order[n_val:]], train_y[order[n_val:]]
+            self.train_x, self.train_y = train_x.to(device), train_y.to(device)  # type: ignore[union-attr]
+            self.test_x, self.test_y = data.test_x.to(device), data.test_y.to(device)  # type: ignore[union-attr]
+        elif val_fraction > 0:
+            raise ValueError(
+                "val_fraction needs an in-memory task; ImageNet-sized tasks report their val folder"
+            )
+
+    @property
+    def has_val(self) -> bool:
+        return self.val_x is not None
+
+    @property
+    def train_size(self) -> int:
+        return len(self.train_x) if self.data.in_memory else len(self.data.train_dataset)  # type: ignore[arg-type]
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, math.ceil(self.train_size / self.batch_size))
+
+    def prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """Stored inputs -> model inputs (normalised floats; channels-last on CUDA)."""
+        x = self.data.prepare(x, None) if self.data.prepare else x.float()
+        return (
+            x.contiguous(memory_format=torch.channels_last)
+            if self.device.type == "cuda" and x.dim() == 4
+            else x
+        )
+
+    def train(self) -> Iterator[Batch]:
+        if self.data.in_memory:
+            order = torch.randperm(len(self.train_x), generator=self.cpu_gen).to(self.device)
+            for start in range(0, len(order), self.batch_size):
+                idx = order[start : start + self.batch_size]
+                yield self._augment(self.prepare(self.train_x[idx])), self.train_y[idx]
+        else:
+            yield from self._from_loader(self.data.train_dataset, shuffle=True)
+
+    def test(self) -> Iterator[Batch]:
+        if self.data.in_memory:
+            yield from self._in_chunks(self.test_x, self.test_y)
+        else:
+            yield from self._from_loader(self.data.test_dataset, shuffle=False)
+
+    def val(self) -> Iterator[Batch]:
+        assert self.val_x is not None
+        yield from self._in_chunks(self.val_x, self.val_y)
+
+    def _in_chunks(self, x: torch.Tensor, y: torch.Tensor) -> Iterator[Batch]:
+        for start in range(0, len(x), EVAL_BATCH):
+            yield self.prepare(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH]
+
+    def _augment(self, x: torch.Tensor) -> torch.Tensor:
+        return self.data.augment(x, self.dev_gen) if self.data.augment else x
+
+    def _from_loader(self, dataset: Any, shuffle: bool) -> Iterator[Batch]:
+        loader = torch.utils.data.DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.workers,
+            pin_memory=self.device.type == "cuda",
+            generator=self.cpu_gen,
+            drop_last=shuffle,
+            persistent_workers=self.workers > 0,
+        )
+        for x, y in loader:
+            yield self.prepare(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)

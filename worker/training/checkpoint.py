@@ -1,0 +1,93 @@
+"""Checkpoints that resume a run exactly (weights, optimiser, schedule and every random stream), and the
+final `model.pt` that teachers and the artifact store read."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from worker.training.batches import Batches
+from worker.training.data import TaskData
+from xclab.hparams import Hparams
+from xclab.spec import RunSpec
+
+History = list[dict[str, float]]
+
+
+def save_checkpoint(
+    path: Path,
+    spec: RunSpec,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    batches: Batches,
+    epoch: int,
+    history: History,
+) -> None:
+    tmp = path.with_suffix(".tmp")
+    torch.save(
+        {
+            "spec": spec.model_dump(mode="json"),
+            "model": model.state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "cpu_gen": batches.cpu_gen.get_state(),
+            "dev_gen": batches.dev_gen.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "numpy_rng": np.random.get_state(),
+            "python_rng": random.getstate(),
+            "epoch": epoch,
+            "history": history,
+        },
+        tmp,
+    )
+    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+
+
+def resume(
+    path: Path,
+    spec: RunSpec,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    batches: Batches,
+) -> tuple[int, History]:
+    """(epochs done, history so far), restoring every state; (0, []) when there is no checkpoint of this spec."""
+    if not path.exists():
+        return 0, []
+    state = torch.load(path, map_location=batches.device, weights_only=False)
+    if state["spec"] != spec.model_dump(mode="json"):
+        return 0, []
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    batches.cpu_gen.set_state(state["cpu_gen"])
+    batches.dev_gen.set_state(state["dev_gen"])
+    torch.set_rng_state(state["torch_rng"])
+    np.random.set_state(state["numpy_rng"])
+    random.setstate(state["python_rng"])
+    return state["epoch"], state["history"]
+
+
+def save_model(
+    path: Path, spec: RunSpec, model: nn.Module, hp: Hparams, num_outputs: int, data: TaskData
+) -> Path:
+    """The finished model with what rebuilds it (teachers.load_member): spec, output count and input shape,
+    plus the hyperparameters and the data's facts (e.g. the persons it trained on)."""
+    torch.save(
+        {
+            "kind": "model",
+            "model": model.state_dict(),
+            "spec": spec.model_dump(mode="json"),
+            "hparams": hp.model_dump(mode="json"),
+            "num_outputs": num_outputs,
+            "input_shape": list(data.input_shape),
+            "data_info": data.info or {},
+        },
+        path,
+    )
+    return path

@@ -1,0 +1,30 @@
+"""What a training run reports back and how a caller steers it: hooks in, a result or `Cancelled` out.
+Every loop (student and generator runs) imports these from here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+CANCEL_CHECK_EVERY = 5  # steps between looks at the cancel flag
+
+
+class Cancelled(Exception):
+    """Raised inside the loop when the hooks ask to stop; the checkpoint on disk stays valid."""
+
+
+class Hooks:
+    """Override to stream metrics or stop early; the defaults do nothing."""
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        pass
+
+    def should_stop(self) -> bool:
+        return False
+
+
+@dataclass
+class TrainResult:
+    final_metrics: dict[str, float]
+    model_path: Path
+    history: list[dict[str, float]] = field(default_factory=list)

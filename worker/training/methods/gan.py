@@ -1,0 +1,129 @@
+"""The `gan` method: a run that trains the class-conditional GAN (hinge loss, projection discriminator) that
+XCL-GAN later samples, instead of a student."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from worker.training.batches import Batches
+from worker.training.generators import ConditionalGenerator, ProjectionDiscriminator, generator_config
+from worker.training.hooks import CANCEL_CHECK_EVERY, Cancelled, Hooks, TrainResult
+from worker.training.methods import register_generator_trainer
+from worker.training.methods.base import GeneratorTrainer
+from worker.training.metrics import peak_memory_mb
+from xclab.catalog.methods import GANParams
+from xclab.hparams import Hparams
+from xclab.spec import RunSpec
+
+
+@register_generator_trainer("gan")
+class ConditionalGAN(GeneratorTrainer[GANParams]):
+    params_model = GANParams
+    models = ("cgan",)
+
+    def train(
+        self,
+        spec: RunSpec,
+        hp: Hparams,
+        workdir: Path,
+        hooks: Hooks,
+        batches: Batches,
+        device: torch.device,
+        progress: bool,
+    ) -> TrainResult:
+        data = batches.data
+        if data.kind != "classification" or not data.in_memory:
+            raise ValueError(
+                f"a generator run needs an in-memory classification task; '{spec.task}' is not one"
+            )
+        x = torch.cat(
+            [batches.prepare(batches.train_x[i : i + 1024]) for i in range(0, len(batches.train_x), 1024)]
+        )
+        y = batches.train_y
+        shape = tuple(x.shape[1:])
+        gen = ConditionalGenerator(
+            data.num_outputs, shape, self.p.latent_dim, spec.model.width, out_scale=float(x.abs().max())
+        ).to(device)
+        disc = ProjectionDiscriminator(data.num_outputs, shape, spec.model.width).to(device)
+        opt_g = torch.optim.Adam(gen.parameters(), lr=hp.lr, betas=(0.5, 0.999))
+        opt_d = torch.optim.Adam(disc.parameters(), lr=hp.lr, betas=(0.5, 0.999))
+        started, history = time.perf_counter(), []
+        epochs: Any = range(hp.epochs)
+        if progress:
+            from tqdm import tqdm
+
+            epochs = tqdm(epochs, desc=f"{self.name} {spec.task}", unit="ep")
+        for epoch in epochs:
+            t0 = time.perf_counter()
+            metrics = train_gan_epoch(
+                gen, disc, opt_g, opt_d, x, y, hp.batch_size, batches.cpu_gen, hooks.should_stop
+            )
+            metrics.update(
+                {
+                    "epoch_seconds": time.perf_counter() - t0,
+                    "samples_per_s": len(x) / (time.perf_counter() - t0),
+                }
+            )
+            history.append({"epoch": epoch + 1, **metrics})
+            hooks.on_epoch_end(epoch + 1, metrics)
+        model_path = workdir / "model.pt"
+        torch.save(
+            {
+                "kind": "generator",
+                "generator": gen.state_dict(),
+                "generator_config": generator_config(gen),
+                "spec": spec.model_dump(mode="json"),
+                "hparams": hp.model_dump(mode="json"),
+            },
+            model_path,
+        )
+        final = {k: v for k, v in history[-1].items() if k != "epoch"}
+        final.update(
+            {
+                "params": float(sum(p.numel() for p in gen.parameters())),
+                "wall_time_s": time.perf_counter() - started,
+                "peak_memory_mb": peak_memory_mb(device),
+            }
+        )
+        return TrainResult(final_metrics=final, model_path=model_path, history=history)
+
+
+def train_gan_epoch(
+    gen: ConditionalGenerator,
+    disc: ProjectionDiscriminator,
+    opt_g: torch.optim.Optimizer,
+    opt_d: torch.optim.Optimizer,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    generator: torch.Generator,
+    should_stop: Callable[[], bool],
+) -> dict[str, float]:
+    """One epoch of hinge-loss GAN training over (x, y) held on the device."""
+    gen.train()
+    disc.train()
+    order = torch.randperm(len(x), generator=generator).to(x.device)
+    d_sum = g_sum = 0.0
+    steps = 0
+    for start in range(0, len(order), batch_size):
+        if steps % CANCEL_CHECK_EVERY == 0 and should_stop():
+            raise Cancelled("cancelled during generator training")
+        idx = order[start : start + batch_size]
+        real, labels = x[idx], y[idx]
+        fake = gen.sample_classes(labels, generator)
+        d_loss = F.relu(1 - disc(real, labels)).mean() + F.relu(1 + disc(fake.detach(), labels)).mean()
+        opt_d.zero_grad(set_to_none=True)
+        d_loss.backward()
+        opt_d.step()
+        g_loss = -disc(gen.sample_classes(labels, generator), labels).mean()
+        opt_g.zero_grad(set_to_none=True)
+        g_loss.backward()
+        opt_g.step()
+        d_sum, g_sum, steps = d_sum + d_loss.item(), g_sum + g_loss.item(), steps + 1
+    return {"gan_d_loss": d_sum / steps, "gan_g_loss": g_sum / steps}

@@ -1,0 +1,123 @@
+"""Training methods and their parameters. A new method is an entry here (with its parameter model) plus one file
+in `worker/training/methods/` that registers the implementation under the same name (a test pins the two)."""
+
+from __future__ import annotations
+
+import typing
+from typing import Literal
+
+from pydantic import Field
+
+from xclab.catalog.info import MethodInfo, MethodParams
+
+
+class LabelSmoothingParams(MethodParams):
+    epsilon: float = Field(default=0.1, ge=0, lt=1, description="Probability mass moved off the true class.")
+
+
+class MixParams(MethodParams):
+    alpha: float = Field(default=1.0, ge=0, description="lambda ~ Beta(alpha, alpha); 0 turns mixing off.")
+
+
+class DistillParams(MethodParams):
+    temperature: float = Field(
+        default=1.0, gt=0, description="T of softmax(z / T), teachers and student alike."
+    )
+    t2_factor: bool = Field(default=False, description="Multiply the KL by T^2 (Hinton et al.).")
+
+
+class KDParams(DistillParams):
+    gt_weight: float = Field(
+        default=0.0, ge=0, lt=1, description="Convex weight of a hard-label cross-entropy term (0: pure KL)."
+    )
+
+
+class XCLMixParams(DistillParams):
+    mix: Literal["both", "mixup", "cutmix"] = Field(
+        default="both", description="How the extra samples are mixed (both: a coin flip per batch)."
+    )
+    alpha: float = Field(default=1.0, ge=0, description="lambda ~ Beta(alpha, alpha).")
+    mix_ratio: float = Field(default=1.0, ge=0, description="Mixed samples per original sample.")
+
+
+class XCLGANParams(DistillParams):
+    generator_run: int | None = Field(
+        default=None, ge=1, description="Id of a finished `gan` run on the same task (classification tasks)."
+    )
+    mode: Literal["online", "offline"] = Field(
+        default="online", description="Fresh samples every step, or a fixed pool labelled once."
+    )
+    gan_fraction: float = Field(
+        default=0.5, gt=0, lt=1, description="Generated share of each transfer batch."
+    )
+    offline_size: int = Field(default=10_000, ge=1, description="offline: samples in the pool.")
+
+
+class GANParams(MethodParams):
+    latent_dim: int = Field(default=32, ge=1, le=4096, description="Dimension of the generator's noise z.")
+
+
+METHODS: dict[str, MethodInfo] = {
+    m.name: m
+    for m in [
+        MethodInfo("erm", False, "Empirical risk minimisation: cross-entropy, or Gaussian NLL for gaze."),
+        MethodInfo(
+            "ls",
+            False,
+            "Label smoothing: 1-eps on the true class, eps/(c-1) elsewhere.",
+            LabelSmoothingParams,
+            needs_class_labels=True,
+        ),
+        MethodInfo("mixup", False, "MixUp with lambda ~ Beta(alpha, alpha) per batch.", MixParams),
+        MethodInfo("cutmix", False, "CutMix with lambda ~ Beta(alpha, alpha) per batch.", MixParams),
+        MethodInfo(
+            "kd",
+            True,
+            "Knowledge distillation on the training batch from the averaged teacher ensemble; gt_weight is the "
+            "convex weight of a hard-label cross-entropy term (0 = pure KL).",
+            KDParams,
+            transfer_set="original",
+        ),
+        MethodInfo(
+            "xcl-mix",
+            True,
+            "XCL-Mix: transfer set = batch + mix_ratio x batch MixUp/CutMix samples; the student matches the "
+            "ensemble's distribution on all of it (KL).",
+            XCLMixParams,
+            transfer_set="extended",
+        ),
+        MethodInfo(
+            "xcl-gan",
+            True,
+            "XCL-GAN: transfer set extended with generated samples (eye renderer for gaze, a generator run for "
+            "classification), online (fresh every step) or offline (a fixed pool); gan_fraction of each "
+            "transfer batch is generated.",
+            XCLGANParams,
+            uses_generator=True,
+            transfer_set="extended",
+        ),
+        MethodInfo(
+            "gan",
+            False,
+            "Train a class-conditional GAN (model cgan): a generator run for XCL-GAN.",
+            GANParams,
+            trains_generator=True,
+            needs_class_labels=True,
+        ),
+    ]
+}
+
+
+def _choices() -> dict[str, tuple[str, ...]]:
+    choices: dict[str, tuple[str, ...]] = {}
+    for method in METHODS.values():
+        for name, info in method.params_model.model_fields.items():
+            if typing.get_origin(info.annotation) is Literal:
+                values = typing.get_args(info.annotation)
+                if choices.setdefault(name, values) != values:
+                    raise ValueError(f"parameter '{name}' has different choices in different methods")
+    return choices
+
+
+# Allowed values of string-valued method parameters (derived from the parameter models).
+METHOD_CHOICES: dict[str, tuple[str, ...]] = _choices()
