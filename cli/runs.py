@@ -140,6 +140,8 @@ def train(
         progress=True,
         teacher_paths=teachers,
         generator_path=generator_checkpoint,
+        data_root=get_settings().data_root,
+        cache_dir=get_settings().resolved_cache_dir,
     )
     table = Table("metric", "value", title=f"{spec.method.name} / {spec.model.name} on {spec.task}")
     for key, value in result.final_metrics.items():

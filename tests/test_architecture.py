@@ -18,14 +18,6 @@ ROLE_LIBRARIES = ("torch", "torchvision", "fastapi", "uvicorn", "sqlalchemy", "a
 # The engine is a plain PyTorch library: no job queue, no web, no HTTP, no database.
 ENGINE_FORBIDDEN = ("celery", "fastapi", "uvicorn", "httpx", "tenacity", "sqlalchemy", "streamlit")
 
-# Cycles being removed on other branches. Each is checked by its own strict xfail below, which starts failing
-# the moment the cycle is gone: then delete its entry here.
-KNOWN_CYCLES = {
-    "engine: trainer, gan_trainer, generators": frozenset(
-        {"worker.training.gan_trainer", "worker.training.generators", "worker.training.trainer"}
-    ),
-}
-
 
 @pytest.fixture(scope="module")
 def graph() -> grimp.ImportGraph:
@@ -83,20 +75,8 @@ def test_the_engine_imports_no_other_worker_module(graph: grimp.ImportGraph) -> 
     assert {c for m in outside for c in chains(graph, "worker.training", m)} == set()
 
 
-def test_no_import_cycles_besides_the_known_ones(graph: grimp.ImportGraph) -> None:
-    unexpected = [sorted(c) for c in import_cycles(graph) if c not in KNOWN_CYCLES.values()]
-    assert unexpected == []
-
-
-@pytest.mark.parametrize(
-    "cycle",
-    [
-        pytest.param(c, id=name, marks=pytest.mark.xfail(strict=True, reason="fixed on another branch"))
-        for name, c in KNOWN_CYCLES.items()
-    ],
-)
-def test_known_cycle_is_gone(graph: grimp.ImportGraph, cycle: frozenset[str]) -> None:
-    assert cycle not in import_cycles(graph)
+def test_no_import_cycles(graph: grimp.ImportGraph) -> None:
+    assert sorted(sorted(c) for c in import_cycles(graph)) == []
 
 
 def test_the_cycle_finder_sees_module_and_package_cycles() -> None:

@@ -74,7 +74,7 @@ def fetch_checkpoint(client: ApiClient, run_id: int, settings: Settings) -> Path
     artifact = next((a for a in run["artifacts"] if a["path"] == "model.pt"), None)
     if artifact is None:
         raise RuntimeError(f"run {run_id} succeeded but has no model.pt artifact")
-    target = settings.home.resolve() / "cache" / "runs" / str(run_id) / f"model-{artifact['sha256'][:16]}.pt"
+    target = settings.resolved_cache_dir / "runs" / str(run_id) / f"model-{artifact['sha256'][:16]}.pt"
     if not target.exists():
         tmp = target.with_suffix(".part")
         client.download_artifact(run_id, "model.pt", tmp)
@@ -123,6 +123,9 @@ def _train_and_report(
             hooks=ReportingHooks(),
             teacher_paths=teacher_paths,
             generator_path=generator_path,
+            # The worker's own folders; a spec naming data_root/data_path/cache_dir still wins.
+            data_root=settings.data_root,
+            cache_dir=settings.resolved_cache_dir,
         )
         last_epoch = int(run["hparams"]["epochs"])
         client.log_metrics(

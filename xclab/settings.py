@@ -49,6 +49,10 @@ class Settings(BaseSettings):
     )
     dashboard_port: int = 8501
     data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Derived-data cache (rendered datasets, teacher checkpoints); default: home/cache.",
+    )
 
     @property
     def resolved_database_url(self) -> str:
@@ -67,6 +71,10 @@ class Settings(BaseSettings):
     @property
     def resolved_artifact_root(self) -> Path:
         return (self.artifact_root or self.home / "artifacts").resolve()
+
+    @property
+    def resolved_cache_dir(self) -> Path:
+        return (self.cache_dir or self.home / "cache").resolve()
 
     @property
     def token_file(self) -> Path:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support import REDIS_URL, Stack, digits_spec, start_stack
+from tests.support import REDIS_URL, Stack, digits_spec, start_process, start_stack
 
 
 def _submit(stack: Stack, spec: dict, experiment: str = "e2e") -> dict:
@@ -174,3 +174,29 @@ def test_grid_runs_teachers_then_releases_students(live_stack: Stack) -> None:
         report = client.get(f"/grids/{grid['id']}/report").json()
         assert {r["method"] for r in report["rows"]} == {"erm", "kd"}
         assert report["ensemble_score"] is not None
+
+
+def test_a_worker_reads_real_data_from_its_data_root(live_stack: Stack, tmp_path: Path) -> None:
+    """XCL_DATA_ROOT on the worker is where a spec without data_root finds its dataset."""
+    from tests.worker.training.data.test_cifar100 import write_cifar
+
+    write_cifar(tmp_path / "data" / "cifar-100-python", n_train=40, n_test=20)
+    env = {**live_stack.env, "XCL_DATA_ROOT": str(tmp_path / "data")}
+    worker = start_process("worker-data-root", ["worker", "--queues", "data-root"], env, tmp_path / "logs")
+    try:
+        spec = {
+            "task": "cifar100",
+            "model": {"name": "resnet18-cifar", "width": 0.125},
+            "method": {"name": "erm"},
+            "overrides": {"batch_size": 16},
+            "epochs": 1,
+        }
+        with live_stack.client() as client:
+            exp = client.post("/experiments", json={"name": "data-root"}).json()
+            run = client.post("/runs", json={"experiment_id": exp["id"], "spec": spec, "queue": "data-root"})
+            assert run.status_code == 202, run.text
+        done = live_stack.wait_for_status(run.json()["id"], {"succeeded", "failed"}, timeout=180)
+        assert done["status"] == "succeeded", f"{done['error']}\n{worker.tail()}"
+        assert "test_top1" in done["summary"]
+    finally:
+        worker.stop()
