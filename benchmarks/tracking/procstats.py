@@ -228,3 +228,20 @@ def quiet_probe(seconds: float = 2.0) -> float | None:
     if before is None or after is None:
         return None
     return max(0.0, (after - before) - (me1 - me0)) / (t1 - t0)
+
+
+def settle(server: Measured, idle_cores: float = 0.05, window: float = 1.0, timeout: float = 90.0) -> float:
+    """Wait until the server's processes are idle (MLflow starts job runners that import for seconds after
+    it answers), so that no figure pays for start-up. Returns the seconds waited."""
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        before = {pid: info.cpu_seconds for pid in server.pids() if (info := proc_info(pid)) is not None}
+        time.sleep(window)
+        busy = sum(
+            info.cpu_seconds - before.get(pid, 0.0)
+            for pid in server.pids()
+            if (info := proc_info(pid)) is not None
+        )
+        if busy / window < idle_cores:
+            break
+    return time.perf_counter() - started

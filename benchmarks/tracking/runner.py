@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from benchmarks.tracking.adapters import CheckFailed, Tracker
-from benchmarks.tracking.procstats import Meter
+from benchmarks.tracking.procstats import Meter, settle
 from benchmarks.tracking.workload import (
     HISTORY_KEY,
     METRIC_KEYS,
@@ -69,6 +69,7 @@ class Runner:
 
     def run(self) -> Result:
         t = self.tracker
+        self.log(f"  idle after {settle(t.server):.0f} s")
         self.meter.sample_rss()
         self.health()
         searched = t.create_experiment(f"search-{time.time_ns()}")
@@ -98,9 +99,8 @@ class Runner:
         seconds = 0.0
         with self.phase("run creation"):
             for i in range(first, scale):
-                run_id, dt = self.timed(
-                    lambda i=i: self.tracker.create_run(experiment_id, self.workload.run(i).params)
-                )
+                params = self.workload.run(i).params
+                run_id, dt = self.timed(lambda params=params: self.tracker.create_run(experiment_id, params))
                 run_ids.append(run_id)
                 seconds += dt
         if len(set(run_ids)) != len(run_ids):
