@@ -5,15 +5,16 @@ one uvicorn worker) and then XCL Lab (`xclab serve`) as real processes on loopba
 replays the same seeded workload through each over plain HTTP (one keep-alive client, one request at a
 time): runs with 10 params and 5 metric keys, a top-100 search by a param filter ordered by a metric's
 latest value at each scale, batched and single-point ingestion, a long history read and GET /health. Every
-answer is checked; a wrong one stops the benchmark with exit status 1. It prints the figures with ratios
-(> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, and a WARNING when other
-processes kept the machine busy. Run (about 45 minutes at full size; --quick takes about a minute):
+answer is checked; a wrong one stops the benchmark with exit status 1 (2: it could not run). It prints the
+figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, and a
+WARNING when other processes kept the machine busy. Run (about 45 minutes at full size on 2 cores; --quick,
+SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
         [--mlflow-python PATH] [--markdown FILE]
 
 MLflow comes from the `bench` extra (`pip install -e '.[bench]'`) or any interpreter given as --mlflow-python
-(MLflow on PostgreSQL needs psycopg2 there too).
+(MLflow on PostgreSQL needs psycopg2 or psycopg there; the backend extra brings psycopg).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -52,12 +54,19 @@ def log(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+def setup_error(message: str) -> NoReturn:
+    """Exit status 2: the benchmark could not run (1 is kept for a wrong answer)."""
+    log(f"error: {message}")
+    sys.exit(2)
+
+
 def parse_args() -> argparse.Namespace:
     full = Sizes()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="a small smoke-test workload (about a minute)")
     p.add_argument(
-        "--runs", help=f"comma-separated run counts the search is timed at (default {full.scales})"
+        "--runs",
+        help=f"comma-separated run counts the search is timed at (default {','.join(map(str, full.scales))})",
     )
     p.add_argument("--repeats", type=int, help=f"timed searches and history reads (default {full.repeats})")
     p.add_argument(
@@ -94,8 +103,8 @@ def mlflow_python(arg: str | None) -> str:
     python = arg or sys.executable
     if not machine.has_module(python, "mlflow"):
         where = f"--mlflow-python {arg}" if arg else "this interpreter"
-        sys.exit(
-            f"error: {where} cannot import mlflow. Install the bench extra (pip install -e '.[bench]') "
+        setup_error(
+            f"{where} cannot import mlflow. Install the bench extra (pip install -e '.[bench]') "
             "or pass --mlflow-python PATH of an interpreter that has mlflow."
         )
     return python
@@ -205,7 +214,7 @@ def main() -> int:
     backends = [b.strip() for b in chosen.split(",") if b.strip()]
     unknown = set(backends) - set(BACKEND_LABELS)
     if unknown:
-        sys.exit(f"error: unknown backend(s) {sorted(unknown)}; choose from {sorted(BACKEND_LABELS)}")
+        setup_error(f"unknown backend(s) {sorted(unknown)}; choose from {sorted(BACKEND_LABELS)}")
     mlflow_py = mlflow_python(args.mlflow_python)
     pg, pg_version = None, None
     if "postgresql" in backends:
@@ -213,12 +222,10 @@ def main() -> int:
         try:
             pg_version = pg.version()
         except Exception as exc:
-            sys.exit(
-                f"error: PostgreSQL at {args.postgres_url} does not answer ({exc}); use --backends sqlite"
-            )
+            setup_error(f"PostgreSQL at {args.postgres_url} does not answer ({exc}); use --backends sqlite")
         if mlflow_pg_driver(mlflow_py) is None:
-            sys.exit(
-                "error: MLflow on PostgreSQL needs psycopg2 (psycopg2-binary) or psycopg in the MLflow "
+            setup_error(
+                "MLflow on PostgreSQL needs psycopg2 (psycopg2-binary) or psycopg in the MLflow "
                 "interpreter; or use --backends sqlite"
             )
     Workload(args.seed).expected_top(max(sizes.scales))  # refuses a seed with tied sort values up front
@@ -237,8 +244,7 @@ def main() -> int:
         log(f"CHECK FAILED: {exc}")
         return 1
     except ServerFailed as exc:
-        log(f"error: {exc}")
-        return 2
+        setup_error(str(exc))
     finally:
         if args.keep:
             log(f"work folder kept: {workdir}")
