@@ -1,0 +1,270 @@
+"""Benchmark: tracking at scale, XCL Lab against an MLflow tracking server, side by side on the same backend.
+
+For each backend (a fresh SQLite file, then a fresh PostgreSQL database) it starts MLflow (`mlflow server`,
+one uvicorn worker) and then XCL Lab (`xclab serve`) as real processes on loopback, one after the other,
+replays the same seeded workload through each over plain HTTP (one keep-alive client, one request at a
+time): runs with 10 params and 5 metric keys, a top-100 search by a param filter ordered by a metric's
+latest value at each scale, batched and single-point ingestion, a long history read and GET /health. Every
+answer is checked; a wrong one stops the benchmark with exit status 1 (2: it could not run). It prints the
+figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, and a
+WARNING when other processes kept the machine busy. Run (about 45 minutes at full size on 2 cores; --quick,
+SQLite only unless --backends says otherwise, about a minute):
+
+    .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
+        [--mlflow-python PATH] [--markdown FILE]
+
+MLflow comes from the `bench` extra (`pip install -e '.[bench]'`) or any interpreter given as --mlflow-python
+(MLflow on PostgreSQL needs psycopg2 or psycopg there; the backend extra brings psycopg).
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+from typing import NoReturn
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.tracking import machine, procstats, report  # noqa: E402
+from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
+from benchmarks.tracking.runner import Result, Runner, Sizes  # noqa: E402
+from benchmarks.tracking.servers import (  # noqa: E402
+    BACKEND_LABELS,
+    Postgres,
+    Server,
+    ServerFailed,
+    start_mlflow,
+    start_xclab,
+)
+from benchmarks.tracking.workload import Workload  # noqa: E402
+
+QUIET_CORES = 0.5  # average cores other processes may keep busy before the figures are called noisy
+QUICK = Sizes(scales=(50, 100), repeats=5, history_points=2_000, single_points=50, health_requests=50)
+
+
+def log(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def setup_error(message: str) -> NoReturn:
+    """Exit status 2: the benchmark could not run (1 is kept for a wrong answer)."""
+    log(f"error: {message}")
+    sys.exit(2)
+
+
+def parse_args() -> argparse.Namespace:
+    full = Sizes()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="a small smoke-test workload (about a minute)")
+    p.add_argument(
+        "--runs",
+        help=f"comma-separated run counts the search is timed at (default {','.join(map(str, full.scales))})",
+    )
+    p.add_argument("--repeats", type=int, help=f"timed searches and history reads (default {full.repeats})")
+    p.add_argument(
+        "--history-points", type=int, help=f"points per key ingested (default {full.history_points})"
+    )
+    p.add_argument("--single-points", type=int, help=f"one-point requests (default {full.single_points})")
+    p.add_argument(
+        "--health-requests", type=int, help=f"GET /health requests (default {full.health_requests})"
+    )
+    p.add_argument("--backends", help="sqlite, postgresql or both (default both; --quick: sqlite)")
+    p.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
+                   help="an admin connection; the benchmark creates its own databases and drops them")  # fmt: skip
+    p.add_argument("--mlflow-python", help="interpreter with mlflow installed (default: this one)")
+    p.add_argument("--mlflow-workers", type=int, default=1, help="uvicorn workers of mlflow server")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--markdown", type=Path, help="also write the report to this file")
+    p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
+    return p.parse_args()
+
+
+def sizes_from(args: argparse.Namespace) -> Sizes:
+    base = QUICK if args.quick else Sizes()
+    scales = tuple(sorted(int(n) for n in args.runs.split(","))) if args.runs else base.scales
+    return Sizes(
+        scales=scales,
+        repeats=args.repeats or base.repeats,
+        history_points=args.history_points or base.history_points,
+        single_points=args.single_points or base.single_points,
+        health_requests=args.health_requests or base.health_requests,
+    )
+
+
+def mlflow_python(arg: str | None) -> str:
+    python = arg or sys.executable
+    if not machine.has_module(python, "mlflow"):
+        where = f"--mlflow-python {arg}" if arg else "this interpreter"
+        setup_error(
+            f"{where} cannot import mlflow. Install the bench extra (pip install -e '.[bench]') "
+            "or pass --mlflow-python PATH of an interpreter that has mlflow."
+        )
+    return python
+
+
+@functools.cache
+def mlflow_pg_driver(python: str) -> str | None:
+    """psycopg2, MLflow's long-documented PostgreSQL driver, else psycopg 3 (SQLAlchemy 2.1's default)."""
+    return next((m for m in ("psycopg2", "psycopg") if machine.has_module(python, m)), None)
+
+
+@contextmanager
+def serving(
+    product: str, backend: str, workdir: Path, pg: Postgres | None, args: argparse.Namespace, mlflow_py: str
+) -> Iterator[Server]:
+    prefix = "trkbench_mlflow" if product == "MLflow" else "trkbench_xclab"
+    with pg.database(prefix) if pg and backend == "postgresql" else nullcontext(None) as database:
+        if product == "MLflow":
+            uri = pg.url(database, f"postgresql+{mlflow_pg_driver(mlflow_py)}") if database and pg else None
+            server = start_mlflow(mlflow_py, workdir, backend, uri, database, args.mlflow_workers)
+        else:
+            url = pg.url(database, "postgresql+psycopg") if database and pg else None
+            server = start_xclab(sys.executable, workdir, backend, url, database)
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+def measure(server: Server, sizes: Sizes, seed: int) -> Result:
+    tracker: Tracker = Mlflow(server) if server.product == "MLflow" else XclLab(server)
+    log(f"{server.product} on {BACKEND_LABELS[server.backend]} at {server.url}")
+    try:
+        return Runner(tracker, Workload(seed), sizes, log).run()
+    finally:
+        tracker.close()
+
+
+def quiet_lines(before: float | None, load: float | None, results: list[Result]) -> tuple[list[str], bool]:
+    parts = []
+    noisy = False
+    if before is not None:
+        parts.append(f"before the start, other processes kept {before:.2f} cores busy")
+        noisy |= before > QUIET_CORES
+    if load is not None:
+        parts.append(f"1-minute load average {load:.2f}")
+        noisy |= load > QUIET_CORES
+    for r in results:
+        cores = r.meter.outside_cores() if r.meter else None
+        if cores is not None:
+            parts.append(f"during {r.product} on {BACKEND_LABELS[r.backend]}: {cores:.2f} cores")
+            noisy |= cores > QUIET_CORES
+    lines = ["Machine load from outside the benchmark: " + "; ".join(parts) + "."]
+    if noisy:
+        lines.append(
+            f"WARNING: the machine was not quiet (more than {QUIET_CORES} cores busy elsewhere): "
+            "these figures are noisy; rerun on a quiet machine before recording them."
+        )
+    return lines, noisy
+
+
+def render(
+    args: argparse.Namespace,
+    sizes: Sizes,
+    description: list[str],
+    quiet: list[str],
+    results: dict[str, dict[str, Result]],
+) -> str:
+    command = shlex.join(["python", "benchmarks/tracking_vs_mlflow.py", *sys.argv[1:]])
+    lines = [
+        f"Command: `{command}`",
+        "",
+        *[f"- {line}" for line in description],
+        "",
+        f"Workload (seed {args.seed}): searched experiment grown to {', '.join(f'{n:,}' for n in sizes.scales)} "
+        f"runs; {sizes.repeats} timed repetitions of each read; one keep-alive HTTP client, one request at a "
+        "time; every answer checked. Ratios: > 1 means XCL Lab is better.",
+        "",
+        "Requests: MLflow `runs/create` + `runs/log-batch` (params), `runs/search`, `runs/log-batch`, "
+        "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` + "
+        "`PATCH /runs/{id}` (params as tags `key:value`), `GET /runs?tag=arch:resnet50&sort=-metric:val_top1`, "
+        "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health`. Both servers wait "
+        "until their processes are idle before the first figure.",
+        "",
+        *quiet,
+    ]
+    for backend, pair in results.items():
+        if len(pair) < 2:
+            continue
+        label = BACKEND_LABELS[backend]
+        lines += [
+            "",
+            f"### {label}: MLflow vs XCL Lab",
+            "",
+            *report.figures_table(pair["MLflow"], pair["XCL Lab"], sizes),
+        ]
+        served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
+        lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
+        lines += report.cpu_table(pair["MLflow"], pair["XCL Lab"])
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    args = parse_args()
+    sizes = sizes_from(args)
+    chosen = args.backends or ("sqlite" if args.quick else "sqlite,postgresql")
+    backends = [b.strip() for b in chosen.split(",") if b.strip()]
+    unknown = set(backends) - set(BACKEND_LABELS)
+    if unknown:
+        setup_error(f"unknown backend(s) {sorted(unknown)}; choose from {sorted(BACKEND_LABELS)}")
+    mlflow_py = mlflow_python(args.mlflow_python)
+    pg, pg_version = None, None
+    if "postgresql" in backends:
+        pg = Postgres(args.postgres_url)
+        try:
+            pg_version = pg.version()
+        except Exception as exc:
+            setup_error(f"PostgreSQL at {args.postgres_url} does not answer ({exc}); use --backends sqlite")
+        if mlflow_pg_driver(mlflow_py) is None:
+            setup_error(
+                "MLflow on PostgreSQL needs psycopg2 (psycopg2-binary) or psycopg in the MLflow "
+                "interpreter; or use --backends sqlite"
+            )
+    Workload(args.seed).expected_top(max(sizes.scales))  # refuses a seed with tied sort values up front
+
+    log("measuring how busy the machine is before starting...")
+    before, load = procstats.quiet_probe(), procstats.load_average()
+    workdir = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
+    results: dict[str, dict[str, Result]] = {}
+    started = time.perf_counter()
+    try:
+        for backend in backends:
+            for product in ("MLflow", "XCL Lab"):
+                with serving(product, backend, workdir, pg, args, mlflow_py) as server:
+                    results.setdefault(backend, {})[product] = measure(server, sizes, args.seed)
+    except CheckFailed as exc:
+        log(f"CHECK FAILED: {exc}")
+        return 1
+    except ServerFailed as exc:
+        setup_error(str(exc))
+    finally:
+        if args.keep:
+            log(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    log(f"done in {time.perf_counter() - started:,.0f} s")
+
+    quiet, _ = quiet_lines(before, load, [r for pair in results.values() for r in pair.values()])
+    text = render(
+        args,
+        sizes,
+        machine.describe(mlflow_py, pg_version, pg_version and mlflow_pg_driver(mlflow_py)),
+        quiet,
+        results,
+    )
+    print(text)
+    if args.markdown:
+        args.markdown.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
