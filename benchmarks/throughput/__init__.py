@@ -1,0 +1,1 @@
+"""Pieces of benchmarks/train_throughput.py: the reference pipelines, the engine's pipelines, packing."""
