@@ -199,3 +199,21 @@ class SavedView(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Worker(Base):
+    """A worker process as it last described itself: where it runs, what it consumes and holds. Workers upsert
+    their row on every inventory heartbeat; a row not refreshed for a while is shown as stale, never deleted."""
+
+    __tablename__ = "worker"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # Celery node name, unique per process
+    host: Mapped[str] = mapped_column(String(255))
+    queues: Mapped[list[str]] = mapped_column(JSON)
+    gpus: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{index, name, memory_mb}]
+    slots: Mapped[int] = mapped_column(Integer)
+    running: Mapped[list[int]] = mapped_column(JSON)  # ids of the runs it executes now
+    software: Mapped[dict[str, str]] = mapped_column(JSON)
+    state: Mapped[str] = mapped_column(String(20), default="online")  # online | stopped
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)

@@ -37,13 +37,23 @@ def worker(
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads.")] = "prefork",
 ) -> None:
     """Run a Celery worker that executes training runs."""
+    from worker import inventory
     from worker.celery_app import create_worker_app
 
     settings = get_settings()
+    queue_list = [q.strip() for q in queues.split(",") if q.strip()]
+    gpus = inventory.detect_gpus(settings)
+    if gpus and "gpu" in queue_list and concurrency > len(gpus):
+        console.print(
+            f"[red]error:[/red] --concurrency {concurrency} exceeds this node's {len(gpus)} GPU(s): each run gets "
+            "a GPU of its own, so run at most one per GPU"
+        )
+        raise typer.Exit(2)
     if settings.torch_threads is None:
         # Concurrent CPU runs must not oversubscribe the cores.
         settings = settings.model_copy(update={"torch_threads": max(1, (os.cpu_count() or 1) // concurrency)})
     celery = create_worker_app(settings)
+    inventory.install(settings, queue_list, concurrency)
     name = f"xclab-{queues.replace(',', '-')}-{os.getpid()}@%h"
     celery.worker_main(
         [

@@ -21,6 +21,7 @@ pages = [
     st.Page("app_pages/student_size.py", title="Student size", icon=":material/show_chart:"),
     st.Page("app_pages/lineage.py", title="Lineage", icon=":material/account_tree:"),
     st.Page("app_pages/cost.py", title="Cost", icon=":material/timer:"),
+    st.Page("app_pages/fleet.py", title="Fleet", icon=":material/dns:"),
 ]
 page = st.navigation(pages)
 st.sidebar.caption(f"API: {get_api().url}")

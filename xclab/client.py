@@ -248,6 +248,13 @@ class ApiClient:
         scope = {k: v for k, v in (("grid_id", grid_id), ("experiment_id", experiment_id)) if v is not None}
         return self._http.json("GET", f"/analytics/{view}", params=scope)
 
+    def report_worker(self, name: str, inventory: dict[str, Any]) -> dict[str, Any]:
+        """Upsert this worker's inventory (host, queues, GPUs, slots, running runs, software)."""
+        return self._http.json("PUT", f"/workers/{quote(name, safe='@')}", json=inventory, idempotent=True)
+
+    def list_workers(self) -> dict[str, Any]:
+        return self._http.json("GET", "/workers")
+
     def list_views(self) -> list[dict[str, Any]]:
         """Saved runs-table views ({id, name, params: {filters, sort, columns, page_size}}), by name."""
         return self._http.json("GET", "/views")["data"]

@@ -47,6 +47,16 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(
         default=None, description="Threads per training run; default: cores / concurrency."
     )
+    worker_stale_seconds: float = Field(
+        default=60.0, description="A worker without an inventory heartbeat this long is shown as stale."
+    )
+    worker_inventory_seconds: float = Field(
+        default=15.0, description="How often a worker reports its inventory."
+    )
+    worker_gpus: str | None = Field(
+        default=None,
+        description="The GPUs a worker reports, as JSON [{index, name, memory_mb}]; default: from nvidia-smi.",
+    )
     dashboard_port: int = 8501
     data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
     cache_dir: Path | None = Field(

@@ -34,6 +34,27 @@ class MethodSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+class Resources(BaseModel):
+    """What a run needs from the worker that executes it; runs are routed and placed by it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    # One GPU at most until multi-GPU (DDP) execution exists: a run asking for more is refused, not shrunk.
+    gpus: int = Field(
+        default=0, ge=0, le=1, description="GPUs the run needs (0: CPU only; at most 1 for now)."
+    )
+    gpu_kind: str | None = Field(
+        default=None, min_length=1, max_length=100, description="Part of the GPU name, e.g. 'H100'."
+    )
+    min_gpu_memory_gb: float | None = Field(
+        default=None, gt=0, le=4096, description="Each GPU has at least this much memory."
+    )
+
+    @property
+    def min_gpu_memory_mb(self) -> int | None:
+        return None if self.min_gpu_memory_gb is None else round(self.min_gpu_memory_gb * 1024)
+
+
 class RunSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -46,6 +67,7 @@ class RunSpec(BaseModel):
     seed: int = Field(default=0, ge=0)
     epochs: int | None = Field(default=None, ge=1, le=10_000, description="Shortcut for overrides.epochs.")
     limit: int | None = Field(default=None, ge=1, description="Use at most this many training samples.")
+    resources: Resources = Field(default_factory=Resources, description="GPUs the run needs; routes it.")
 
 
 @dataclass(frozen=True)

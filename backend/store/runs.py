@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.errors import Invalid, NotFound, spec_errors
+from backend.errors import Invalid, NotFound, invalid, spec_errors
 from backend.models import Run, RunTag, RunTeacher
 from backend.store.experiments import get_experiment
+from backend.store.workers import placement_problem
 from backend.vocabulary import generator_methods, trains_generator
 from xclab.catalog import TASKS
 from xclab.spec import RunSpec, SpecIssue, check_spec, resolve_hparams
@@ -37,6 +38,12 @@ def create_run(
     if issues:
         raise _spec_error(issues)
     get_experiment(session, experiment_id)
+    queue = gpu_queue(spec, queue)
+    problem = placement_problem(
+        session, queue, spec.resources.gpus, spec.resources.gpu_kind, spec.resources.min_gpu_memory_mb
+    )
+    if problem:
+        raise invalid([*SPEC_LOC, "resources", "gpus"], problem, spec.resources.gpus)
     teachers = check_teachers(session, spec)
     generator = check_generator(session, spec)
     deps = [*teachers, *([generator] if generator else [])]
@@ -57,6 +64,11 @@ def create_run(
     session.add(run)
     session.flush()
     return run
+
+
+def gpu_queue(spec: RunSpec, queue: str) -> str:
+    """A GPU run never waits on the CPU queue: it moves to the 'gpu' queue unless it named another one."""
+    return "gpu" if spec.resources.gpus > 0 and queue == "cpu" else queue
 
 
 def check_teachers(session: Session, spec: RunSpec) -> list[Run]:
