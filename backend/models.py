@@ -108,6 +108,8 @@ class Run(Base):
     status: Mapped[str] = mapped_column(String(16), default="queued")
     attempt: Mapped[int] = mapped_column(Integer, default=1)
     queue: Mapped[str] = mapped_column(String(64), default="cpu")
+    # 0 (default) to 9 (most urgent); the Redis broker hands out higher ones first (see backend.queueing).
+    priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker_host: Mapped[str | None] = mapped_column(String(255), default=None)
     celery_task_id: Mapped[str | None] = mapped_column(String(64), default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -13,7 +13,7 @@ from celery import Celery
 from backend.errors import BrokerUnavailable
 from backend.models import Run, utcnow
 from backend.unit_of_work import UnitOfWork
-from xclab.transport import TASK_EXECUTE_RUN
+from xclab.transport import TASK_EXECUTE_RUN, broker_priority
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +21,13 @@ log = logging.getLogger(__name__)
 def publish(celery: Celery, run: Run) -> None:
     """Send a committed run to its queue; a failed publish fails the run visibly (the caller commits that)."""
     try:
-        result = celery.send_task(TASK_EXECUTE_RUN, args=[run.id, run.attempt], queue=run.queue, retry=False)
+        result = celery.send_task(
+            TASK_EXECUTE_RUN,
+            args=[run.id, run.attempt],
+            queue=run.queue,
+            priority=broker_priority(run.priority),
+            retry=False,
+        )
     except Exception as exc:
         run.status = "failed"
         run.error = f"could not reach the broker to enqueue this run ({type(exc).__name__}: {exc}); retry it once the broker is up"

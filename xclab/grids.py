@@ -70,6 +70,9 @@ class GridDefinition(RunDefaults):
     task: str
     experiment: str | None = Field(default=None, description="Experiment name; default: the grid's name.")
     queue: str | None = None
+    priority: int = Field(
+        default=0, ge=0, le=9, description="Of every run of the grid: 0 to 9 (most urgent)."
+    )
     teachers: list[EnsembleDef] = Field(default_factory=list)
     generators: list[GeneratorDef] = Field(default_factory=list)
     students: StudentsDef | None = None

@@ -11,6 +11,13 @@ from xclab.settings import Settings, get_settings
 
 TASK_EXECUTE_RUN = "xclab.execute_run"
 QUEUES = ("gpu", "cpu")
+MAX_PRIORITY = 9
+
+
+def broker_priority(priority: int) -> int:
+    """A run's priority (0 default .. 9 most urgent) as the message priority kombu's Redis transport wants, where
+    the lowest number is served first."""
+    return MAX_PRIORITY - priority
 
 
 def broker_options(settings: Settings) -> dict[str, object]:
@@ -25,8 +32,15 @@ def broker_options(settings: Settings) -> dict[str, object]:
         for folder in folders.values():
             folder.mkdir(parents=True, exist_ok=True)
         return {**{k: str(v) for k, v in folders.items()}, "store_processed": False}
-    # Redis redelivers an unacknowledged message after this long: it must exceed the longest run.
-    return {"visibility_timeout": settings.visibility_timeout_seconds}
+    # Redis redelivers an unacknowledged message after this long: it must exceed the longest run. One list per
+    # priority level and queue, polled in priority order: an urgent run overtakes the ones already waiting. (The
+    # filesystem broker has no priorities: it serves in submission order.)
+    return {
+        "visibility_timeout": settings.visibility_timeout_seconds,
+        "priority_steps": list(range(MAX_PRIORITY + 1)),
+        "sep": ":",
+        "queue_order_strategy": "priority",
+    }
 
 
 def create_celery(settings: Settings | None = None) -> Celery:

@@ -51,6 +51,7 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
         status=run.status,  # type: ignore[arg-type]
         attempt=run.attempt,
         queue=run.queue,
+        priority=run.priority,
         worker_host=run.worker_host,
         cancel_requested=run.cancel_requested,
         error=run.error,
@@ -78,7 +79,11 @@ def create_run(
 ) -> RunOut:
     """Submit a run; it is queued at once. Poll the Location URL for its status."""
     run = run_store.create_run(
-        uow.session, body.experiment_id, body.spec, body.queue or settings.default_queue
+        uow.session,
+        body.experiment_id,
+        body.spec,
+        body.queue or settings.default_queue,
+        priority=body.priority,
     )
     if run.status == "queued":
         enqueue(uow, celery, run)

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from xclab.spec import RunSpec
+from xclab.transport import MAX_PRIORITY
 
 RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
@@ -18,6 +19,9 @@ class RunCreate(BaseModel):
     spec: RunSpec
     queue: str | None = Field(
         default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="Default: the server's."
+    )
+    priority: int = Field(
+        default=0, ge=0, le=MAX_PRIORITY, description="0 (default) to 9 (most urgent); honoured on Redis."
     )
 
 
@@ -45,6 +49,7 @@ class RunOut(BaseModel):
     status: RunStatus
     attempt: int
     queue: str
+    priority: int
     worker_host: str | None
     cancel_requested: bool
     error: str | None

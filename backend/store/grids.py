@@ -54,7 +54,13 @@ def create_grid(
             issues += spec_errors(problems, prefix)
             continue
         run = create_run(
-            session, experiment.id, spec, definition.queue or queue, grid_id=grid.id, cell=cell.key
+            session,
+            experiment.id,
+            spec,
+            definition.queue or queue,
+            grid_id=grid.id,
+            cell=cell.key,
+            priority=definition.priority,
         )
         run_ids[cell.key] = run.id
         created.append(run)

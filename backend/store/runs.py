@@ -32,6 +32,7 @@ def create_run(
     *,
     grid_id: int | None = None,
     cell: str | None = None,
+    priority: int = 0,
 ) -> Run:
     """Store a new run: `queued` when it can start now, `waiting` while a teacher or generator is unfinished."""
     issues = check_spec(spec)
@@ -59,6 +60,7 @@ def create_run(
         model=spec.model.name,
         status="queued" if all(d.status == "succeeded" for d in deps) else "waiting",
         queue=queue,
+        priority=priority,
     )
     run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(spec.teachers)]
     session.add(run)
