@@ -12,6 +12,7 @@ from torch import nn
 
 from worker.training.batches import Batches
 from worker.training.data import TaskData
+from worker.training.safe_load import load_checkpoint
 from xclab.hparams import Hparams
 from xclab.spec import RunSpec
 
@@ -38,7 +39,7 @@ def save_checkpoint(
             "cpu_gen": batches.cpu_gen.get_state(),
             "dev_gen": batches.dev_gen.get_state(),
             "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
+            "numpy_rng": _numpy_state(),
             "python_rng": random.getstate(),
             "epoch": epoch,
             "history": history,
@@ -59,7 +60,7 @@ def resume(
     """(epochs done, history so far), restoring every state; (0, []) when there is no checkpoint of this spec."""
     if not path.exists():
         return 0, []
-    state = torch.load(path, map_location=batches.device, weights_only=False)
+    state = load_checkpoint(path, batches.device)
     if state["spec"] != spec.model_dump(mode="json"):
         return 0, []
     model.load_state_dict(state["model"])
@@ -68,7 +69,7 @@ def resume(
     batches.cpu_gen.set_state(state["cpu_gen"])
     batches.dev_gen.set_state(state["dev_gen"])
     torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(state["numpy_rng"])
+    _set_numpy_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
     return state["epoch"], state["history"]
 
@@ -91,3 +92,14 @@ def save_model(
         path,
     )
     return path
+
+
+def _numpy_state() -> list[object]:
+    """numpy's global state as plain values (a weights_only load refuses numpy arrays)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _set_numpy_state(state: list[object]) -> None:
+    name, keys, pos, has_gauss, cached = state
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))  # type: ignore[arg-type]

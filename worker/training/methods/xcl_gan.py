@@ -15,6 +15,7 @@ from worker.training.generators import load_generator
 from worker.training.methods import register_method
 from worker.training.methods.base import MethodContext, Sampler
 from worker.training.methods.distill import Distill
+from worker.training.safe_load import load_checkpoint
 from worker.training.teachers import TeacherEnsemble
 from xclab.catalog.methods import XCLGANParams
 
@@ -62,7 +63,7 @@ class XCLGAN(Distill[XCLGANParams]):
     def _offline_pool(self, path: Path, draw: Sampler, teachers: TeacherEnsemble) -> OfflinePool:
         """Sample the generated set once, label it with the ensemble once, and store both."""
         if path.exists():
-            stored = torch.load(path, map_location="cpu", weights_only=False)
+            stored = load_checkpoint(path)
             device = next(teachers.parameters()).device
             return OfflinePool(stored["images"].to(device), tuple(t.to(device) for t in stored["targets"]))
         gen = torch.Generator().manual_seed(self.ctx.seed + 10_007)
