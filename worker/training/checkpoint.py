@@ -36,9 +36,7 @@ def save_checkpoint(
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "cpu_gen": batches.cpu_gen.get_state(),
-            "dev_gen": batches.dev_gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
+            "streams": batches.streams.state(),
             "numpy_rng": _numpy_state(),
             "python_rng": random.getstate(),
             "epoch": epoch,
@@ -61,14 +59,12 @@ def resume(
     if not path.exists():
         return 0, []
     state = load_checkpoint(path, batches.device)
-    if state["spec"] != spec.model_dump(mode="json"):
+    if state["spec"] != spec.model_dump(mode="json") or "streams" not in state:  # another spec or format
         return 0, []
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    batches.cpu_gen.set_state(state["cpu_gen"])
-    batches.dev_gen.set_state(state["dev_gen"])
-    torch.set_rng_state(state["torch_rng"])
+    batches.streams.set_state(state["streams"])
     _set_numpy_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
     return state["epoch"], state["history"]

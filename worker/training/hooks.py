@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 CANCEL_CHECK_EVERY = 5  # steps between looks at the cancel flag
 
@@ -14,7 +19,13 @@ class Cancelled(Exception):
 
 
 class Hooks:
-    """Override to stream metrics or stop early; the defaults do nothing."""
+    """Override to stream metrics, stop early or watch the run; the defaults do nothing."""
+
+    def on_model_built(self, model: nn.Module) -> None:
+        """The freshly initialised student (or generator), before any resume or training step."""
+
+    def on_train_batch(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """An original training batch (augmented, before any method mixes or extends it)."""
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         pass

@@ -49,6 +49,7 @@ def train_one_epoch(
     for xb, yb in batches.train():
         if step % CANCEL_CHECK_EVERY == 0 and hooks.should_stop():
             raise Cancelled(f"cancelled at epoch {epoch + 1}, step {step}")
+        hooks.on_train_batch(step, xb, yb)
         with autocast():
             out = method.step(model, xb, yb)
         optimizer.zero_grad(set_to_none=True)

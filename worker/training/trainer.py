@@ -25,6 +25,7 @@ from worker.training.metrics import peak_memory_mb
 from worker.training.models import build_model
 from worker.training.models.complexity import measure
 from worker.training.schedules import build_optimizer, build_scheduler
+from worker.training.streams import RunStreams, derive_seed
 from worker.training.teachers import TeacherEnsemble
 from xclab.catalog import METHODS, MODELS, TASKS, TaskInfo
 from xclab.hparams import Hparams
@@ -67,16 +68,19 @@ def train(
     workdir.mkdir(parents=True, exist_ok=True)
     seed_everything(spec.seed)
     data = load_task(spec, hp)
-    batches = Batches(data, dev, hp.batch_size, spec.seed, hp.workers, hp.val_fraction, hp.val_seed)
+    streams = RunStreams(spec.seed, dev)
+    batches = Batches(data, dev, hp.batch_size, streams, hp.workers, hp.val_fraction, hp.val_seed)
     if METHODS[spec.method.name].trains_generator:
         trainer = generator_trainer(spec.method.name)(hp.method_params)
         return trainer.train(spec, hp, workdir, hooks, batches, dev, progress)
 
     autocast, scorer = autocast_for(dev), Scorer(task)
-    model, num_outputs = _student(spec, task, data, dev)
+    model, num_outputs = streams.build(lambda: _student(spec, task, data, dev))
+    hooks.on_model_built(model)
     teachers = _teachers(teacher_paths, data, dev)
-    ctx = MethodContext(task, data.num_outputs, hp.method_params, batches.cpu_gen, dev, teachers, workdir)
+    ctx = MethodContext(task, data.num_outputs, hp.method_params, streams.mixing, dev, teachers, workdir)
     ctx.seed, ctx.autocast, ctx.generator_path = spec.seed, autocast, generator_path
+    ctx.samples, ctx.pool_seed = streams.samples, derive_seed(spec.seed, "pool")
     method = build_method(spec.method.name, ctx)
     optimizer = build_optimizer(model, hp)
     scheduler = build_scheduler(optimizer, hp, batches.steps_per_epoch)

@@ -55,10 +55,10 @@ class XCLGAN(Distill[XCLGANParams]):
         fraction = self.p.gan_fraction
         n_gen = round(len(x) * fraction / (1 - fraction))
         if self.pool is not None:
-            images, targets = self.pool.draw(n_gen, self.ctx.generator)
+            images, targets = self.pool.draw(n_gen, self.ctx.generator)  # mixing stream
             return torch.cat([x, images.to(x.dtype)]), targets
         assert self.draw is not None
-        return torch.cat([x, self.draw(n_gen, self.ctx.generator).to(x.dtype)]), None
+        return torch.cat([x, self.draw(n_gen, self.ctx.samples).to(x.dtype)]), None
 
     def _offline_pool(self, path: Path, draw: Sampler, teachers: TeacherEnsemble) -> OfflinePool:
         """Sample the generated set once, label it with the ensemble once, and store both."""
@@ -66,7 +66,7 @@ class XCLGAN(Distill[XCLGANParams]):
             stored = load_checkpoint(path)
             device = next(teachers.parameters()).device
             return OfflinePool(stored["images"].to(device), tuple(t.to(device) for t in stored["targets"]))
-        gen = torch.Generator().manual_seed(self.ctx.seed + 10_007)
+        gen = torch.Generator().manual_seed(self.ctx.pool_seed)
         size = self.p.offline_size
         images, targets = [], []
         for start in range(0, size, POOL_CHUNK):
