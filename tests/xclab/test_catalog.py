@@ -8,7 +8,7 @@ from xclab.catalog import METHOD_CHOICES, METHODS, MODELS, TASKS, catalog_dict
 
 
 def test_method_defaults_are_unchanged() -> None:
-    distill = {"temperature": 1.0, "t2_factor": False}
+    distill = {"temperature": 1.0, "t2_factor": True}
     assert {name: m.params for name, m in METHODS.items()} == {
         "erm": {},
         "ls": {"epsilon": 0.1},

@@ -23,7 +23,11 @@ class DistillParams(MethodParams):
     temperature: float = Field(
         default=1.0, gt=0, description="T of softmax(z / T), teachers and student alike."
     )
-    t2_factor: bool = Field(default=False, description="Multiply the KL by T^2 (Hinton et al.).")
+    t2_factor: bool = Field(
+        default=True,
+        description="Multiply the KL by T^2 (Hinton et al.), so its gradients keep their scale as T grows; "
+        "changes nothing at T = 1. false reproduces runs made before this default.",
+    )
 
 
 class KDParams(DistillParams):
