@@ -32,6 +32,8 @@ class StepOutput:
     outputs: torch.Tensor
     # Classification only: the target distributions actually trained on (whole transfer set), for H-hat.
     targets: torch.Tensor | None = None
+    # Samples the student trained on this step, when a method's transfer set differs from the batch.
+    transfer_size: int | None = None
 
 
 @dataclass
