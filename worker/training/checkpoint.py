@@ -3,6 +3,7 @@ final `model.pt` that teachers and the artifact store read."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -83,7 +84,8 @@ def save_model(
             "hparams": hp.model_dump(mode="json"),
             "num_outputs": num_outputs,
             "input_shape": list(data.input_shape),
-            "data_info": data.info or {},
+            # As JSON values: a loader's numpy number would make the file refuse a weights_only load.
+            "data_info": json.loads(json.dumps(data.info or {}, default=_plain)),
         },
         path,
     )
@@ -99,3 +101,7 @@ def _numpy_state() -> list[object]:
 def _set_numpy_state(state: list[object]) -> None:
     name, keys, pos, has_gauss, cached = state
     np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))  # type: ignore[arg-type]
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else str(value)

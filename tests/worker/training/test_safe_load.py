@@ -73,3 +73,27 @@ def test_no_loader_in_the_engine_unpickles_freely() -> None:
         if "weights_only=False" in p.read_text()
     ]
     assert offenders == []
+
+
+def test_a_saved_model_loads_safely_even_with_numpy_facts(tmp_path: Path) -> None:
+    """A loader's numpy numbers in the data facts are stored as plain values, so teachers still load."""
+    import numpy as np
+
+    from worker.training.checkpoint import save_model
+    from worker.training.data import TaskData
+    from worker.training.models import build_model
+    from xclab.hparams import Hparams
+    from xclab.spec import RunSpec, resolve_hparams
+
+    spec = RunSpec.model_validate(
+        {"task": "digits", "model": {"name": "small-cnn", "width": 0.25}, "method": {"name": "erm"}}
+    )
+    model = build_model("small-cnn", num_outputs=10, width=0.25, input_shape=(1, 8, 8))
+    data = TaskData(
+        "classification", 10, train_x=torch.zeros(2, 1, 8, 8), info={"n": np.int64(3), "f": np.float32(0.5)}
+    )
+    path = save_model(
+        tmp_path / "model.pt", spec, model, Hparams.model_validate(resolve_hparams(spec)), 10, data
+    )
+    member, state = load_member(path, torch.device("cpu"))
+    assert state["data_info"] == {"n": 3, "f": 0.5} and isinstance(member, torch.nn.Module)
