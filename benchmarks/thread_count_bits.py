@@ -42,6 +42,8 @@ def main() -> None:
         a, b = (history(t, args.epochs, Path(tmp)) for t in args.threads)
     ta, tb = args.threads
     print(f"threads {ta} vs {tb}: bit-identical histories: {a == b}")
+    for key in ("test_top1", "train_loss"):
+        print(f"last epoch {key}: {a[-1][key]!r} vs {b[-1][key]!r}")
     for ha, hb in zip(a, b, strict=True):
         for key in sorted(ha):
             if ha[key] != hb.get(key):
