@@ -116,6 +116,10 @@ class Run(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     # A researcher's free-text notes; tags live in run_tag so filtering by tag stays indexed.
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # What the run ran on (versions, device, threads, determinism, data hash), reported by its worker.
+    environment: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The finished run this one repeats (`xclab rerun`), to compare the two.
+    rerun_of: Mapped[int | None] = mapped_column(ForeignKey("run.id"), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(default=None)
     finished_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from cli import runs, services, stack
+from cli import rerun, runs, services, stack
 from cli.common import print_api_error
 from cli.db import db_app
 from cli.grids import grid_app
@@ -25,6 +25,7 @@ for command in (
     runs.submit,
     runs.runs,
     runs.train,
+    rerun.rerun,
 ):
     app.command()(command)
 

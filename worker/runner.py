@@ -16,6 +16,8 @@ from xclab.settings import Settings
 from xclab.spec import RunSpec
 
 log = logging.getLogger(__name__)
+# {"targets": [int], "predictions": [int]} (classification) or {"errors": [float]} (regression), test split.
+PREDICTIONS_ARTIFACT = "predictions/test.json"
 
 
 class Heartbeat(threading.Thread):
@@ -96,7 +98,7 @@ def _train_and_report(
 
     from worker.training.trainer import Cancelled, Hooks, train
 
-    if settings.torch_threads:
+    if settings.torch_threads:  # the process's default; a run pins its own (its `threads` hyperparameter)
         torch.set_num_threads(settings.torch_threads)
 
     run_id = run["id"]
@@ -105,6 +107,9 @@ def _train_and_report(
     class ReportingHooks(Hooks):
         def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
             client.log_metrics(run_id, [{"key": k, "step": epoch, "value": v} for k, v in metrics.items()])
+
+        def on_environment(self, environment: dict[str, Any]) -> None:
+            client.set_run_environment(run_id, environment)
 
         def should_stop(self) -> bool:
             return heartbeat.cancelled.is_set()
@@ -132,6 +137,8 @@ def _train_and_report(
             run_id, [{"key": k, "step": last_epoch, "value": v} for k, v in result.final_metrics.items()]
         )
         client.upload_artifact(run_id, "model.pt", result.model_path, kind="checkpoint")
+        if result.predictions_path is not None:  # per-sample test results, for paired tests between runs
+            client.upload_artifact(run_id, PREDICTIONS_ARTIFACT, result.predictions_path, kind="predictions")
     except Cancelled:
         return "cancelled", None
     except Exception as exc:

@@ -134,6 +134,17 @@ class ApiClient:
     def retry_run(self, run_id: int) -> dict[str, Any]:
         return self._http.json("POST", f"/runs/{run_id}/retry")
 
+    def rerun_run(self, run_id: int) -> dict[str, Any]:
+        """A new run repeating finished run `run_id` (its `rerun_of` names the original)."""
+        return self._http.json("POST", f"/runs/{run_id}/rerun")
+
+    def compare_reproduction(self, run_id: int, other_id: int) -> dict[str, Any]:
+        """{identical, first_divergence, environment_diff, ...}: did `other_id` reproduce `run_id`?"""
+        return self._http.json("GET", f"/runs/{run_id}/compare/{other_id}")
+
+    def set_run_environment(self, run_id: int, environment: dict[str, Any]) -> dict[str, Any]:
+        return self._http.json("PUT", f"/runs/{run_id}/environment", json=environment, idempotent=True)
+
     # ------------------------------------------------------------ the worker's side of a run
 
     def claim_run(self, run_id: int, worker_host: str, attempt: int | None) -> dict[str, Any]:

@@ -80,6 +80,18 @@ class Hparams(DataHparams):
     warmup_start_lr: float | None = Field(default=None, ge=0, description="warmup-cosine: lr at epoch 0.")
     checkpoint_every: int = Field(default=1, ge=1, description="Epochs between checkpoints.")
     workers: int = Field(default=4, ge=0, le=64, description="DataLoader workers (ImageNet-sized tasks).")
+    threads: int = Field(
+        default=1,
+        ge=1,
+        le=256,
+        description="Intra-op CPU threads of the run: part of what fixes its numbers (a reduction split over "
+        "other thread counts can differ in the last bit), so the worker does not choose it.",
+    )
+    deterministic: bool = Field(
+        default=False,
+        description="CUDA: deterministic kernels only (slower); the run records ops that have none. CPU runs "
+        "are always deterministic.",
+    )
     # Written by resolve_hparams, not overridable.
     recipe: str | None = None
     method_params: dict[str, Any] = Field(default_factory=dict)

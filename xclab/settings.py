@@ -45,7 +45,10 @@ class Settings(BaseSettings):
         default=7 * 24 * 3600, description="Redis redelivery timeout (> longest run)."
     )
     torch_threads: int | None = Field(
-        default=None, description="Threads per training run; default: cores / concurrency."
+        default=None,
+        description="Threads of a worker process outside its runs; default: cores / concurrency. A run pins "
+        "its own intra-op threads (its `threads` hyperparameter, default 1) so its numbers never depend on "
+        "the worker.",
     )
     worker_stale_seconds: float = Field(
         default=60.0, description="A worker without an inventory heartbeat this long is shown as stale."

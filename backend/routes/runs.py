@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request, Response, status
+from fastapi import APIRouter, Body, Query, Request, Response, status
 
 from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
 from backend.models import Run
@@ -13,13 +13,14 @@ from backend.schemas.runs import (
     CompareOut,
     FinishIn,
     HeartbeatOut,
+    ReproductionOut,
     RunColumnsOut,
     RunCreate,
     RunOut,
     RunPatch,
     RunsPage,
 )
-from backend.store import lifecycle, run_columns
+from backend.store import lifecycle, reruns, run_columns
 from backend.store import runs as run_store
 from backend.store.run_list import RunFilter, list_runs
 
@@ -65,6 +66,8 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
         artifacts=artifacts,
         tags=run_store.run_tags(run),
         notes=run.notes or "",
+        environment=run.environment,
+        rerun_of=run.rerun_of,
     )
 
 
@@ -198,6 +201,28 @@ def retry_run(run_id: int, uow: UnitOfWorkDep, celery: CeleryDep, request: Reque
     return run_out(run, request)
 
 
+@router.post(
+    "/{run_id}/rerun", status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteAuth], responses=BROKER_DOWN
+)
+def rerun_run(
+    run_id: int, uow: UnitOfWorkDep, celery: CeleryDep, request: Request, response: Response
+) -> RunOut:
+    """Repeat a finished run as a new run (same spec and stored hyperparameters, `rerun_of` set); compare the
+    two with GET /runs/{run_id}/compare/{new id}."""
+    run = reruns.rerun(uow.session, run_id)
+    if run.status == "queued":
+        enqueue(uow, celery, run)
+    response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
+    return run_out(run, request)
+
+
+@router.get("/{run_id}/compare/{other_id}", dependencies=[ReadAuth])
+def compare_reproduction(run_id: int, other_id: int, session: SessionDep) -> ReproductionOut:
+    """Did `other_id` reproduce `run_id`? Exact equality of every metric at every step (timings aside), else
+    the first step and key where they part, and the environment fields that differ."""
+    return ReproductionOut.model_validate(reruns.compare(session, run_id, other_id))
+
+
 # Worker-facing lifecycle calls: the same API and token any script could use. The unit of work commits before
 # the answer is sent, so the worker's next call (heartbeat, metrics, finish) already sees what this one wrote.
 
@@ -223,3 +248,14 @@ def finish_run(
     run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error)
     enqueue_released(uow, celery, released)
     return run_out(run, request)
+
+
+@router.put("/{run_id}/environment", dependencies=[WriteAuth])
+def put_environment(
+    run_id: int,
+    session: SessionDep,
+    request: Request,
+    environment: Annotated[dict[str, Any], Body(description="A JSON object of at most 64 KiB.")],
+) -> RunOut:
+    """The running worker reports what the run runs on (409 once the run is not running)."""
+    return run_out(reruns.set_environment(session, run_id, environment), request)

@@ -63,6 +63,10 @@ class RunOut(BaseModel):
     artifacts: list[ArtifactOut] = []
     tags: list[str] = []
     notes: str = ""
+    environment: dict[str, Any] | None = Field(
+        default=None, description="What the run ran on (versions, device, threads, determinism, data hash)."
+    )
+    rerun_of: int | None = Field(default=None, description="The finished run this one repeats.")
 
 
 class RunsPage(BaseModel):
@@ -131,3 +135,28 @@ class FinishIn(BaseModel):
 class HeartbeatOut(BaseModel):
     status: RunStatus
     cancel_requested: bool
+
+
+class Divergence(BaseModel):
+    step: int
+    key: str
+    a: float
+    b: float
+
+
+class ReproductionOut(BaseModel):
+    """Run b against run a: exact metric equality (timings aside) and the environment fields that differ."""
+
+    a: int
+    b: int
+    identical: bool = Field(description="Every metric at every step equal, both succeeded.")
+    compared_points: int
+    first_divergence: Divergence | None = Field(
+        description="The first (step, key) whose values differ: steps in order, keys alphabetically."
+    )
+    only_in_a: list[str] = Field(description="key@step logged by a only.")
+    only_in_b: list[str]
+    problems: list[str] = Field(description="Why the runs cannot be identical besides their metrics.")
+    environment_diff: dict[str, dict[str, Any]] = Field(
+        description="Dotted environment fields whose values differ: {field: {a: value, b: value}}."
+    )

@@ -1,7 +1,7 @@
 """worker inventory
 
 Revision ID: 0009_workers
-Revises: 0003
+Revises: 0004_run_environment
 Create Date: 2026-11-30
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_workers"
-down_revision: str | None = "0003"
+down_revision: str | None = "0004_run_environment"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -172,7 +172,7 @@ def test_entropy_points_carry_the_swept_parameters(api: TestClient) -> None:
         kd2["study"] == "kd: temperature" and kd2["label"] == "T=2" and kd2["swept"] == {"temperature": 2.0}
     )
     assert kd2["h_hat"] == 81.0 and kd2["h_hat_std"] == pytest.approx(2**0.5) and kd2["mean"] == 92.0
-    assert kd2["params"] == {"temperature": 2.0, "t2_factor": False, "gt_weight": 0.0}
+    assert kd2["params"] == {"temperature": 2.0, "t2_factor": True, "gt_weight": 0.0}
     assert kd2["transfer_set"] == "original" and kd2["ensemble"] == "ens" and kd2["teacher_score"] == 97.0
     assert sorted(r["h_hat"] for r in kd2["runs"]) == [80.0, 82.0]
     assert {r["seed"] for r in kd2["runs"]} == {0, 1}

@@ -25,7 +25,19 @@ def test_python_m_cli_is_the_xclab_command() -> None:
     result = xclab(plain_env(), "--help")
     assert result.returncode == 0, result.stderr
     assert "Usage: xclab" in result.stdout
-    for command in ("serve", "worker", "dashboard", "up", "demo", "submit", "runs", "train", "db", "grid"):
+    for command in (
+        "serve",
+        "worker",
+        "dashboard",
+        "up",
+        "demo",
+        "submit",
+        "runs",
+        "train",
+        "rerun",
+        "db",
+        "grid",
+    ):
         assert f" {command} " in result.stdout
 
 

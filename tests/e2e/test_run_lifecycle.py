@@ -33,8 +33,10 @@ def _assert_trained(stack: Stack, run_id: int, epochs: int) -> None:
         assert [p["step"] for p in curve] == list(range(1, epochs + 1))
         losses = [p["value"] for p in client.get(f"/runs/{run_id}/metrics/train_loss").json()["points"]]
         assert losses[-1] < losses[0]
-        [artifact] = run["artifacts"]
-        assert artifact["path"] == "model.pt" and artifact["kind"] == "checkpoint" and artifact["size"] > 1000
+        artifacts = {a["path"]: a for a in run["artifacts"]}
+        assert set(artifacts) == {"model.pt", "predictions/test.json"}
+        artifact = artifacts["model.pt"]
+        assert artifact["kind"] == "checkpoint" and artifact["size"] > 1000
         download = client.get(f"/runs/{run_id}/artifacts/model.pt")
         assert download.status_code == 200 and len(download.content) == artifact["size"]
 

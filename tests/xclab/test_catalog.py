@@ -8,16 +8,17 @@ from xclab.catalog import METHOD_CHOICES, METHODS, MODELS, TASKS, catalog_dict
 
 
 def test_method_defaults_are_unchanged() -> None:
-    distill = {"temperature": 1.0, "t2_factor": False}
+    distill = {"temperature": 1.0, "t2_factor": True}
     assert {name: m.params for name, m in METHODS.items()} == {
         "erm": {},
         "ls": {"epsilon": 0.1},
         "mixup": {"alpha": 1.0},
         "cutmix": {"alpha": 1.0},
         "kd": {**distill, "gt_weight": 0.0},
-        "xcl-mix": {**distill, "mix": "both", "alpha": 1.0, "mix_ratio": 1.0},
+        "xcl-mix": {**distill, "batch_composition": "half", "mix": "both", "alpha": 1.0, "mix_ratio": 1.0},
         "xcl-gan": {
             **distill,
+            "batch_composition": "half",
             "generator_run": None,
             "mode": "online",
             "gan_fraction": 0.5,
@@ -25,7 +26,11 @@ def test_method_defaults_are_unchanged() -> None:
         },
         "gan": {"latent_dim": 32},
     }
-    assert METHOD_CHOICES == {"mix": ("both", "mixup", "cutmix"), "mode": ("online", "offline")}
+    assert METHOD_CHOICES == {
+        "batch_composition": ("half", "append"),
+        "mix": ("both", "mixup", "cutmix"),
+        "mode": ("online", "offline"),
+    }
 
 
 def test_catalog_dict_keeps_its_shape_and_is_json() -> None:

@@ -58,7 +58,7 @@ def test_same_named_parameters_follow_each_methods_rules() -> None:
     }
     assert _issues(method={"name": "xcl-mix", "mix": "both", "offline_size": 1.5}, teachers=[1]) == {
         ("method", "offline_size"): "method 'xcl-mix' has no parameter 'offline_size'; it takes: "
-        "alpha, mix, mix_ratio, t2_factor, temperature"
+        "alpha, batch_composition, mix, mix_ratio, t2_factor, temperature"
     }
     assert _issues(method={"name": "xcl-gan", "generator_run": 3, "offline_size": 1.5}, teachers=[1]) == {
         ("method", "offline_size"): "'offline_size' must be an integer"

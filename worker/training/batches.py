@@ -7,9 +7,11 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import torch
 
 from worker.training.data import TaskData
+from worker.training.streams import RunStreams
 
 EVAL_BATCH = 512
 Batch = tuple[torch.Tensor, torch.Tensor]
@@ -21,14 +23,13 @@ class Batches:
         data: TaskData,
         device: torch.device,
         batch_size: int,
-        seed: int,
+        streams: RunStreams,
         workers: int,
         val_fraction: float = 0.0,
         val_seed: int = 0,
     ) -> None:
         self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
-        self.cpu_gen = torch.Generator().manual_seed(seed)
-        self.dev_gen = torch.Generator(device=device).manual_seed(seed)
+        self.streams = streams  # the data stream orders batches, the augment stream augments them
         self.val_x: torch.Tensor | None = None
         if data.in_memory:
             train_x, train_y = data.train_x, data.train_y
@@ -69,7 +70,7 @@ class Batches:
 
     def train(self) -> Iterator[Batch]:
         if self.data.in_memory:
-            order = torch.randperm(len(self.train_x), generator=self.cpu_gen).to(self.device)
+            order = torch.randperm(len(self.train_x), generator=self.streams.data).to(self.device)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield self._augment(self.prepare(self.train_x[idx])), self.train_y[idx]
@@ -91,7 +92,7 @@ class Batches:
             yield self.prepare(x[start : start + EVAL_BATCH]), y[start : start + EVAL_BATCH]
 
     def _augment(self, x: torch.Tensor) -> torch.Tensor:
-        return self.data.augment(x, self.dev_gen) if self.data.augment else x
+        return self.data.augment(x, self.streams.augment) if self.data.augment else x
 
     def _from_loader(self, dataset: Any, shuffle: bool) -> Iterator[Batch]:
         loader = torch.utils.data.DataLoader(
@@ -100,9 +101,15 @@ class Batches:
             shuffle=shuffle,
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
-            generator=self.cpu_gen,
+            generator=self.streams.data,  # also seeds each worker: torch + random from it, numpy below
+            worker_init_fn=_seed_worker,
             drop_last=shuffle,
             persistent_workers=self.workers > 0,
         )
         for x, y in loader:
             yield self.prepare(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
+
+
+def _seed_worker(_worker_id: int) -> None:
+    """DataLoader workers get torch/random seeds from the loader's generator; numpy needs them passed on."""
+    np.random.seed(torch.initial_seed() % 2**32)

@@ -3,6 +3,7 @@ final `model.pt` that teachers and the artifact store read."""
 
 from __future__ import annotations
 
+import json
 import random
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from torch import nn
 
 from worker.training.batches import Batches
 from worker.training.data import TaskData
+from worker.training.safe_load import load_checkpoint
 from xclab.hparams import Hparams
 from xclab.spec import RunSpec
 
@@ -35,10 +37,8 @@ def save_checkpoint(
             "model": model.state_dict(),
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "cpu_gen": batches.cpu_gen.get_state(),
-            "dev_gen": batches.dev_gen.get_state(),
-            "torch_rng": torch.get_rng_state(),
-            "numpy_rng": np.random.get_state(),
+            "streams": batches.streams.state(),
+            "numpy_rng": _numpy_state(),
             "python_rng": random.getstate(),
             "epoch": epoch,
             "history": history,
@@ -59,16 +59,14 @@ def resume(
     """(epochs done, history so far), restoring every state; (0, []) when there is no checkpoint of this spec."""
     if not path.exists():
         return 0, []
-    state = torch.load(path, map_location=batches.device, weights_only=False)
-    if state["spec"] != spec.model_dump(mode="json"):
+    state = load_checkpoint(path, batches.device)
+    if state["spec"] != spec.model_dump(mode="json") or "streams" not in state:  # another spec or format
         return 0, []
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     scheduler.load_state_dict(state["scheduler"])
-    batches.cpu_gen.set_state(state["cpu_gen"])
-    batches.dev_gen.set_state(state["dev_gen"])
-    torch.set_rng_state(state["torch_rng"])
-    np.random.set_state(state["numpy_rng"])
+    batches.streams.set_state(state["streams"])
+    _set_numpy_state(state["numpy_rng"])
     random.setstate(state["python_rng"])
     return state["epoch"], state["history"]
 
@@ -86,8 +84,24 @@ def save_model(
             "hparams": hp.model_dump(mode="json"),
             "num_outputs": num_outputs,
             "input_shape": list(data.input_shape),
-            "data_info": data.info or {},
+            # As JSON values: a loader's numpy number would make the file refuse a weights_only load.
+            "data_info": json.loads(json.dumps(data.info or {}, default=_plain)),
         },
         path,
     )
     return path
+
+
+def _numpy_state() -> list[object]:
+    """numpy's global state as plain values (a weights_only load refuses numpy arrays)."""
+    name, keys, pos, has_gauss, cached = np.random.get_state(legacy=True)  # type: ignore[misc]
+    return [name, keys.tolist(), int(pos), int(has_gauss), float(cached)]
+
+
+def _set_numpy_state(state: list[object]) -> None:
+    name, keys, pos, has_gauss, cached = state
+    np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))  # type: ignore[arg-type]
+
+
+def _plain(value: object) -> object:
+    return value.item() if isinstance(value, np.generic) else str(value)

@@ -81,6 +81,14 @@ class Scorer:
         assert self.task.target is not None
         return regression_metrics(outputs, y, self.error, self.task.target.error_metric, prefix)
 
+    def per_sample(self, outputs: torch.Tensor, y: torch.Tensor) -> dict[str, list[Any]]:
+        """Per-sample test results for paired tests between runs (McNemar on classification):
+        {"targets", "predictions"} as class indices, or {"errors"}: each sample's primary-metric error."""
+        if self.error is None:
+            return {"targets": y.tolist(), "predictions": outputs.argmax(1).tolist()}
+        mu, _ = split_gaussian(outputs, y.shape[1])
+        return {"errors": self.error(mu, y.float()).float().tolist()}
+
     def agreement(self, student: torch.Tensor, teacher: torch.Tensor) -> float:
         """Classification: % of samples where student and ensemble pick the same class. Regression: the mean
         target error between their predicted means (gaze: the angle between predicted directions)."""

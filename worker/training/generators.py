@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from worker.training.safe_load import load_checkpoint
+
 
 def _up(cin: int, cout: int) -> nn.Sequential:
     return nn.Sequential(
@@ -99,7 +101,7 @@ def generator_config(gen: ConditionalGenerator) -> dict[str, Any]:
 
 def load_generator(path: Path, device: torch.device) -> ConditionalGenerator:
     """Rebuild a trained generator from a `generator` run's model.pt."""
-    state = torch.load(path, map_location=device, weights_only=False)
+    state = load_checkpoint(path, device)
     if state.get("kind") != "generator":
         raise ValueError(f"{path} is not a generator checkpoint (kind={state.get('kind', 'model')})")
     cfg = state["generator_config"]

@@ -5,6 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
 
 CANCEL_CHECK_EVERY = 5  # steps between looks at the cancel flag
 
@@ -14,7 +19,16 @@ class Cancelled(Exception):
 
 
 class Hooks:
-    """Override to stream metrics or stop early; the defaults do nothing."""
+    """Override to stream metrics, stop early or watch the run; the defaults do nothing."""
+
+    def on_model_built(self, model: nn.Module) -> None:
+        """The freshly initialised student (or generator), before any resume or training step."""
+
+    def on_environment(self, environment: dict[str, Any]) -> None:
+        """What the run runs on (worker.training.environment); reported again if that changes mid-run."""
+
+    def on_train_batch(self, step: int, x: torch.Tensor, y: torch.Tensor) -> None:
+        """An original training batch (augmented, before any method mixes or extends it)."""
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         pass
@@ -28,3 +42,6 @@ class TrainResult:
     final_metrics: dict[str, float]
     model_path: Path
     history: list[dict[str, float]] = field(default_factory=list)
+    environment: dict[str, Any] = field(default_factory=dict)
+    # Student runs: per-sample test results, {"targets", "predictions"} or {"errors"} (Scorer.per_sample).
+    predictions_path: Path | None = None

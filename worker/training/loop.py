@@ -46,9 +46,12 @@ def train_one_epoch(
     classification = method.ctx.kind == "classification"
     t0 = time.perf_counter()
     loss_sum, correct, seen, entropy_sum, entropy_n = 0.0, 0.0, 0, 0.0, 0
+    scored = transferred = 0  # originals the student saw (train accuracy); samples of its transfer sets
+    distills = False
     for xb, yb in batches.train():
         if step % CANCEL_CHECK_EVERY == 0 and hooks.should_stop():
             raise Cancelled(f"cancelled at epoch {epoch + 1}, step {step}")
+        hooks.on_train_batch(step, xb, yb)
         with autocast():
             out = method.step(model, xb, yb)
         optimizer.zero_grad(set_to_none=True)
@@ -58,15 +61,20 @@ def train_one_epoch(
         step += 1
         loss_sum += out.loss.item() * len(yb)
         seen += len(yb)
-        if classification:
-            correct += (out.outputs.argmax(1) == yb).sum().item()
+        scored += len(out.outputs)
+        transferred += out.transfer_size or len(yb)
+        distills = distills or out.transfer_size is not None
+        if classification:  # the outputs are on the batch's first originals
+            correct += (out.outputs.argmax(1) == yb[: len(out.outputs)]).sum().item()
         if out.targets is not None:
             entropy_sum += normalized_entropy(out.targets).sum().item()
             entropy_n += len(out.targets)
     seconds = time.perf_counter() - t0
     metrics = {"train_loss": loss_sum / seen}
     if classification:
-        metrics["train_top1"] = 100.0 * correct / seen
+        metrics["train_top1"] = 100.0 * correct / scored
+    if distills:  # transfer samples per batch sample: an appended transfer set's extra compute (append: 2)
+        metrics["transfer_ratio"] = transferred / seen
     if entropy_n:
         metrics["h_hat"] = 100.0 * entropy_sum / entropy_n
     metrics.update({"epoch_seconds": seconds, "samples_per_s": seen / seconds})

@@ -7,6 +7,8 @@ import math
 import torch
 from torch.nn import functional as F
 
+from worker.training.streams import beta
+
 
 def label_smoothing_targets(y: torch.Tensor, num_classes: int, epsilon: float) -> torch.Tensor:
     """The paper's label smoothing: 1 - eps on the true class, eps / (c - 1) on each other class."""
@@ -78,8 +80,8 @@ def moment_matched_gaussian(mus: torch.Tensor, log_vars: torch.Tensor) -> tuple[
 def mixup(
     x: torch.Tensor, alpha: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
-    """MixUp with one lambda ~ Beta(alpha, alpha) per batch; returns (mixed x, partner permutation, lambda)."""
-    lam = float(torch.distributions.Beta(alpha, alpha).sample().item()) if alpha > 0 else 1.0
+    """MixUp with one lambda ~ Beta(alpha, alpha) per batch (every draw from `generator`); returns (mixed x, partner permutation, lambda)."""
+    lam = beta(alpha, generator)
     perm = torch.randperm(len(x), generator=generator).to(x.device)
     return lam * x + (1 - lam) * x[perm], perm, lam
 
@@ -88,7 +90,7 @@ def cutmix(
     x: torch.Tensor, alpha: float, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor, float]:
     """CutMix: paste a random box from a partner image; lambda is the kept area fraction."""
-    lam = float(torch.distributions.Beta(alpha, alpha).sample().item()) if alpha > 0 else 1.0
+    lam = beta(alpha, generator)
     perm = torch.randperm(len(x), generator=generator).to(x.device)
     h, w = x.shape[-2:]
     cut = math.sqrt(1.0 - lam)

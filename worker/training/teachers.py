@@ -12,6 +12,7 @@ from torch.func import functional_call, stack_module_state
 
 from worker.training.losses import moment_matched_gaussian, split_gaussian
 from worker.training.models import build_model
+from worker.training.safe_load import load_checkpoint
 from xclab.catalog import MODELS, TASKS
 
 
@@ -19,7 +20,7 @@ def load_member(path: Path, device: torch.device) -> tuple[nn.Module, dict[str, 
     """Rebuild a model from a run's `model.pt` (spec + weights) and freeze it."""
     if not path.exists():
         raise FileNotFoundError(f"teacher checkpoint {path} does not exist")
-    state = torch.load(path, map_location=device, weights_only=False)
+    state = load_checkpoint(path, device)
     spec = state["spec"]
     name = spec["model"]["name"]
     options = MODELS[name].options_model.model_validate(spec["model"]["options"])

@@ -4,6 +4,7 @@ and hands runs that train a generator to that method's trainer."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
 from collections.abc import Iterator
@@ -17,7 +18,8 @@ from torch import nn
 from worker.training.batches import Batches
 from worker.training.checkpoint import resume, save_checkpoint, save_model
 from worker.training.data import TaskData, load_task
-from worker.training.evaluation import Scorer, teacher_metrics
+from worker.training.environment import configure, environment, watch_nondeterminism
+from worker.training.evaluation import Scorer, collect, teacher_metrics
 from worker.training.hooks import Cancelled, Hooks, TrainResult
 from worker.training.loop import autocast_for, evaluate, train_one_epoch
 from worker.training.methods import MethodContext, build_method, generator_trainer
@@ -25,6 +27,7 @@ from worker.training.metrics import peak_memory_mb
 from worker.training.models import build_model
 from worker.training.models.complexity import measure
 from worker.training.schedules import build_optimizer, build_scheduler
+from worker.training.streams import RunStreams, derive_seed
 from worker.training.teachers import TeacherEnsemble
 from xclab.catalog import METHODS, MODELS, TASKS, TaskInfo
 from xclab.hparams import Hparams
@@ -62,21 +65,49 @@ def train(
     resolve_hparams stored with the run; `data_root` / `cache_dir` are the worker's folders, used where the
     spec names none."""
     hp = Hparams.model_validate(hparams) if isinstance(hparams, dict) else hparams
+    stored = hp.model_dump(mode="json")  # as the run stored them: before the worker's folders fill in
     hp = hp.with_folders(data_root, cache_dir)
     hooks, dev, task = hooks or Hooks(), pick_device(device), TASKS[spec.task]
     workdir.mkdir(parents=True, exist_ok=True)
+    flags = configure(hp, dev)
     seed_everything(spec.seed)
     data = load_task(spec, hp)
-    batches = Batches(data, dev, hp.batch_size, spec.seed, hp.workers, hp.val_fraction, hp.val_seed)
+    env = environment(stored, data, dev, flags)
+    hooks.on_environment(env)
+    guaranteed = flags["guaranteed"]
+    with watch_nondeterminism(flags):
+        result = _train(spec, hp, workdir, hooks, dev, task, data, progress, teacher_paths, generator_path)
+    if flags["guaranteed"] != guaranteed:
+        hooks.on_environment(env)  # ops without a deterministic kernel ran: say so
+    result.environment = env
+    return result
+
+
+def _train(
+    spec: RunSpec,
+    hp: Hparams,
+    workdir: Path,
+    hooks: Hooks,
+    dev: torch.device,
+    task: TaskInfo,
+    data: TaskData,
+    progress: bool,
+    teacher_paths: list[Path] | None,
+    generator_path: Path | None,
+) -> TrainResult:
+    streams = RunStreams(spec.seed, dev)
+    batches = Batches(data, dev, hp.batch_size, streams, hp.workers, hp.val_fraction, hp.val_seed)
     if METHODS[spec.method.name].trains_generator:
         trainer = generator_trainer(spec.method.name)(hp.method_params)
         return trainer.train(spec, hp, workdir, hooks, batches, dev, progress)
 
     autocast, scorer = autocast_for(dev), Scorer(task)
-    model, num_outputs = _student(spec, task, data, dev)
+    model, num_outputs = streams.build(lambda: _student(spec, task, data, dev))
+    hooks.on_model_built(model)
     teachers = _teachers(teacher_paths, data, dev)
-    ctx = MethodContext(task, data.num_outputs, hp.method_params, batches.cpu_gen, dev, teachers, workdir)
+    ctx = MethodContext(task, data.num_outputs, hp.method_params, streams.mixing, dev, teachers, workdir)
     ctx.seed, ctx.autocast, ctx.generator_path = spec.seed, autocast, generator_path
+    ctx.samples, ctx.pool_seed = streams.samples, derive_seed(spec.seed, "pool")
     method = build_method(spec.method.name, ctx)
     optimizer = build_optimizer(model, hp)
     scheduler = build_scheduler(optimizer, hp, batches.steps_per_epoch)
@@ -104,11 +135,15 @@ def train(
             save_checkpoint(checkpoint_path, spec, model, optimizer, scheduler, batches, epoch + 1, history)
 
     model_path = save_model(workdir / "model.pt", spec, model, hp, num_outputs, data)
+    predictions_path = workdir / "predictions_test.json"
+    predictions_path.write_text(json.dumps(scorer.per_sample(*collect(model, batches.test, autocast))))
     final = {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"}
     final.update(
         {**static, "wall_time_s": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb(dev)}
     )
-    return TrainResult(final_metrics=final, model_path=model_path, history=history)
+    return TrainResult(
+        final_metrics=final, model_path=model_path, history=history, predictions_path=predictions_path
+    )
 
 
 def _student(spec: RunSpec, task: TaskInfo, data: TaskData, device: torch.device) -> tuple[nn.Module, int]:

@@ -23,7 +23,11 @@ class DistillParams(MethodParams):
     temperature: float = Field(
         default=1.0, gt=0, description="T of softmax(z / T), teachers and student alike."
     )
-    t2_factor: bool = Field(default=False, description="Multiply the KL by T^2 (Hinton et al.).")
+    t2_factor: bool = Field(
+        default=True,
+        description="Multiply the KL by T^2 (Hinton et al.), so its gradients keep their scale as T grows; "
+        "changes nothing at T = 1. false reproduces runs made before this default.",
+    )
 
 
 class KDParams(DistillParams):
@@ -32,15 +36,30 @@ class KDParams(DistillParams):
     )
 
 
-class XCLMixParams(DistillParams):
+class TransferParams(DistillParams):
+    batch_composition: Literal["half", "append"] = Field(
+        default="half",
+        description="half (the paper's): each transfer batch keeps the batch size B, the extra samples "
+        "replacing part of the originals (mix_ratio 1 / gan_fraction 0.5: B/2 original + B/2 extra); append: "
+        "the extra samples are added to the B originals (a larger transfer batch: more compute per step, "
+        "reported as the transfer_ratio metric).",
+    )
+
+
+class XCLMixParams(TransferParams):
     mix: Literal["both", "mixup", "cutmix"] = Field(
         default="both", description="How the extra samples are mixed (both: a coin flip per batch)."
     )
     alpha: float = Field(default=1.0, ge=0, description="lambda ~ Beta(alpha, alpha).")
-    mix_ratio: float = Field(default=1.0, ge=0, description="Mixed samples per original sample.")
+    mix_ratio: float = Field(
+        default=1.0,
+        ge=0,
+        description="Mixed samples per original sample in the transfer batch; above 1, every further batch "
+        "of mixes is drawn fresh (new lambda and partners), never a repeat.",
+    )
 
 
-class XCLGANParams(DistillParams):
+class XCLGANParams(TransferParams):
     generator_run: int | None = Field(
         default=None, ge=1, description="Id of a finished `gan` run on the same task (classification tasks)."
     )
@@ -81,8 +100,9 @@ METHODS: dict[str, MethodInfo] = {
         MethodInfo(
             "xcl-mix",
             True,
-            "XCL-Mix: transfer set = batch + mix_ratio x batch MixUp/CutMix samples; the student matches the "
-            "ensemble's distribution on all of it (KL).",
+            "XCL-Mix: the transfer set mixes the batch with MixUp/CutMix samples (mix_ratio mixed per original; "
+            "batch_composition half: B/2 original + B/2 mixed, the paper's; append: B original + B mixed); the "
+            "student matches the ensemble's distribution on all of it (KL).",
             XCLMixParams,
             transfer_set="extended",
         ),

@@ -118,8 +118,8 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     with pytest.raises(Cancelled):
         train(spec, hparams, tmp_path / "resumed", hooks=StopAfterTwo(), device="cpu")
     resumed = train(spec, hparams, tmp_path / "resumed", device="cpu")
-    a = torch.load(straight.model_path, weights_only=False)["model"]
-    b = torch.load(resumed.model_path, weights_only=False)["model"]
+    a = torch.load(straight.model_path, weights_only=True)["model"]
+    b = torch.load(resumed.model_path, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert [h["test_top1"] for h in straight.history] == [h["test_top1"] for h in resumed.history]
 
@@ -136,7 +136,7 @@ def test_offline_xcl_gan_stores_pool_with_soft_labels(
     train(
         spec, resolve_hparams(spec), workdir, device="cpu", teacher_paths=teachers, generator_path=generator
     )
-    pool = torch.load(workdir / "offline_pool.pt", weights_only=False)
+    pool = torch.load(workdir / "offline_pool.pt", weights_only=True)
     [probs] = pool["targets"]
     assert pool["images"].shape == (300, 1, 8, 8) and probs.shape == (300, 10)
     assert torch.allclose(probs.sum(1), torch.ones(300), atol=1e-4)

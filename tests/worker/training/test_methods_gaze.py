@@ -65,7 +65,7 @@ def test_gaze_methods(tmp_path: Path, teachers: list[Path], method: dict[str, An
         assert m["teacher_members"] == 2 and m["teacher_test_angular_error"] > 0
         assert m["teacher_agreement"] >= 0  # mean angle between student and ensemble predictions
     if method.get("mode") == "offline":
-        pool = torch.load(tmp_path / "offline_pool.pt", weights_only=False)
+        pool = torch.load(tmp_path / "offline_pool.pt", weights_only=True)
         assert pool["images"].shape == (64, 1, 36, 60)
         mu, log_var = pool["targets"]
         assert mu.shape == (64, 2) and log_var.shape == (64,)

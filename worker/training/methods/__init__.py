@@ -7,8 +7,8 @@ the loop can measure their normalised entropy (H-hat).
 
 Conventions (stated once, used everywhere):
 - KD/XCL targets are the ensemble's averaged member probabilities softmax(z_k / T); the student's logits are
-  divided by the same T. The KL is multiplied by T^2 only when `t2_factor` is true (default false: the
-  paper's XCL runs use T = 1, where the factor is moot).
+  divided by the same T. The KL is multiplied by T^2 unless `t2_factor` is false (Hinton et al.: without
+  it the soft targets' gradients shrink as 1/T^2 and a high-T run barely learns; at T = 1 it changes nothing).
 - `gt_weight` (KD only) is the convex weight of a hard-label cross-entropy term:
   loss = (1 - gt_weight) * KL + gt_weight * CE(y). Default 0: pure distillation.
 - Regression outputs are an isotropic Gaussian (mean of the target's dimension, then a log variance). ERM

@@ -32,6 +32,8 @@ class StepOutput:
     outputs: torch.Tensor
     # Classification only: the target distributions actually trained on (whole transfer set), for H-hat.
     targets: torch.Tensor | None = None
+    # Samples the student trained on this step, when a method's transfer set differs from the batch.
+    transfer_size: int | None = None
 
 
 @dataclass
@@ -41,7 +43,7 @@ class MethodContext:
     task: TaskInfo
     num_outputs: int  # classes of the loaded data, or the regression target's dimension
     params: dict[str, Any]  # validated by the method's parameter model
-    generator: torch.Generator  # the run's random stream for the method's own draws
+    generator: torch.Generator  # the run's mixing stream: the method's own draws (lambda, permutations...)
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     teachers: TeacherEnsemble | None = None
     # A folder that survives a resume (state a method builds once, e.g. XCL-GAN's offline pool).
@@ -49,6 +51,9 @@ class MethodContext:
     seed: int = 0
     autocast: Callable[[], AbstractContextManager[Any]] = nullcontext
     generator_path: Path | None = None  # a finished generator run's model.pt, for methods that sample one
+    # The samples stream (generated inputs) and the pool stream's seed; defaults keep a bare context usable.
+    samples: torch.Generator = field(default_factory=torch.Generator)
+    pool_seed: int = 0
 
     @property
     def kind(self) -> str:

@@ -17,6 +17,7 @@ from worker.training.hooks import CANCEL_CHECK_EVERY, Cancelled, Hooks, TrainRes
 from worker.training.methods import register_generator_trainer
 from worker.training.methods.base import GeneratorTrainer
 from worker.training.metrics import peak_memory_mb
+from worker.training.streams import RunStreams
 from xclab.catalog.methods import GANParams
 from xclab.hparams import Hparams
 from xclab.spec import RunSpec
@@ -47,10 +48,19 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
         )
         y = batches.train_y
         shape = tuple(x.shape[1:])
-        gen = ConditionalGenerator(
-            data.num_outputs, shape, self.p.latent_dim, spec.model.width, out_scale=float(x.abs().max())
-        ).to(device)
-        disc = ProjectionDiscriminator(data.num_outputs, shape, spec.model.width).to(device)
+        gen, disc = batches.streams.build(
+            lambda: (
+                ConditionalGenerator(
+                    data.num_outputs,
+                    shape,
+                    self.p.latent_dim,
+                    spec.model.width,
+                    out_scale=float(x.abs().max()),
+                ).to(device),
+                ProjectionDiscriminator(data.num_outputs, shape, spec.model.width).to(device),
+            )
+        )
+        hooks.on_model_built(gen)
         opt_g = torch.optim.Adam(gen.parameters(), lr=hp.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(disc.parameters(), lr=hp.lr, betas=(0.5, 0.999))
         started, history = time.perf_counter(), []
@@ -62,7 +72,7 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
         for epoch in epochs:
             t0 = time.perf_counter()
             metrics = train_gan_epoch(
-                gen, disc, opt_g, opt_d, x, y, hp.batch_size, batches.cpu_gen, hooks.should_stop
+                gen, disc, opt_g, opt_d, x, y, hp.batch_size, batches.streams, hooks.should_stop
             )
             metrics.update(
                 {
@@ -102,13 +112,13 @@ def train_gan_epoch(
     x: torch.Tensor,
     y: torch.Tensor,
     batch_size: int,
-    generator: torch.Generator,
+    streams: RunStreams,
     should_stop: Callable[[], bool],
 ) -> dict[str, float]:
     """One epoch of hinge-loss GAN training over (x, y) held on the device."""
     gen.train()
     disc.train()
-    order = torch.randperm(len(x), generator=generator).to(x.device)
+    order = torch.randperm(len(x), generator=streams.data).to(x.device)
     d_sum = g_sum = 0.0
     steps = 0
     for start in range(0, len(order), batch_size):
@@ -116,12 +126,12 @@ def train_gan_epoch(
             raise Cancelled("cancelled during generator training")
         idx = order[start : start + batch_size]
         real, labels = x[idx], y[idx]
-        fake = gen.sample_classes(labels, generator)
+        fake = gen.sample_classes(labels, streams.samples)
         d_loss = F.relu(1 - disc(real, labels)).mean() + F.relu(1 + disc(fake.detach(), labels)).mean()
         opt_d.zero_grad(set_to_none=True)
         d_loss.backward()
         opt_d.step()
-        g_loss = -disc(gen.sample_classes(labels, generator), labels).mean()
+        g_loss = -disc(gen.sample_classes(labels, streams.samples), labels).mean()
         opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         opt_g.step()

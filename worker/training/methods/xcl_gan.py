@@ -1,4 +1,5 @@
-"""XCL-GAN: the transfer set is the batch plus generated inputs, so that `gan_fraction` of it is generated.
+"""XCL-GAN: the transfer set is originals of the batch plus generated inputs, `gan_fraction` of it generated
+(batch_composition half: B samples in all, the paper's; append: the generated ones added to the B originals).
 Inputs come from the task's built-in generator (gaze: the eye renderer) or a finished generator run; online
 they are fresh every step and labelled by the ensemble now, offline they are drawn from a pool sampled and
 labelled once (stored in the run's folder, so a resumed run reuses it)."""
@@ -14,7 +15,8 @@ from worker.training.data import input_generator
 from worker.training.generators import load_generator
 from worker.training.methods import register_method
 from worker.training.methods.base import MethodContext, Sampler
-from worker.training.methods.distill import Distill
+from worker.training.methods.distill import Distill, Transfer, split_transfer
+from worker.training.safe_load import load_checkpoint
 from worker.training.teachers import TeacherEnsemble
 from xclab.catalog.methods import XCLGANParams
 
@@ -50,22 +52,22 @@ class XCLGAN(Distill[XCLGANParams]):
         else:
             self.draw = draw
 
-    def transfer_set(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, ...] | None]:
-        fraction = self.p.gan_fraction
-        n_gen = round(len(x) * fraction / (1 - fraction))
+    def transfer_set(self, x: torch.Tensor) -> Transfer:
+        originals, n_gen = split_transfer(len(x), self.p.gan_fraction, self.p.batch_composition)
+        kept = x[:originals]
         if self.pool is not None:
-            images, targets = self.pool.draw(n_gen, self.ctx.generator)
-            return torch.cat([x, images.to(x.dtype)]), targets
+            images, targets = self.pool.draw(n_gen, self.ctx.generator)  # mixing stream
+            return Transfer(torch.cat([kept, images.to(x.dtype)]), originals, targets)
         assert self.draw is not None
-        return torch.cat([x, self.draw(n_gen, self.ctx.generator).to(x.dtype)]), None
+        return Transfer(torch.cat([kept, self.draw(n_gen, self.ctx.samples).to(x.dtype)]), originals)
 
     def _offline_pool(self, path: Path, draw: Sampler, teachers: TeacherEnsemble) -> OfflinePool:
         """Sample the generated set once, label it with the ensemble once, and store both."""
         if path.exists():
-            stored = torch.load(path, map_location="cpu", weights_only=False)
+            stored = load_checkpoint(path)
             device = next(teachers.parameters()).device
             return OfflinePool(stored["images"].to(device), tuple(t.to(device) for t in stored["targets"]))
-        gen = torch.Generator().manual_seed(self.ctx.seed + 10_007)
+        gen = torch.Generator().manual_seed(self.ctx.pool_seed)
         size = self.p.offline_size
         images, targets = [], []
         for start in range(0, size, POOL_CHUNK):
