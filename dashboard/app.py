@@ -11,7 +11,8 @@ st.set_page_config(page_title="XCL Lab", page_icon=":material/science:", layout=
 
 pages = [
     st.Page(RUNS_PAGE, title="Runs", icon=":material/table_rows:", default=True),
-    st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:"),
+    # Reached from a run's row, link or ?run=<id>; an empty "Run" entry in the menu helped no one.
+    st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:", visibility="hidden"),
     st.Page(LAUNCH_PAGE, title="Launch", icon=":material/rocket_launch:"),
     st.Page(GRIDS_PAGE, title="Grids", icon=":material/grid_view:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/difference:"),

@@ -153,11 +153,19 @@ def _url_follows_selection() -> None:
     st.query_params["grid"] = str(st.session_state[SELECTED])
 
 
+def missing_grid_notice(grids: list[dict[str, Any]]) -> None:
+    """A link to a grid that is not there says so, rather than silently showing another grid."""
+    param = st.query_params.get("grid", "")
+    if param and param not in {str(g["id"]) for g in grids}:
+        hint = "" if param.isdigit() else " (a grid id is a whole number)"
+        st.error(f"Grid {param} not found{hint}.", icon=":material/search_off:")
+
+
 def grid_picker(grids: list[dict[str, Any]]) -> int | None:
     """Newest first; ?grid=<id> (a shared link) picks the grid and follows the selection."""
     labels = {g["id"]: grid_label(g) for g in sorted(grids, key=lambda g: g["id"], reverse=True)}
     param = st.query_params.get("grid", "")
-    if param.isdigit() and int(param) in labels and st.session_state.get(SELECTED) != int(param):
+    if param in {str(i) for i in labels} and st.session_state.get(SELECTED) != int(param):
         st.session_state[SELECTED] = int(param)
     return st.selectbox(
         "Grid", list(labels), format_func=labels.__getitem__, key=SELECTED, on_change=_url_follows_selection
@@ -409,6 +417,7 @@ api = get_api()
 st.title("Grids")
 builtins = {b["name"]: b["yaml"] for b in call(api.list_builtin_grids)}
 grids = call(api.list_grids, cells=False)
+missing_grid_notice(grids)
 launch_section(builtins, expanded=not grids)
 if not grids:
     st.info("No grids yet: launch one above.", icon=":material/info:")

@@ -11,7 +11,7 @@ import streamlit as st
 from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.charts import curve_figure, group_metric_keys
 from dashboard.tables import mapping_frame, primary_value
-from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, status_badge
+from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, show_api_error, status_badge
 from xclab.client import ApiError
 
 RUN_KEY = "run_id_input"
@@ -29,7 +29,9 @@ def _url_follows_input() -> None:
 def selected_run_id() -> int | None:
     """The run named by ?run=<id>, editable in a number box that keeps the URL in step (shareable links)."""
     param = st.query_params.get("run", "")
-    if param.isdigit() and int(param) >= 1 and st.session_state.get(RUN_KEY) != int(param):
+    if param and not (param.isdigit() and int(param) >= 1):
+        st.error(f"'{param}' is not a run id: a run id is a whole number like 12.", icon=":material/error:")
+    elif param and st.session_state.get(RUN_KEY) != int(param):
         st.session_state[RUN_KEY] = int(param)  # a link from another page wins over a remembered value
     return st.number_input(
         "Run id",
@@ -180,7 +182,14 @@ run_id = selected_run_id()
 if run_id is None:
     st.info("Enter a run id, or open a run from the Runs page.", icon=":material/info:")
     st.stop()
-first = call(api.get_run, int(run_id))
+try:
+    first = api.get_run(int(run_id))
+except ApiError as err:
+    if err.status_code != 404:
+        show_api_error(err)
+        st.stop()
+    st.error(f"Run {run_id} not found: open a run from the Runs page.", icon=":material/search_off:")
+    st.stop()
 live = first["status"] not in FINAL_STATUSES and st.toggle(
     "Live refresh",
     value=True,

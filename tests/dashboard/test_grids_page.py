@@ -132,6 +132,12 @@ def test_grid_list_is_newest_first_and_follows_the_url(
     assert at.query_params["grid"] == str(trained_grid["id"])
     assert at.subheader[0].value.startswith(f"Grid #{trained_grid['id']}:")
 
+    # A link to a grid that does not exist says so instead of quietly showing another one.
+    for param in ("999999", "abc"):
+        at = open_page(GRIDS_PAGE, grid=param)
+        assert not at.exception, at.exception
+        assert f"Grid {param} not found" in at.error[0].value
+
 
 def test_builtin_grid_fills_the_editor_and_submitting_launches_it(
     open_page: OpenPage, live_stack: Stack

@@ -71,4 +71,9 @@ def test_cancel_and_retry_show_the_api_answer(open_page: OpenPage, seeded: Seede
 def test_unknown_run_shows_the_api_error(open_page: OpenPage, live_stack: Stack) -> None:
     at = open_page(RUN_PAGE, run="987654")
     assert not at.exception, at.exception
-    assert "run 987654 not found" in at.error[0].value
+    assert "Run 987654 not found" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+    at = open_page(RUN_PAGE, run="abc")
+    assert not at.exception, at.exception
+    assert "'abc' is not a run id" in at.error[0].value
