@@ -49,7 +49,7 @@ def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
         uirevision=UIREVISION,
     )
     fig.update_xaxes(tickformat="~d")
-    fig.update_yaxes(tickformat=Y_TICKS, exponentformat="e")
+    fig.update_yaxes(tickformat=Y_TICKS, hoverformat=Y_TICKS, exponentformat="e")
     return fig
 
 

@@ -33,6 +33,18 @@ def width_text(width: Any) -> str:
     return f"{float(width):g}" if isinstance(width, int | float) else str(width)
 
 
+def human_bytes(size: int | None) -> str:
+    """1536 as "1.5 KiB"; "–" when unknown."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # unreachable: GiB is the last unit
+
+
 def run_name(run: dict[str, Any]) -> str:
     """A run as people say it: `kd · small-cnn@0.5 · seed 1`."""
     spec = run.get("spec", {})

@@ -333,7 +333,7 @@ def report_figure(data: pd.DataFrame, metric: str, ensemble_score: float | None)
         )
     fig.update_layout(
         title=f"{metric} per method (mean ± std over seeds)",
-        yaxis_title=metric,
+        yaxis={"title": {"text": metric}, "rangemode": "tozero"},  # bars start at zero, or they exaggerate
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=380,
     )

@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.charts import curve_figure, group_metric_keys
-from dashboard.tables import mapping_frame, primary_value
+from dashboard.tables import human_bytes, mapping_frame, primary_value, run_name
 from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, show_api_error, status_badge
 from xclab.client import ApiError
 
@@ -88,8 +88,7 @@ def actions(run: dict[str, Any]) -> None:
 
 
 def header(run: dict[str, Any]) -> None:
-    width = run["spec"].get("model", {}).get("width")
-    st.subheader(f"Run #{run['id']}: {run['method']} · {run['model']} ×{width} · {run['task']}")
+    st.subheader(f"Run #{run['id']}: {run_name(run)} · {run['task']}")
     status_badge(run["status"])
     cols = st.columns(4)
     cols[0].metric("Status", run["status"])
@@ -136,8 +135,10 @@ def artifacts(run: dict[str, Any]) -> None:
     if not run["artifacts"]:
         st.caption("No artifacts yet.")
         return
+    frame = pd.DataFrame(run["artifacts"])[["path", "kind", "size", "sha256", "url"]]
+    frame["size"] = frame["size"].map(human_bytes)
     st.dataframe(
-        pd.DataFrame(run["artifacts"])[["path", "kind", "size", "sha256", "url"]],
+        frame,
         hide_index=True,
         column_config={
             "url": st.column_config.LinkColumn(
@@ -164,7 +165,12 @@ def details(run: dict[str, Any]) -> None:
     summary, spec, hparams, files = st.tabs(["Summary metrics", "Spec", "Hyperparameters", "Artifacts"])
     with summary:
         if run["summary"]:
-            st.dataframe(mapping_frame(run["summary"], "metric", "value"), hide_index=True)
+            st.dataframe(
+                mapping_frame(run["summary"], "metric", "value"),
+                hide_index=True,
+                column_config={"value": st.column_config.NumberColumn("value", format="%.4g")},
+                placeholder="–",
+            )
         else:
             st.caption("No metrics yet.")
     with spec:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import colorsys
 
 from dashboard.charts import UIREVISION, default_chart_keys, run_colour, runs_figure
-from dashboard.tables import run_name, width_text
+from dashboard.tables import human_bytes, run_name, width_text
 
 
 def test_default_chart_keys_are_the_primary_metric_and_losses_not_the_alphabet() -> None:
@@ -74,3 +74,14 @@ def test_run_names_read_like_people_say_them() -> None:
     run = {"method": "kd", "model": "small-cnn", "spec": {"model": {"width": 0.5}, "seed": 1}}
     assert run_name(run) == "kd · small-cnn@0.5 · seed 1"
     assert width_text(1.0) == "1" and width_text(0.25) == "0.25" and width_text(None) == "–"
+
+
+def test_byte_sizes_read_like_people_say_them() -> None:
+    assert [human_bytes(n) for n in (None, 0, 1023, 1536, 5 * 1024**2, 3 * 1024**3)] == [
+        "–",
+        "0 B",
+        "1023 B",
+        "1.5 KiB",
+        "5.0 MiB",
+        "3.0 GiB",
+    ]

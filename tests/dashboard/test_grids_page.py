@@ -103,6 +103,7 @@ def test_trained_grid_shows_progress_cells_and_report(open_page: OpenPage, train
     assert figure["data"][0]["type"] == "bar"
     assert sorted(figure["data"][0]["x"]) == ["erm", "kd"]
     assert figure["layout"]["shapes"]  # the teacher ensemble's reference line
+    assert figure["layout"]["yaxis"]["rangemode"] == "tozero"  # accuracy bars start at zero
     labels = {b.label for b in at.get("download_button")}
     assert {"Markdown", "LaTeX", "CSV", "Chart data (CSV)"} <= labels
 

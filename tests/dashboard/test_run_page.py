@@ -32,6 +32,9 @@ def test_succeeded_run_shows_report_and_learning_curves(open_page: OpenPage, see
     assert "test_top1" in summary["metric"].tolist()
     assert [j for j in at.json if json.loads(j.proto.body) == run["spec"]]
     assert at.download_button(key="run_artifact_model.pt").label == "Download model.pt"
+    [files] = [d.value for d in at.dataframe if "sha256" in d.value.columns]
+    assert all(size.endswith(("B", "KiB", "MiB")) for size in files["size"])  # not raw byte counts
+    assert at.subheader[0].value == f"Run #{run['id']}: erm · small-cnn@0.5 · seed 0 · digits"
     # A finished successful run can be neither cancelled nor retried.
     assert at.button(key="run_cancel").disabled and at.button(key="run_retry").disabled
 
