@@ -10,8 +10,17 @@ import streamlit as st
 
 from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.charts import curve_figure, group_metric_keys
+from dashboard.progress import progress_text, run_progress
 from dashboard.tables import human_bytes, mapping_frame, primary_value, run_name
-from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, show_api_error, status_badge
+from dashboard.ui import (
+    REFRESH_SECONDS,
+    RUNS_PAGE,
+    call,
+    last_epoch,
+    run_link,
+    show_api_error,
+    status_badge,
+)
 from xclab.client import ApiError
 
 RUN_KEY = "run_id_input"
@@ -102,6 +111,9 @@ def header(run: dict[str, Any]) -> None:
         if run[key]
     )
     st.caption(f"experiment #{run['experiment_id']} · queue {run['queue']} · {times}")
+    if run["status"] in {"running", "succeeded"} or run["started_at"]:
+        progress = run_progress(run, last_epoch(run))
+        st.progress(progress.fraction or 0.0, text=progress_text(progress))
     if run["error"]:
         st.error(run["error"], icon=":material/error:")
     if run["teachers"]:

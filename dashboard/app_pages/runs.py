@@ -9,8 +9,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard.api import RUN_STATUSES, get_api
+from dashboard.progress import progress_text, run_progress
 from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
-from dashboard.ui import REFRESH_SECONDS, RUN_PAGE, call, status_cell_style
+from dashboard.ui import REFRESH_SECONDS, RUN_PAGE, call, last_epoch, status_cell_style
 from dashboard.url_state import URL_KEYS, from_query, to_query
 from xclab.client import ApiError
 
@@ -390,6 +391,10 @@ def runs_table(
         get_api().list_runs, **query.filters(), sort=query.sort, limit=query.limit, page_token=tokens[-1]
     )
     shown = columns or ["id"]
+    if "progress" in shown:
+        for run in page["data"]:
+            if run["status"] == "running":
+                run["progress"] = progress_text(run_progress(run, last_epoch(run)))
     frame = research_frame(page["data"], experiment_names, shown, sources)
     st.session_state[PAGE_IDS] = [run["id"] for run in page["data"]]
     if frame.empty:
@@ -398,6 +403,7 @@ def runs_table(
         config: dict[str, Any] = {
             "id": st.column_config.NumberColumn("id", format="%d"),
             "name": st.column_config.TextColumn("name", help="method · model@width · seed"),
+            "progress": st.column_config.TextColumn("progress", help="Running runs: epoch, elapsed, ETA"),
             "width": st.column_config.NumberColumn("width", format="%g"),
             "value": st.column_config.NumberColumn("value", format="%.3f", help="latest primary metric"),
             "metric": st.column_config.TextColumn("metric", help="the task's primary metric"),
