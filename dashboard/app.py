@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.api import get_api
+from dashboard.notify import notifications
 from dashboard.ui import GRIDS_PAGE, LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
 
 st.set_page_config(page_title="XCL Lab", page_icon=":material/science:", layout="wide")
@@ -25,4 +26,8 @@ pages = [
 ]
 page = st.navigation(pages)
 st.sidebar.caption(f"API: {get_api().url}")
+# Live refresh reruns a fragment every few seconds; Streamlit's "Running... Stop" badge would flicker each time.
+st.html("<style>[data-testid='stStatusWidget'] {visibility: hidden;}</style>")
+with st.sidebar:
+    notifications()
 page.run()
