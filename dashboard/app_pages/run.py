@@ -122,13 +122,8 @@ def header(run: dict[str, Any]) -> None:
             run_link(teacher, f"Teacher run #{teacher}")
 
 
-def learning_curves(run: dict[str, Any]) -> None:
-    st.markdown("#### Learning curves")
+def _fetch_curves(run: dict[str, Any], keys: list[str]) -> list[tuple[str, dict[str, list[dict[str, Any]]]]]:
     api, run_id = get_api(), run["id"]
-    keys = call(api.list_metric_keys, run_id)
-    if not keys:
-        st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
-        return
     loss, accuracy, other = group_metric_keys(keys)
     # The task's primary metric is always worth a look (e.g. angular error for gaze).
     primary = [k for k in other if k == run["primary_metric"]]
@@ -136,9 +131,32 @@ def learning_curves(run: dict[str, Any]) -> None:
         st.multiselect("Other metrics", other, default=primary, key=f"run_other_{run_id}") if other else []
     )
     charts = [(t, ks) for t, ks in (("Loss", loss), ("Accuracy", accuracy), ("Other", chosen)) if ks]
+    return [
+        (title, {k: call(api.get_metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys})
+        for title, chart_keys in charts
+    ]
+
+
+def learning_curves(run: dict[str, Any], live: bool) -> None:
+    st.markdown("#### Learning curves")
+    run_id = run["id"]
+    keys = call(get_api().list_metric_keys, run_id)
+    if not keys:
+        st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
+        return
+    # Streamlit redraws a chart from scratch when its data change, which drops the user's zoom; frozen, the
+    # charts keep the data they had (and so the zoom), while status and progress above stay live.
+    frozen = live and st.toggle(
+        "Freeze charts",
+        key=f"run_freeze_{run_id}",
+        help="Keep the curves as they are (and your zoom) while new points arrive; unfreeze to catch up.",
+    )
+    stored = st.session_state.get(f"run_curves_{run_id}")
+    if not frozen or stored is None:
+        stored = _fetch_curves(run, keys)
+        st.session_state[f"run_curves_{run_id}"] = stored
     cols = st.columns(2)
-    for i, (title, chart_keys) in enumerate(charts):
-        histories = {k: call(api.get_metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys}
+    for i, (title, histories) in enumerate(stored):
         with cols[i % 2]:
             st.plotly_chart(curve_figure(histories, title), key=f"run_chart_{title}")
 
@@ -223,7 +241,7 @@ def run_view(run_id: int, shown_status: str) -> None:
         st.rerun()  # a full rerun re-decides live refresh (off once the run has finished)
     header(run)
     actions(run)
-    learning_curves(run)
+    learning_curves(run, run["status"] not in FINAL_STATUSES)
     details(run)
 
 
