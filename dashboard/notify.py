@@ -12,8 +12,10 @@ from dashboard.tables import run_name
 from xclab.client import ApiError
 
 NOTIFY_SECONDS = 5.0
-UNFINISHED = ["waiting", "queued", "running"]
-WATCHED_RUNS = 1000
+# Runs end from "running" (a queued run ends only when someone cancels it, who needs no toast); polling just
+# those keeps this cheap on every page, whatever the number of queued runs. The newest 50 are watched.
+WATCHED_STATUS = ["running"]
+WATCHED_RUNS = 50
 SEEN_RUNS, SEEN_GRIDS = "notify_runs", "notify_grids"
 ICONS = {
     "succeeded": ":material/check_circle:",
@@ -23,7 +25,7 @@ ICONS = {
 
 
 def gone(before: set[int] | None, unfinished: list[dict[str, Any]]) -> list[int]:
-    """Runs unfinished last time and not now: they finished (nothing on the first look, so no flood on load)."""
+    """Runs running last time and not now: they finished (nothing on the first look, so no flood on load)."""
     if before is None:
         return []
     return sorted(before - {r["id"] for r in unfinished})
@@ -39,8 +41,8 @@ def finished_grids(before: dict[int, bool] | None, grids: list[dict[str, Any]]) 
 def notifications() -> None:
     api = get_api()
     try:
-        # Only the unfinished runs are polled (few); one that left the list is read once to say how it ended.
-        unfinished = api.list_runs(status=UNFINISHED, sort="-id", limit=WATCHED_RUNS)["data"]
+        # One that left the list is read once, to say how it ended.
+        unfinished = api.list_runs(status=WATCHED_STATUS, sort="-id", limit=WATCHED_RUNS)["data"]
         ended = [api.get_run(run_id) for run_id in gone(st.session_state.get(SEEN_RUNS), unfinished)]
         grids = api.list_grids(cells=False)
     except ApiError:

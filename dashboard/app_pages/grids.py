@@ -12,6 +12,7 @@ import streamlit as st
 import yaml
 
 from dashboard.api import FINAL_STATUSES, RUN_STATUSES, get_api
+from dashboard.grid_errors import error_lines
 from dashboard.ui import REFRESH_SECONDS, STATUS_BADGE, call, run_link, status_cell_style
 from xclab.client import ApiError
 
@@ -50,25 +51,6 @@ def _load_builtin(builtins: dict[str, str]) -> None:
         st.session_state[YAML_TEXT] = builtins[name]
 
 
-def _where(loc: list[Any]) -> str:
-    """An error's location without the request-body prefix, e.g. `cells › student/kd/…/seed=0 › method`."""
-    path = [str(p) for p in loc]
-    for prefix in (["body", "definition"], ["body"]):
-        if path[: len(prefix)] == prefix:
-            path = path[len(prefix) :]
-            break
-    return " › ".join(path)
-
-
-def error_lines(err: ApiError) -> list[str]:
-    """One Markdown line per validation error (where, then the API's message); other errors as they are."""
-    lines = []
-    for error in err.field_errors:
-        where = _where(error.get("loc", []))
-        lines.append(f"`{where}`: {error['msg']}" if where else str(error["msg"]))
-    return lines or [err.message]
-
-
 def parse_definition(text: str) -> dict[str, Any]:
     """The YAML as a mapping; raises ValueError with a readable reason otherwise."""
     try:
@@ -101,7 +83,8 @@ def _submit() -> None:
 
 
 def launch_section(builtins: dict[str, str], expanded: bool) -> None:
-    with st.expander("Launch a grid", expanded=expanded, icon=":material/rocket_launch:"):
+    errors = st.session_state.get(LAUNCH_ERRORS, [])
+    with st.expander("Launch a grid", expanded=expanded or bool(errors), icon=":material/rocket_launch:"):
         st.selectbox(
             "Start from a built-in grid",
             list(builtins),
@@ -125,14 +108,14 @@ def launch_section(builtins: dict[str, str], expanded: bool) -> None:
             key="grids_submit",
             on_click=_submit,
         )
-        for line in st.session_state.get(LAUNCH_ERRORS, []):
+        for line in errors:
             st.error(line, icon=":material/error:")
-        grid = st.session_state.get(LAUNCHED)
-        if grid:
-            st.success(
-                f"Grid #{grid['id']} {grid['name']}: {len(grid['cells'])} runs created.",
-                icon=":material/check:",
-            )
+    grid = st.session_state.get(LAUNCHED)
+    if grid:  # outside the expander, which closes once there are grids: the answer must stay in sight
+        st.success(
+            f"Grid #{grid['id']} {grid['name']}: {len(grid['cells'])} runs created, shown below.",
+            icon=":material/check:",
+        )
 
 
 # ------------------------------------------------------------ grid list

@@ -11,8 +11,10 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from dashboard.grid_errors import error_lines
 from tests.dashboard.conftest import APP, PARKED_QUEUE, OpenPage
 from tests.support import Stack, free_port
+from xclab.client import ApiError
 from xclab.settings import get_settings
 
 GRIDS_PAGE = "app_pages/grids.py"
@@ -208,8 +210,9 @@ def test_invalid_grid_shows_the_api_errors(
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert any(expected in e for e in errors), errors
-    if "temperature" in expected:  # a cell's error names the cell
+    if "temperature" in expected:  # a cell's error names the cell, once for all the cells it concerns
         assert any("student/kd/small-cnn@0.25/seed=0" in e for e in errors), errors
+        assert len([e for e in errors if expected in e]) == 1, errors
     assert not at.success
     with live_stack.client() as client:
         names = [g["name"] for g in client.get("/grids").json()["data"]]
@@ -241,3 +244,18 @@ def test_grids_page_explains_a_missing_api(no_api: str) -> None:
     assert not at.exception, at.exception
     [error] = at.error
     assert f"Cannot reach the XCL Lab API at {no_api}" in error.value
+
+
+def test_the_same_error_in_many_cells_is_one_line() -> None:
+    cell = ["body", "definition", "cells"]
+    detail = [
+        *({"loc": [*cell, f"student/kd/m/seed={i}", "method"], "msg": "bad T"} for i in range(5)),
+        {"loc": [*cell, "teacher/ens/0", "model"], "msg": "unknown model"},
+        {"loc": ["body", "definition", "name"], "msg": "too long"},
+    ]
+    assert error_lines(ApiError(422, detail)) == [
+        "`cells › method` in 5 cells (student/kd/m/seed=0, student/kd/m/seed=1, student/kd/m/seed=2 and 2 more):"
+        " bad T",
+        "`cells › teacher/ens/0 › model`: unknown model",
+        "`name`: too long",
+    ]

@@ -4,18 +4,20 @@ from __future__ import annotations
 
 from dashboard.notify import finished_grids, gone
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, create_experiment, submit
-from tests.dashboard.test_compare_page import fake_finish
 from tests.support import Stack, digits_spec
 
 
 def test_a_run_finishing_while_a_page_is_open_shows_a_toast(open_page: OpenPage, live_stack: Stack) -> None:
     experiment = create_experiment(live_stack, "dashboard-toasts")
     run = submit(live_stack, experiment["id"], digits_spec(seed=7), queue=PARKED_QUEUE)
-    at = open_page()  # the first look only remembers what is unfinished
+    with live_stack.client() as client:  # a fake worker starts it
+        assert client.post(f"/runs/{run['id']}/claim", json={"worker_host": "fake"}).status_code == 200
+    at = open_page()  # the first look only remembers what is running
     assert not at.exception, at.exception
     assert not [t for t in at.toast if f"#{run['id']} " in t.value]
 
-    fake_finish(live_stack, run["id"], {"test_top1": [80.0]}, status="failed")
+    with live_stack.client() as client:
+        assert client.post(f"/runs/{run['id']}/finish", json={"status": "failed"}).status_code == 200
     at.run()
     assert not at.exception, at.exception
     assert [t.value for t in at.toast if f"#{run['id']} " in t.value] == [
