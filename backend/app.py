@@ -12,7 +12,18 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
-from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
+from backend.routes import (
+    analytics,
+    artifacts,
+    catalog,
+    experiments,
+    grids,
+    health,
+    metrics,
+    run_count,
+    runs,
+    views,
+)
 from backend.store.lifecycle import fail_stale_runs
 from backend.unit_of_work import unit_of_work
 from xclab import __version__
@@ -69,7 +80,18 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
-    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics):
+    for module in (
+        health,
+        catalog,
+        experiments,
+        run_count,
+        runs,
+        metrics,
+        artifacts,
+        grids,
+        views,
+        analytics,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

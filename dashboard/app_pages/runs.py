@@ -438,9 +438,9 @@ def runs_table(
         width="stretch",
     )
     first = (len(tokens) - 1) * query.limit
+    total = call(get_api().count_runs, **query.filters())
     nav[2].caption(
-        f"Page {len(tokens)} · runs {first + 1 if len(frame) else 0}–{first + len(frame)}"
-        + ("" if page["next_page_token"] else f" of {first + len(frame)}")
+        f"Page {len(tokens)} · runs {first + 1 if len(frame) else 0}–{first + len(frame)} of {total:,}"
     )
     nav[3].download_button(
         "Download CSV",

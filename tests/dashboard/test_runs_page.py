@@ -85,6 +85,7 @@ def test_sort_and_next_page(open_page: OpenPage, seeded: Seeded) -> None:
     first = [r["id"] for r in table(at)]
     assert first == sorted(r["id"] for r in seeded.parked_runs)[:10]
     assert at.button(key="runs_prev").disabled
+    assert any(f"runs 1–10 of {PARKED_RUNS}" in c.value for c in at.caption)  # the total, not just the page
 
     at.button(key="runs_next").click().run()
     second = [r["id"] for r in table(at)]
