@@ -38,6 +38,18 @@ def run_colour(run_id: int) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
+def smooth(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled to 0."""
+    if not 0 < weight < 1:
+        return list(values)
+    out, last, n = [], 0.0, 0
+    for value in values:
+        n += 1
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**n))
+    return out
+
+
 def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
     fig.update_layout(
         title=title,
@@ -69,23 +81,46 @@ def curve_figure(histories: dict[str, list[dict[str, Any]]], title: str, y_title
 
 
 def runs_figure(
-    runs: list[dict[str, Any]], histories: dict[int, list[dict[str, Any]]], labels: dict[int, str], title: str
+    runs: list[dict[str, Any]],
+    histories: dict[int, list[dict[str, Any]]],
+    labels: dict[int, str],
+    title: str,
+    smoothing: float = 0.0,
+    log_y: bool = False,
 ) -> go.Figure:
-    """One line per run in its own colour, grouped by method in the legend (runs without points are left out)."""
+    """One line per run in its own colour, grouped by method in the legend (runs without points are left out).
+    With smoothing, the raw curve stays as a faint line under the smoothed one."""
     fig = go.Figure()
     for run in sorted(runs, key=lambda r: (r["method"], r["id"])):
         points = histories.get(run["id"])
         if points is None:
             continue
+        x, y = [p["step"] for p in points], [p["value"] for p in points]
+        colour = run_colour(run["id"])
+        common = {"legendgroup": run["method"], "x": x}
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    **common,
+                    y=y,
+                    mode="lines",
+                    line={"color": colour},
+                    opacity=0.25,
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
         fig.add_trace(
             go.Scatter(
-                x=[p["step"] for p in points],
-                y=[p["value"] for p in points],
-                mode="lines+markers" if len(points) <= 50 else "lines",
+                **common,
+                y=smooth(y, smoothing),
+                mode="lines+markers" if len(points) <= 50 and not smoothing else "lines",
                 name=labels[run["id"]],
-                line={"color": run_colour(run["id"])},
-                legendgroup=run["method"],
+                line={"color": colour},
                 legendgrouptitle_text=run["method"],
             )
         )
-    return _layout(fig, title, "")
+    _layout(fig, title, "")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig

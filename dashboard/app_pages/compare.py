@@ -126,13 +126,25 @@ def learning_curves(data: dict[str, Any]) -> None:
         help="One chart per metric, one line per run (latest 500 points); first the task's primary metric "
         "and the losses.",
     )
+    controls = st.columns([3, 1], vertical_alignment="bottom")
+    smoothing = controls[0].slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.0,
+        0.01,
+        key="compare_smoothing",
+        help="Exponential moving average, as in TensorBoard.",
+    )
+    log_y = controls[1].toggle("Log scale", key="compare_log_y")
     labels = {run["id"]: f"#{run['id']} {run_name(run)}" for run in runs}
     cols = st.columns(2)
     for i, key in enumerate(keys):
         histories = {run["id"]: call(_history, run["id"], key) for run in runs}
         present = {run_id: points for run_id, points in histories.items() if points is not None}
+        figure = runs_figure(runs, present, labels, key, smoothing=smoothing, log_y=log_y)
         with cols[i % 2]:
-            st.plotly_chart(runs_figure(runs, present, labels, key), key=f"compare_chart_{key}")
+            st.plotly_chart(figure, key=f"compare_chart_{key}")
 
 
 api = get_api()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import colorsys
 
-from dashboard.charts import UIREVISION, default_chart_keys, run_colour, runs_figure
+import pytest
+
+from dashboard.charts import UIREVISION, default_chart_keys, run_colour, runs_figure, smooth
 from dashboard.tables import human_bytes, run_name, width_text
 
 
@@ -85,3 +87,17 @@ def test_byte_sizes_read_like_people_say_them() -> None:
         "5.0 MiB",
         "3.0 GiB",
     ]
+
+
+def test_smoothing_is_a_debiased_moving_average_drawn_over_the_raw_curve() -> None:
+    assert smooth([1.0, 2.0, 3.0], 0.0) == [1.0, 2.0, 3.0]
+    smoothed = smooth([10.0, 10.0, 10.0], 0.9)
+    assert smoothed == pytest.approx([10.0, 10.0, 10.0])  # debiased: a constant stays constant
+    assert smooth([0.0, 10.0], 0.5) == pytest.approx([0.0, 10 * 0.5 / 0.75])
+    runs = [_run(1, "kd")]
+    points = {1: [{"step": s, "value": v} for s, v in enumerate((1.0, 3.0, 2.0), start=1)]}
+    fig = runs_figure(runs, points, {1: "#1"}, "loss", smoothing=0.6, log_y=True)
+    raw, line = fig.data
+    assert list(raw.y) == [1.0, 3.0, 2.0] and raw.showlegend is False and raw.opacity == 0.25
+    assert list(line.y) == pytest.approx(smooth([1.0, 3.0, 2.0], 0.6)) and line.name == "#1"
+    assert fig.layout.yaxis.type == "log"

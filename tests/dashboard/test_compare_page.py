@@ -100,6 +100,14 @@ def test_compare_shows_the_spec_diff_curves_and_metrics(
     assert not at.exception, at.exception
     assert [t["name"] for t in charts(at)["only_b"]["data"]] == [name_b]
 
+    # Smoothing keeps the raw curve as a faint line under each smoothed one; log scale is one toggle.
+    at.slider(key="compare_smoothing").set_value(0.5).run()
+    at.toggle(key="compare_log_y").set_value(True).run()
+    assert not at.exception, at.exception
+    top1 = charts(at)["test_top1"]
+    assert len(top1["data"]) == 4 and top1["layout"]["yaxis"]["type"] == "log"
+    assert [t["y"] for t in top1["data"] if t.get("name") == name_a] != [[60.0, 80.0, 90.0]]
+
     assert at.download_button(key="compare_diff_csv").label == "Download spec diff CSV"
     assert at.download_button(key="compare_metrics_csv").label == "Download metrics CSV"
 
