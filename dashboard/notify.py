@@ -11,7 +11,7 @@ from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.tables import run_name
 from xclab.client import ApiError
 
-NOTIFY_SECONDS = 5.0
+NOTIFY_SECONDS = 10.0  # a toast a few seconds late is fine; every poll costs each open page
 # Runs end from "running" (a queued run ends only when someone cancels it, who needs no toast); polling just
 # those keeps this cheap on every page, whatever the number of queued runs. The newest 50 are watched.
 WATCHED_STATUS = ["running"]
