@@ -20,6 +20,7 @@ from backend.routes import (
     grids,
     health,
     metrics,
+    run_count,
     runs,
     views,
     workers,
@@ -80,7 +81,19 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
 
-    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics, workers):
+    for module in (
+        health,
+        catalog,
+        experiments,
+        run_count,
+        runs,
+        metrics,
+        artifacts,
+        grids,
+        views,
+        analytics,
+        workers,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

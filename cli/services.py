@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -87,9 +86,14 @@ def dashboard_command(port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "minimal",  # no "Deploy" button or developer menu for researchers
     ]
 
 
 def dashboard(port: Annotated[int | None, typer.Option(help="Default: XCL_DASHBOARD_PORT.")] = None) -> None:
     """Run the Streamlit dashboard (it talks to the API at XCL_API_URL)."""
-    raise typer.Exit(subprocess.call(dashboard_command(port or get_settings().dashboard_port)))
+    command = dashboard_command(port or get_settings().dashboard_port)
+    # Become Streamlit rather than wait on it: stopping `xclab dashboard` (Ctrl-C, SIGTERM, a process manager)
+    # then stops the server itself, never leaving an orphan on the port.
+    os.execv(command[0], command)

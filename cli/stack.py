@@ -15,6 +15,7 @@ import typer
 
 from cli.common import console, open_client
 from cli.grids import follow_grid, grid_definition, print_grid
+from cli.local_worker import lower_priority, worker_env
 from cli.services import dashboard_command
 from xclab.client import ApiClient, ApiError
 from xclab.settings import Settings, get_settings
@@ -59,11 +60,17 @@ class Stack:
             ("dashboard", dashboard_command(self.dashboard_port)),
         ]:
             log = (logs / f"{name}.log").open("ab")
+            is_worker = name == "worker"
             self.procs.append(
                 (
                     name,
                     subprocess.Popen(
-                        cmd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                        cmd,
+                        env=worker_env(env, os.cpu_count() or 1, self.concurrency) if is_worker else env,
+                        stdout=log,
+                        stderr=subprocess.STDOUT,
+                        start_new_session=True,
+                        preexec_fn=lower_priority if is_worker and os.name == "posix" else None,
                     ),
                 )
             )

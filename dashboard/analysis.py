@@ -86,7 +86,7 @@ class AnalysisPage:
         )
 
     def show_table(self, frame: pd.DataFrame, key: str, filename: str, **kwargs: Any) -> None:
-        st.dataframe(frame, hide_index=True, key=key, **kwargs)
+        st.dataframe(frame, hide_index=True, key=key, placeholder="–", **kwargs)
         st.download_button(
             "Download CSV",
             frame.to_csv(index=False),

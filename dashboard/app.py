@@ -5,13 +5,15 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.api import get_api
+from dashboard.notify import notifications
 from dashboard.ui import GRIDS_PAGE, LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
 
 st.set_page_config(page_title="XCL Lab", page_icon=":material/science:", layout="wide")
 
 pages = [
     st.Page(RUNS_PAGE, title="Runs", icon=":material/table_rows:", default=True),
-    st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:"),
+    # Reached from a run's row, link or ?run=<id>; an empty "Run" entry in the menu helped no one.
+    st.Page(RUN_PAGE, title="Run", icon=":material/monitoring:", visibility="hidden"),
     st.Page(LAUNCH_PAGE, title="Launch", icon=":material/rocket_launch:"),
     st.Page(GRIDS_PAGE, title="Grids", icon=":material/grid_view:"),
     st.Page("app_pages/compare.py", title="Compare", icon=":material/difference:"),
@@ -25,4 +27,8 @@ pages = [
 ]
 page = st.navigation(pages)
 st.sidebar.caption(f"API: {get_api().url}")
+# Live refresh reruns a fragment every few seconds; Streamlit's "Running... Stop" badge would flicker each time.
+st.html("<style>[data-testid='stStatusWidget'] {visibility: hidden;}</style>")
+with st.sidebar:
+    notifications()
 page.run()

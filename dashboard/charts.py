@@ -1,12 +1,17 @@
-"""Learning curves: which metric keys go on which chart, and the plotly figures."""
+"""Learning curves: which metric keys go on which chart, stable run colours, and the plotly figures."""
 
 from __future__ import annotations
 
+import colorsys
 from typing import Any
 
 import plotly.graph_objects as go
 
 ACCURACY_MARKERS = ("top1", "top5", "acc")
+GOLDEN_ANGLE = 137.508  # degrees: consecutive ids land far apart on the colour wheel, and never cycle
+# Plotly keeps the user's zoom, pan and hidden traces while uirevision stays the same across re-renders.
+UIREVISION = "keep"
+Y_TICKS = ".4~g"  # 0.0000000108 as 1.08e-8, never SI suffixes like "10.8n"
 
 
 def group_metric_keys(keys: list[str]) -> tuple[list[str], list[str], list[str]]:
@@ -15,6 +20,49 @@ def group_metric_keys(keys: list[str]) -> tuple[list[str], list[str], list[str]]
     accuracy = [k for k in keys if k not in loss and any(m in k.lower() for m in ACCURACY_MARKERS)]
     other = [k for k in keys if k not in loss and k not in accuracy]
     return loss, accuracy, other
+
+
+def default_chart_keys(primary_metrics: list[str | None], keys: list[str]) -> list[str]:
+    """What a comparison charts first: the tasks' primary metrics, then the losses (train before test)."""
+    primary = [k for k in dict.fromkeys(primary_metrics) if k and k in keys]
+    losses = sorted((k for k in keys if "loss" in k.lower() and k not in primary), key=lambda k: (len(k), k))
+    return [*primary, *losses]
+
+
+def run_colour(run_id: int) -> str:
+    """One saturated colour per run, the same on every page and refresh; no greys, no cycle of 10."""
+    hue = (run_id * GOLDEN_ANGLE) % 360 / 360
+    # Alternate two lightness levels so neighbouring hues stay distinguishable on white and dark themes.
+    lightness = 0.42 if run_id % 2 else 0.52
+    r, g, b = colorsys.hls_to_rgb(hue, lightness, 0.75)
+    return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
+
+
+def smooth(values: list[float], weight: float) -> list[float]:
+    """TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled to 0."""
+    if not 0 < weight < 1:
+        return list(values)
+    out, last, n = [], 0.0, 0
+    for value in values:
+        n += 1
+        last = last * weight + (1 - weight) * value
+        out.append(last / (1 - weight**n))
+    return out
+
+
+def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        xaxis_title="step",
+        yaxis_title=y_title,
+        legend={"orientation": "h", "y": -0.2, "groupclick": "toggleitem"},
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        height=360,
+        uirevision=UIREVISION,
+    )
+    fig.update_xaxes(tickformat="~d")
+    fig.update_yaxes(tickformat=Y_TICKS, hoverformat=Y_TICKS, exponentformat="e")
+    return fig
 
 
 def curve_figure(histories: dict[str, list[dict[str, Any]]], title: str, y_title: str = "") -> go.Figure:
@@ -29,12 +77,50 @@ def curve_figure(histories: dict[str, list[dict[str, Any]]], title: str, y_title
                 name=key,
             )
         )
-    fig.update_layout(
-        title=title,
-        xaxis_title="step",
-        yaxis_title=y_title,
-        legend={"orientation": "h", "y": -0.2},
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        height=360,
-    )
+    return _layout(fig, title, y_title)
+
+
+def runs_figure(
+    runs: list[dict[str, Any]],
+    histories: dict[int, list[dict[str, Any]]],
+    labels: dict[int, str],
+    title: str,
+    smoothing: float = 0.0,
+    log_y: bool = False,
+) -> go.Figure:
+    """One line per run in its own colour, grouped by method in the legend (runs without points are left out).
+    With smoothing, the raw curve stays as a faint line under the smoothed one."""
+    fig = go.Figure()
+    for run in sorted(runs, key=lambda r: (r["method"], r["id"])):
+        points = histories.get(run["id"])
+        if points is None:
+            continue
+        x, y = [p["step"] for p in points], [p["value"] for p in points]
+        colour = run_colour(run["id"])
+        common = {"legendgroup": run["method"], "x": x}
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    **common,
+                    y=y,
+                    mode="lines",
+                    line={"color": colour},
+                    opacity=0.25,
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                **common,
+                y=smooth(y, smoothing),
+                mode="lines+markers" if len(points) <= 50 and not smoothing else "lines",
+                name=labels[run["id"]],
+                line={"color": colour},
+                legendgrouptitle_text=run["method"],
+            )
+        )
+    _layout(fig, title, "")
+    if log_y:
+        fig.update_yaxes(type="log")
     return fig

@@ -9,8 +9,10 @@ import pandas as pd
 
 RUN_COLUMNS = [
     "id",
+    "name",
     "experiment",
     "status",
+    "progress",
     "task",
     "model",
     "width",
@@ -23,6 +25,36 @@ RUN_COLUMNS = [
     "created",
     "finished",
 ]
+
+
+def width_text(width: Any) -> str:
+    """A model width as people write it: 0.5, 1, 0.25 (not 1.000000)."""
+    if width is None:
+        return "–"
+    return f"{float(width):g}" if isinstance(width, int | float) else str(width)
+
+
+def human_bytes(size: int | None) -> str:
+    """1536 as "1.5 KiB"; "–" when unknown."""
+    if size is None:
+        return "–"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024 or unit == "GiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # unreachable: GiB is the last unit
+
+
+def run_name(run: dict[str, Any]) -> str:
+    """A run as people say it: `kd · small-cnn@0.5 · seed 1`."""
+    spec = run.get("spec", {})
+    width = spec.get("model", {}).get("width")
+    model = run.get("model") or spec.get("model", {}).get("name", "?")
+    parts = [run.get("method") or "?", f"{model}@{width_text(width)}" if width is not None else model]
+    if spec.get("seed") is not None:
+        parts.append(f"seed {spec['seed']}")
+    return " · ".join(parts)
 
 
 def primary_value(run: dict[str, Any]) -> float | None:
@@ -48,12 +80,14 @@ BASE_COLUMNS = [*RUN_COLUMNS, *EXTRA_COLUMNS]
 # What a fresh runs page shows; "metric" and "value" are the task's primary metric and its latest value.
 DEFAULT_COLUMNS = [
     "id",
+    "name",
     "experiment",
     "task",
     "model",
     "width",
     "method",
     "status",
+    "progress",
     "metric",
     "value",
     "created",
@@ -112,8 +146,10 @@ def run_row(run: dict[str, Any], experiment_names: dict[int, str]) -> dict[str, 
     spec = run.get("spec", {})
     return {
         "id": run["id"],
+        "name": run_name(run),
         "experiment": experiment_names.get(run["experiment_id"], f"#{run['experiment_id']}"),
         "status": run["status"],
+        "progress": run.get("progress", ""),  # filled in by the page for running runs (it costs a request)
         "task": run["task"],
         "model": run["model"],
         "width": spec.get("model", {}).get("width"),

@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 import streamlit as st
 
+from dashboard.api import get_api
 from xclab.client import ApiError, ApiUnavailable
 
 # Page scripts, relative to app.py (st.Page and st.page_link resolve them against the entry point).
@@ -67,6 +68,17 @@ def call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         show_api_error(err)
         st.stop()
         raise  # unreachable: st.stop() raises; keeps type checkers honest
+
+
+def last_epoch(run: dict[str, Any]) -> int | None:
+    """The last step of the run's primary metric (logged once per epoch), or None before the first epoch."""
+    if not run.get("primary_metric"):
+        return None
+    try:
+        points = get_api().get_metric_history(run["id"], run["primary_metric"], max_points=2)
+    except ApiError:
+        return None  # not logged yet (404), or the API hiccuped: progress is a nicety, never an error
+    return max((int(p["step"]) for p in points), default=None)
 
 
 def run_link(run_id: int, label: str | None = None) -> None:

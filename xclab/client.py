@@ -87,6 +87,19 @@ class ApiClient:
         params.update({k: v for k, v in (("sort", sort), ("limit", limit), ("page_token", page_token)) if v})
         return self._http.json("GET", "/runs", params=params)
 
+    def count_runs(
+        self,
+        *,
+        experiment_id: int | None = None,
+        status: Sequence[str] | None = None,
+        task: Sequence[str] | None = None,
+        method: Sequence[str] | None = None,
+        tags: Sequence[str] | None = None,
+    ) -> int:
+        """How many runs list_runs would page through with these filters."""
+        params = _run_filters(experiment_id, status, task, method, tags)
+        return int(self._http.json("GET", "/runs/count", params=params)["total"])
+
     def get_run_columns(
         self,
         *,

@@ -7,6 +7,8 @@ import statistics
 from datetime import datetime
 
 from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from backend.analytics.common import rows_by_group, succeeded
 from backend.analytics.labels import model_label
@@ -20,8 +22,11 @@ from backend.vocabulary import BASELINE_METHOD
 NOTE = (
     "Seconds: the run's wall_time_s metric, else finished_at - started_at, of its last attempt; GPU when "
     "the run's queue (or hparams.device) is a GPU one. gain = mean - ERM mean of the same model (ERM mean "
-    "- mean for error metrics); gain_per_hour divides it by the mean hours of one succeeded run."
+    "- mean for error metrics); charged_hours_per_run adds to the mean hours of one succeeded run its share of "
+    "the teachers and generator it needs (each one's time split evenly among the runs here that use it); "
+    "gain_per_hour divides the gain by that, and is left empty under one minute (a rate over noise)."
 )
+MIN_HOURS = 1 / 60
 
 
 class RunCost(BaseModel):
@@ -74,6 +79,8 @@ class MethodCost(BaseModel):
     erm_mean: float | None
     gain: float | None
     hours_per_run: float | None
+    dependency_hours_per_run: float | None
+    charged_hours_per_run: float | None
     total_hours: float | None
     gain_per_hour: float | None
 
@@ -144,13 +151,14 @@ def cost(scope: Scope, now: datetime | None = None) -> CostView:
     now = now or utcnow()
     per_run = [_run_cost(scope, run, now) for run in scope.runs]
     seconds = {r.run_id: r.seconds for r in per_run if r.seconds is not None}
+    shares = dependency_seconds(scope, seconds)
     grids = []
     for section in scope.sections:
         ids = {r.id for r in section.runs}
         rows = [r for r in per_run if r.run_id in ids]
         grids.append(GridCost(grid_id=section.grid_id, grid=section.name, runs=len(rows), **_totals(rows)))
     methods = [
-        _method_cost(section, group, members, seconds)
+        _method_cost(section, group, members, seconds, shares)
         for section in scope.sections
         for group, members in section.groups.items()
     ]
@@ -164,6 +172,28 @@ def cost(scope: Scope, now: datetime | None = None) -> CostView:
     )
 
 
+def dependency_seconds(scope: Scope, seconds: dict[int, float]) -> dict[int, float]:
+    """Per run here, its share of the compute of the teachers and generator it needs: each dependency's seconds
+    split evenly among the runs here that use it (one level: a teacher's own teachers are not followed)."""
+    needs = {
+        run.id: {link.teacher_id for link in run.teacher_links} | ({run.generator_run_id} - {None})
+        for run in scope.runs
+    }
+    users: dict[int, int] = {}
+    for deps in needs.values():
+        for dep in deps:
+            users[dep] = users.get(dep, 0) + 1
+    known = dict(seconds)
+    outside = [dep for dep in users if dep not in known]
+    if outside:  # dependencies in other experiments or grids: one query, whatever their number
+        query = select(Run).where(Run.id.in_(outside)).options(selectinload(Run.latest_metrics))
+        for run in scope.session.scalars(query):
+            secs, _ = run_seconds(run)
+            if secs is not None:
+                known[run.id] = secs
+    return {run_id: sum(known.get(dep, 0.0) / users[dep] for dep in deps) for run_id, deps in needs.items()}
+
+
 def _baseline(section: Section, row: ReportRow) -> ReportRow | None:
     """The baseline method's row of the same student model."""
     return next(
@@ -172,14 +202,19 @@ def _baseline(section: Section, row: ReportRow) -> ReportRow | None:
     )
 
 
-def _method_cost(section: Section, group: str, members: list[Run], seconds: dict[int, float]) -> MethodCost:
+def _method_cost(
+    section: Section, group: str, members: list[Run], seconds: dict[int, float], shares: dict[int, float]
+) -> MethodCost:
     report = section.report
     row = rows_by_group(section)[group]
     baseline = _baseline(section, row)
-    done = [seconds[r.id] for r in succeeded(members) if r.id in seconds]
+    finished = [r for r in succeeded(members) if r.id in seconds]
+    done = [seconds[r.id] for r in finished]
+    deps = _hours(statistics.fmean(shares.get(r.id, 0.0) for r in finished)) if finished else None
     devices = [device(r) for r in members]
     dev = max(set(devices), key=devices.count)
     hours = _hours(statistics.fmean(done)) if done else None
+    charged = None if hours is None or deps is None else hours + deps
     gain = None
     if row.mean is not None and baseline is not None and baseline.mean is not None:
         gain = row.mean - baseline.mean if report.goal == "max" else baseline.mean - row.mean
@@ -198,6 +233,10 @@ def _method_cost(section: Section, group: str, members: list[Run], seconds: dict
         erm_mean=None if baseline is None else baseline.mean,
         gain=gain,
         hours_per_run=hours,
+        dependency_hours_per_run=deps,
+        charged_hours_per_run=charged,
         total_hours=_hours(sum(done)) if done else None,
-        gain_per_hour=gain / hours if gain is not None and hours else None,
+        gain_per_hour=gain / charged
+        if gain is not None and charged is not None and charged >= MIN_HOURS
+        else None,
     )

@@ -8,8 +8,8 @@ from typing import Any
 import streamlit as st
 
 from dashboard.api import get_api
-from dashboard.charts import curve_figure
-from dashboard.tables import compare_summary_frame, spec_diff_frame
+from dashboard.charts import default_chart_keys, runs_figure
+from dashboard.tables import compare_summary_frame, run_name, spec_diff_frame
 from dashboard.ui import RUNS_PAGE, call, run_link
 from xclab.client import ApiError
 
@@ -18,7 +18,6 @@ URL_SEEN = "compare_ids_url"
 KEYS_KEY = "compare_keys"
 MAX_POINTS = 500
 MAX_RUNS = 20
-DEFAULT_CHARTS = 6
 
 
 def parse_ids(values: list[str]) -> tuple[list[int], list[str]]:
@@ -117,21 +116,35 @@ def learning_curves(data: dict[str, Any]) -> None:
     if not every_key:
         st.info("None of these runs has logged a metric yet.", icon=":material/hourglass_empty:")
         return
-    common = data["metric_keys"]
     if KEYS_KEY not in st.session_state or not set(st.session_state[KEYS_KEY]) <= set(every_key):
-        st.session_state[KEYS_KEY] = (common or every_key)[:DEFAULT_CHARTS]
+        defaults = default_chart_keys([r["primary_metric"] for r in runs], every_key)
+        st.session_state[KEYS_KEY] = defaults or every_key[:2]
     keys = st.multiselect(
-        "Metrics", every_key, key=KEYS_KEY, help="One chart per metric, one line per run (latest 500 points)."
+        "Metrics",
+        every_key,
+        key=KEYS_KEY,
+        help="One chart per metric, one line per run (latest 500 points); first the task's primary metric "
+        "and the losses.",
     )
+    controls = st.columns([3, 1], vertical_alignment="bottom")
+    smoothing = controls[0].slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.0,
+        0.01,
+        key="compare_smoothing",
+        help="Exponential moving average, as in TensorBoard.",
+    )
+    log_y = controls[1].toggle("Log scale", key="compare_log_y")
+    labels = {run["id"]: f"#{run['id']} {run_name(run)}" for run in runs}
     cols = st.columns(2)
     for i, key in enumerate(keys):
-        histories: dict[str, list[dict[str, Any]]] = {}
-        for run in runs:
-            points = call(_history, run["id"], key)
-            if points is not None:
-                histories[f"#{run['id']} {run['method']}"] = points
+        histories = {run["id"]: call(_history, run["id"], key) for run in runs}
+        present = {run_id: points for run_id, points in histories.items() if points is not None}
+        figure = runs_figure(runs, present, labels, key, smoothing=smoothing, log_y=log_y)
         with cols[i % 2]:
-            st.plotly_chart(curve_figure(histories, key), key=f"compare_chart_{key}")
+            st.plotly_chart(figure, key=f"compare_chart_{key}")
 
 
 api = get_api()
@@ -146,10 +159,9 @@ if len(ids) < 2 or len(ids) > MAX_RUNS:
     st.stop()
 data = call(api.compare_runs, ids)
 names = {e["id"]: e["name"] for e in call(api.list_experiments)}
-st.caption(" · ".join(f"#{r['id']} {r['method']} · {r['model']} · {r['status']}" for r in data["runs"]))
-with st.expander("Open a run"):
-    for run in data["runs"]:
-        run_link(run["id"])
+with st.expander("Open a run", expanded=True):
+    for run in sorted(data["runs"], key=lambda r: (r["method"], r["id"])):
+        run_link(run["id"], f"#{run['id']} {run_name(run)} · {run['status']}")
 spec_differences(data, ids)
 latest_metrics(data, names)
 learning_curves(data)

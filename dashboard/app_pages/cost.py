@@ -1,5 +1,5 @@
-"""Cost: CPU and GPU time per run and per grid, and what each student method gains over ERM of the same model per
-hour of compute."""
+"""Cost: wall-clock time per run and per grid on CPU and GPU queues, and what each student method gains over ERM of
+the same model per hour of compute, its teachers' and generator's share included."""
 
 from __future__ import annotations
 
@@ -46,9 +46,11 @@ def methods_frame(body: dict[str, Any]) -> pd.DataFrame:
         "erm_mean",
         "gain",
         "hours_per_run",
+        "dependency_hours_per_run",
+        "charged_hours_per_run",
         "gain_per_hour",
     ]
-    return pd.DataFrame([{k: m[k] for k in columns} for m in body["methods"]], columns=columns)
+    return pd.DataFrame([{k: m.get(k) for k in columns} for m in body["methods"]], columns=columns)
 
 
 def grids_frame(body: dict[str, Any]) -> pd.DataFrame:
@@ -62,20 +64,36 @@ def hours_figure(body: dict[str, Any]) -> go.Figure:
     fig = go.Figure(
         [
             go.Bar(
-                x=names, y=[g[f"{d}_hours"] for g in body["grids"]], name=f"{d.upper()} hours", marker_color=c
+                x=names,
+                y=[g[f"{d}_hours"] for g in body["grids"]],
+                name=f"wall hours on {d.upper()} queues",
+                marker_color=c,
             )
             for d, c in DEVICE_COLOURS.items()
         ]
     )
     fig.update_layout(
-        title="Compute per grid (last attempt of every run)",
+        title="Wall-clock time per grid (last attempt of every run)",
         barmode="stack",
-        yaxis_title="hours",
+        yaxis_title="wall-clock hours",
+        yaxis_rangemode="tozero",
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=360,
         legend={"orientation": "h", "y": -0.2},
     )
     return fig
+
+
+def minutes(hours: float | None) -> str:
+    return "–" if hours is None else f"{hours * 60:.0f} min" if hours >= 1 / 6 else f"{hours * 3600:.0f} s"
+
+
+def gain_text(m: dict[str, Any]) -> str:
+    """ "+3.00 in 195 min (120 min of it teachers)": the cost a student's gain is divided by."""
+    deps = m.get("dependency_hours_per_run") or 0.0
+    charged = m.get("charged_hours_per_run") or m["hours_per_run"]
+    tail = f" ({minutes(deps)} of it teachers/generator)" if deps else ""
+    return f"{m['gain']:+.2f} in {minutes(charged)}{tail}"
 
 
 def gain_figure(body: dict[str, Any]) -> go.Figure | None:
@@ -95,13 +113,13 @@ def gain_figure(body: dict[str, Any]) -> go.Figure | None:
                     orientation="h",
                     name=f"per {dev.upper()}-hour",
                     marker_color=colour,
-                    text=[f"{m['gain']:+.2f} in {m['hours_per_run'] * 60:.1f} min" for m in mine],
+                    text=[gain_text(m) for m in mine],
                     textposition="auto",
                 )
             )
     metric = rows[0]["metric"]
     fig.update_layout(
-        title=f"{metric} gained over ERM per hour of one run"
+        title=f"{metric} gained over ERM per hour of one run, teachers' share included"
         + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else ""),
         xaxis_title="gain per hour",
         yaxis={"autorange": "reversed"},
@@ -114,8 +132,9 @@ def gain_figure(body: dict[str, Any]) -> go.Figure | None:
 
 body = page.load(
     "Cost",
-    "Compute per run: its wall_time_s metric, else finished − started, of its last attempt; GPU seconds for runs "
-    "on a GPU queue, CPU seconds otherwise.",
+    "Wall-clock time per run (its wall_time_s metric, else finished − started, of its last attempt), counted on "
+    "GPU for runs on a GPU queue and on CPU otherwise. It is elapsed time, not CPU time: runs sharing cores each "
+    "count their full duration.",
     "cost",
 )
 if not body["runs"]:
@@ -125,8 +144,8 @@ name = stem(body["scope"]["name"])
 total = body["total"]
 cols = st.columns(3)
 cols[0].metric("Runs", total["runs"])
-cols[1].metric("CPU hours", f"{total['cpu_hours']:.2f}")
-cols[2].metric("GPU hours", f"{total['gpu_hours']:.2f}")
+cols[1].metric("Wall hours, CPU queues", f"{total['cpu_hours']:.2f}")
+cols[2].metric("Wall hours, GPU queues", f"{total['gpu_hours']:.2f}")
 page.show_chart(hours_figure(body), f"{PREFIX}_hours_chart", f"cost-hours-{name}")
 gain = gain_figure(body)
 if gain is not None:
@@ -145,8 +164,18 @@ page.show_table(
         "mean": st.column_config.NumberColumn("mean", format="%.2f"),
         "erm_mean": st.column_config.NumberColumn("ERM mean", format="%.2f"),
         "gain": st.column_config.NumberColumn("gain vs ERM", format="%+.2f"),
-        "hours_per_run": st.column_config.NumberColumn("hours per run", format="%.3f"),
-        "gain_per_hour": st.column_config.NumberColumn("gain per hour", format="%+.2f"),
+        "hours_per_run": st.column_config.NumberColumn("own hours per run", format="%.3f"),
+        "dependency_hours_per_run": st.column_config.NumberColumn(
+            "teachers + generator share",
+            format="%.3f",
+            help="Their hours split among the runs that use them.",
+        ),
+        "charged_hours_per_run": st.column_config.NumberColumn("charged hours per run", format="%.3f"),
+        "gain_per_hour": st.column_config.NumberColumn(
+            "gain per charged hour",
+            format="%+.2f",
+            help="Empty under one minute of compute: a rate over noise.",
+        ),
     },
 )
 st.caption(body["note"])
@@ -156,8 +185,8 @@ page.show_table(
     f"{PREFIX}_grids",
     f"cost-grids-{name}",
     column_config={
-        "cpu_hours": st.column_config.NumberColumn("CPU hours", format="%.3f"),
-        "gpu_hours": st.column_config.NumberColumn("GPU hours", format="%.3f"),
+        "cpu_hours": st.column_config.NumberColumn("wall hours (CPU queues)", format="%.3f"),
+        "gpu_hours": st.column_config.NumberColumn("wall hours (GPU queues)", format="%.3f"),
     },
 )
 st.markdown("#### Runs")

@@ -89,8 +89,8 @@ def scatter_figure(section: dict[str, Any]) -> go.Figure:
         )
     fig.update_layout(
         title=f"{section['grid']}: Ĥ of the training targets vs {section['metric']} (mean ± std)",
-        xaxis={"title": {"text": "Ĥ (%)"}, "range": [-2, 102]},
-        yaxis_title=section["metric"],
+        xaxis={"title": {"text": "Ĥ (%)"}, "range": [-2, 102], "hoverformat": ".1f"},
+        yaxis={"title": {"text": section["metric"]}, "hoverformat": ".2f"},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
         height=440,
         legend={"orientation": "h", "y": -0.2},

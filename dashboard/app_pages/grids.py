@@ -12,6 +12,7 @@ import streamlit as st
 import yaml
 
 from dashboard.api import FINAL_STATUSES, RUN_STATUSES, get_api
+from dashboard.grid_errors import error_lines
 from dashboard.ui import REFRESH_SECONDS, STATUS_BADGE, call, run_link, status_cell_style
 from xclab.client import ApiError
 
@@ -50,25 +51,6 @@ def _load_builtin(builtins: dict[str, str]) -> None:
         st.session_state[YAML_TEXT] = builtins[name]
 
 
-def _where(loc: list[Any]) -> str:
-    """An error's location without the request-body prefix, e.g. `cells › student/kd/…/seed=0 › method`."""
-    path = [str(p) for p in loc]
-    for prefix in (["body", "definition"], ["body"]):
-        if path[: len(prefix)] == prefix:
-            path = path[len(prefix) :]
-            break
-    return " › ".join(path)
-
-
-def error_lines(err: ApiError) -> list[str]:
-    """One Markdown line per validation error (where, then the API's message); other errors as they are."""
-    lines = []
-    for error in err.field_errors:
-        where = _where(error.get("loc", []))
-        lines.append(f"`{where}`: {error['msg']}" if where else str(error["msg"]))
-    return lines or [err.message]
-
-
 def parse_definition(text: str) -> dict[str, Any]:
     """The YAML as a mapping; raises ValueError with a readable reason otherwise."""
     try:
@@ -101,7 +83,8 @@ def _submit() -> None:
 
 
 def launch_section(builtins: dict[str, str], expanded: bool) -> None:
-    with st.expander("Launch a grid", expanded=expanded, icon=":material/rocket_launch:"):
+    errors = st.session_state.get(LAUNCH_ERRORS, [])
+    with st.expander("Launch a grid", expanded=expanded or bool(errors), icon=":material/rocket_launch:"):
         st.selectbox(
             "Start from a built-in grid",
             list(builtins),
@@ -125,14 +108,14 @@ def launch_section(builtins: dict[str, str], expanded: bool) -> None:
             key="grids_submit",
             on_click=_submit,
         )
-        for line in st.session_state.get(LAUNCH_ERRORS, []):
+        for line in errors:
             st.error(line, icon=":material/error:")
-        grid = st.session_state.get(LAUNCHED)
-        if grid:
-            st.success(
-                f"Grid #{grid['id']} {grid['name']}: {len(grid['cells'])} runs created.",
-                icon=":material/check:",
-            )
+    grid = st.session_state.get(LAUNCHED)
+    if grid:  # outside the expander, which closes once there are grids: the answer must stay in sight
+        st.success(
+            f"Grid #{grid['id']} {grid['name']}: {len(grid['cells'])} runs created, shown below.",
+            icon=":material/check:",
+        )
 
 
 # ------------------------------------------------------------ grid list
@@ -153,11 +136,19 @@ def _url_follows_selection() -> None:
     st.query_params["grid"] = str(st.session_state[SELECTED])
 
 
+def missing_grid_notice(grids: list[dict[str, Any]]) -> None:
+    """A link to a grid that is not there says so, rather than silently showing another grid."""
+    param = st.query_params.get("grid", "")
+    if param and param not in {str(g["id"]) for g in grids}:
+        hint = "" if param.isdigit() else " (a grid id is a whole number)"
+        st.error(f"Grid {param} not found{hint}.", icon=":material/search_off:")
+
+
 def grid_picker(grids: list[dict[str, Any]]) -> int | None:
     """Newest first; ?grid=<id> (a shared link) picks the grid and follows the selection."""
     labels = {g["id"]: grid_label(g) for g in sorted(grids, key=lambda g: g["id"], reverse=True)}
     param = st.query_params.get("grid", "")
-    if param.isdigit() and int(param) in labels and st.session_state.get(SELECTED) != int(param):
+    if param in {str(i) for i in labels} and st.session_state.get(SELECTED) != int(param):
         st.session_state[SELECTED] = int(param)
     return st.selectbox(
         "Grid", list(labels), format_func=labels.__getitem__, key=SELECTED, on_change=_url_follows_selection
@@ -325,7 +316,7 @@ def report_figure(data: pd.DataFrame, metric: str, ensemble_score: float | None)
         )
     fig.update_layout(
         title=f"{metric} per method (mean ± std over seeds)",
-        yaxis_title=metric,
+        yaxis={"title": {"text": metric}, "rangemode": "tozero"},  # bars start at zero, or they exaggerate
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=380,
     )
@@ -409,6 +400,7 @@ api = get_api()
 st.title("Grids")
 builtins = {b["name"]: b["yaml"] for b in call(api.list_builtin_grids)}
 grids = call(api.list_grids, cells=False)
+missing_grid_notice(grids)
 launch_section(builtins, expanded=not grids)
 if not grids:
     st.info("No grids yet: launch one above.", icon=":material/info:")

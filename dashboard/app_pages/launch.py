@@ -7,16 +7,21 @@ from contextlib import contextmanager
 from typing import Any
 
 import streamlit as st
+from pydantic import ValidationError
 
 from dashboard.api import get_api
 from dashboard.form_errors import GENERAL, errors_by_field, param_field
-from dashboard.tables import primary_value
+from dashboard.tables import mapping_frame, primary_value, run_name
 from dashboard.ui import call, run_link
 from xclab.client import ApiError
+from xclab.spec import RunSpec, check_spec
 
 ERRORS = "launch_errors"
 RESULT = "launch_result"
 FIXED_WIDTH = "The catalog marks this model's width as fixed."
+# The catalog's task descriptions say which tasks read a dataset that is not bundled.
+NEEDS_DATA = "needs the dataset"
+SPEC_LOC = ("body", "spec")
 
 # Fields drawn in this script run; errors about any other field are shown with the general ones.
 rendered: set[str] = set()
@@ -87,10 +92,26 @@ def _spec(catalog: dict[str, Any]) -> dict[str, Any]:
     return spec
 
 
+def spec_problems(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The checks the API runs on a spec (its model, then the catalog), located as in the API's 422, so a run
+    that cannot be accepted is refused before a new experiment is created for it."""
+    try:
+        parsed = RunSpec.model_validate(spec)
+    except ValidationError as err:
+        return [{"loc": [*SPEC_LOC, *e["loc"]], "msg": e["msg"]} for e in err.errors(include_url=False)]
+    return [issue.as_error(SPEC_LOC) for issue in check_spec(parsed)]
+
+
 def _submit(catalog: dict[str, Any], experiments: list[dict[str, Any]]) -> None:
     """Runs before the page reruns, so the answer is drawn next to the fields."""
+    spec = _spec(catalog)
+    problems = spec_problems(spec)
+    if problems:
+        st.session_state[ERRORS] = errors_by_field(problems)
+        st.session_state[RESULT] = None
+        return
     try:
-        run = get_api().submit_run(_experiment_id(experiments), _spec(catalog))
+        run = get_api().submit_run(_experiment_id(experiments), spec)
     except ApiError as err:
         st.session_state[ERRORS] = errors_by_field(err.field_errors) or {GENERAL: [err.message]}
         st.session_state[RESULT] = None
@@ -124,11 +145,33 @@ def experiment_field(experiments: list[dict[str, Any]]) -> None:
             st.selectbox("Name", list(names), format_func=names.__getitem__, key="launch_experiment_id")
 
 
-def param_widget(method: str, param: str, default: Any) -> None:
-    """One method parameter; the widget type follows the catalog default's type."""
-    key = _param_key(method, param)
+def generator_widget(key: str, task: str) -> None:
+    """A generator run is a finished `gan` run of the same task: offer those, by name."""
+    runs = call(get_api().list_runs, status=["succeeded"], task=[task], method=["gan"], limit=200)["data"]
+    labels = {str(r["id"]): f"#{r['id']} {run_name(r)}" for r in runs}
+    if st.session_state.get(key) not in (None, "", *labels):
+        st.session_state[key] = None  # a generator of another task
+    st.selectbox(
+        "generator_run",
+        list(labels),
+        index=None,
+        format_func=labels.__getitem__,
+        key=key,
+        placeholder="a finished gan run" if labels else f"no finished gan run of {task}: train one first",
+        help="The class-conditional GAN whose samples extend the transfer set.",
+    )
+
+
+def param_widget(method: dict[str, Any], param: str, default: Any, task: str) -> None:
+    """One method parameter; the widget follows the catalog: its choices, a run picker, or the default's type."""
+    key = _param_key(method["name"], param)
+    schema = method.get("params_schema", {}).get("properties", {}).get(param, {})
     with field(param_field(param)):
-        if isinstance(default, bool):
+        if param == "generator_run":
+            generator_widget(key, task)
+        elif schema.get("enum"):
+            st.selectbox(param, schema["enum"], index=schema["enum"].index(default), key=key)
+        elif isinstance(default, bool):
             st.checkbox(param, value=default, key=key)
         elif isinstance(default, int):
             st.number_input(param, value=default, step=1, key=key)
@@ -140,7 +183,7 @@ def param_widget(method: str, param: str, default: Any) -> None:
             st.text_input(param, value=str(default), key=key)
 
 
-def method_params(method: dict[str, Any]) -> None:
+def method_params(method: dict[str, Any], task: str) -> None:
     params = method.get("params", {})
     if not params:
         return
@@ -148,7 +191,7 @@ def method_params(method: dict[str, Any]) -> None:
     cols = st.columns(min(len(params), 4))
     for i, (param, default) in enumerate(params.items()):
         with cols[i % len(cols)]:
-            param_widget(method["name"], param, default)
+            param_widget(method, param, default, task)
 
 
 def _teacher_label(run: dict[str, Any]) -> str:
@@ -180,8 +223,19 @@ def launch_form(catalog: dict[str, Any], experiments: list[dict[str, Any]]) -> N
 
     row = st.columns([2, 2, 1])
     with row[0], field("task"):
-        task = st.selectbox("Task", list(tasks), key="launch_task")
+        task = st.selectbox(
+            "Task",
+            list(tasks),
+            key="launch_task",
+            format_func=lambda t: f"{t} (needs its dataset)" if NEEDS_DATA in tasks[t]["description"] else t,
+        )
         st.caption(tasks[task]["description"] if task else "")
+        if task and NEEDS_DATA in tasks[task]["description"]:
+            st.warning(
+                f"**{task}** reads a dataset that is not bundled: put it under the worker's data folder "
+                "(`XCL_DATA_ROOT`, default `data/`) first, or the run fails at its first step.",
+                icon=":material/folder_off:",
+            )
     models = {m["name"]: m for m in catalog["models"] if task in m["tasks"]}
     with row[1], field("model"):
         model = st.selectbox("Model", list(models), key="launch_model", placeholder="no model fits this task")
@@ -207,10 +261,16 @@ def launch_form(catalog: dict[str, Any], experiments: list[dict[str, Any]]) -> N
             key="launch_recipe",
         )
         if recipe:
-            st.caption(f"{recipes[recipe]['description']} {recipes[recipe]['hparams']}")
+            st.caption(recipes[recipe]["description"])
+            with st.expander("Recipe hyperparameters"):
+                st.dataframe(
+                    mapping_frame(recipes[recipe]["hparams"], "hyperparameter", "value").astype(str),
+                    hide_index=True,
+                    key="launch_recipe_table",
+                )
 
     if method:
-        method_params(methods[method])
+        method_params(methods[method], task)
         if methods[method]["needs_teachers"]:
             teacher_field(task)
 

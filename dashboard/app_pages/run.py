@@ -10,8 +10,17 @@ import streamlit as st
 
 from dashboard.api import FINAL_STATUSES, get_api
 from dashboard.charts import curve_figure, group_metric_keys
-from dashboard.tables import mapping_frame, primary_value
-from dashboard.ui import REFRESH_SECONDS, RUNS_PAGE, call, run_link, status_badge
+from dashboard.progress import progress_text, run_progress
+from dashboard.tables import human_bytes, mapping_frame, primary_value, run_name
+from dashboard.ui import (
+    REFRESH_SECONDS,
+    RUNS_PAGE,
+    call,
+    last_epoch,
+    run_link,
+    show_api_error,
+    status_badge,
+)
 from xclab.client import ApiError
 
 RUN_KEY = "run_id_input"
@@ -29,7 +38,9 @@ def _url_follows_input() -> None:
 def selected_run_id() -> int | None:
     """The run named by ?run=<id>, editable in a number box that keeps the URL in step (shareable links)."""
     param = st.query_params.get("run", "")
-    if param.isdigit() and int(param) >= 1 and st.session_state.get(RUN_KEY) != int(param):
+    if param and not (param.isdigit() and int(param) >= 1):
+        st.error(f"'{param}' is not a run id: a run id is a whole number like 12.", icon=":material/error:")
+    elif param and st.session_state.get(RUN_KEY) != int(param):
         st.session_state[RUN_KEY] = int(param)  # a link from another page wins over a remembered value
     return st.number_input(
         "Run id",
@@ -86,8 +97,7 @@ def actions(run: dict[str, Any]) -> None:
 
 
 def header(run: dict[str, Any]) -> None:
-    width = run["spec"].get("model", {}).get("width")
-    st.subheader(f"Run #{run['id']}: {run['method']} · {run['model']} ×{width} · {run['task']}")
+    st.subheader(f"Run #{run['id']}: {run_name(run)} · {run['task']}")
     status_badge(run["status"])
     cols = st.columns(4)
     cols[0].metric("Status", run["status"])
@@ -101,6 +111,9 @@ def header(run: dict[str, Any]) -> None:
         if run[key]
     )
     st.caption(f"experiment #{run['experiment_id']} · queue {run['queue']} · {times}")
+    if run["status"] in {"running", "succeeded"} or run["started_at"]:
+        progress = run_progress(run, last_epoch(run))
+        st.progress(progress.fraction or 0.0, text=progress_text(progress))
     if run["error"]:
         st.error(run["error"], icon=":material/error:")
     if run["teachers"]:
@@ -109,13 +122,8 @@ def header(run: dict[str, Any]) -> None:
             run_link(teacher, f"Teacher run #{teacher}")
 
 
-def learning_curves(run: dict[str, Any]) -> None:
-    st.markdown("#### Learning curves")
+def _fetch_curves(run: dict[str, Any], keys: list[str]) -> list[tuple[str, dict[str, list[dict[str, Any]]]]]:
     api, run_id = get_api(), run["id"]
-    keys = call(api.list_metric_keys, run_id)
-    if not keys:
-        st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
-        return
     loss, accuracy, other = group_metric_keys(keys)
     # The task's primary metric is always worth a look (e.g. angular error for gaze).
     primary = [k for k in other if k == run["primary_metric"]]
@@ -123,9 +131,32 @@ def learning_curves(run: dict[str, Any]) -> None:
         st.multiselect("Other metrics", other, default=primary, key=f"run_other_{run_id}") if other else []
     )
     charts = [(t, ks) for t, ks in (("Loss", loss), ("Accuracy", accuracy), ("Other", chosen)) if ks]
+    return [
+        (title, {k: call(api.get_metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys})
+        for title, chart_keys in charts
+    ]
+
+
+def learning_curves(run: dict[str, Any], live: bool) -> None:
+    st.markdown("#### Learning curves")
+    run_id = run["id"]
+    keys = call(get_api().list_metric_keys, run_id)
+    if not keys:
+        st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
+        return
+    # Streamlit redraws a chart from scratch when its data change, which drops the user's zoom; frozen, the
+    # charts keep the data they had (and so the zoom), while status and progress above stay live.
+    frozen = live and st.toggle(
+        "Freeze charts",
+        key=f"run_freeze_{run_id}",
+        help="Keep the curves as they are (and your zoom) while new points arrive; unfreeze to catch up.",
+    )
+    stored = st.session_state.get(f"run_curves_{run_id}")
+    if not frozen or stored is None:
+        stored = _fetch_curves(run, keys)
+        st.session_state[f"run_curves_{run_id}"] = stored
     cols = st.columns(2)
-    for i, (title, chart_keys) in enumerate(charts):
-        histories = {k: call(api.get_metric_history, run_id, k, max_points=MAX_POINTS) for k in chart_keys}
+    for i, (title, histories) in enumerate(stored):
         with cols[i % 2]:
             st.plotly_chart(curve_figure(histories, title), key=f"run_chart_{title}")
 
@@ -134,8 +165,10 @@ def artifacts(run: dict[str, Any]) -> None:
     if not run["artifacts"]:
         st.caption("No artifacts yet.")
         return
+    frame = pd.DataFrame(run["artifacts"])[["path", "kind", "size", "sha256", "url"]]
+    frame["size"] = frame["size"].map(human_bytes)
     st.dataframe(
-        pd.DataFrame(run["artifacts"])[["path", "kind", "size", "sha256", "url"]],
+        frame,
         hide_index=True,
         column_config={
             "url": st.column_config.LinkColumn(
@@ -162,7 +195,12 @@ def details(run: dict[str, Any]) -> None:
     summary, spec, hparams, files = st.tabs(["Summary metrics", "Spec", "Hyperparameters", "Artifacts"])
     with summary:
         if run["summary"]:
-            st.dataframe(mapping_frame(run["summary"], "metric", "value"), hide_index=True)
+            st.dataframe(
+                mapping_frame(run["summary"], "metric", "value"),
+                hide_index=True,
+                column_config={"value": st.column_config.NumberColumn("value", format="%.4g")},
+                placeholder="–",
+            )
         else:
             st.caption("No metrics yet.")
     with spec:
@@ -180,7 +218,14 @@ run_id = selected_run_id()
 if run_id is None:
     st.info("Enter a run id, or open a run from the Runs page.", icon=":material/info:")
     st.stop()
-first = call(api.get_run, int(run_id))
+try:
+    first = api.get_run(int(run_id))
+except ApiError as err:
+    if err.status_code != 404:
+        show_api_error(err)
+        st.stop()
+    st.error(f"Run {run_id} not found: open a run from the Runs page.", icon=":material/search_off:")
+    st.stop()
 live = first["status"] not in FINAL_STATUSES and st.toggle(
     "Live refresh",
     value=True,
@@ -196,7 +241,7 @@ def run_view(run_id: int, shown_status: str) -> None:
         st.rerun()  # a full rerun re-decides live refresh (off once the run has finished)
     header(run)
     actions(run)
-    learning_curves(run)
+    learning_curves(run, run["status"] not in FINAL_STATUSES)
     details(run)
 
 

@@ -9,8 +9,10 @@ from typing import Any
 import streamlit as st
 
 from dashboard.api import RUN_STATUSES, get_api
+from dashboard.progress import progress_text, run_progress
 from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
-from dashboard.ui import REFRESH_SECONDS, call, run_link, status_cell_style
+from dashboard.ui import REFRESH_SECONDS, RUN_PAGE, call, last_epoch, status_cell_style
+from dashboard.url_state import URL_KEYS, from_query, to_query
 from xclab.client import ApiError
 
 COMPARE_PAGE = "app_pages/compare.py"
@@ -37,6 +39,7 @@ EXPERIMENT, STATUS, TASK, METHOD, TAGS = (
 SORT, LIMIT, COLUMNS, VIEW = "runs_sort", "runs_limit", "runs_columns", "runs_view"
 SELECTED = "runs_selected"
 VIEW_ANSWER, EDIT_ANSWER = "runs_view_answer", "runs_edit_answer"
+TABLE, PAGE_IDS, OPEN_REQUEST, URL_SEEN = "runs_table", "runs_page_ids", "runs_open_request", "runs_url_seen"
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,13 @@ def _load_view(views: dict[int, dict[str, Any]], experiment_ids: set[int], catal
     view_id = st.session_state.get(VIEW)
     if view_id is None or view_id not in views:
         return
-    params = views[view_id]["params"]
+    apply_params(views[view_id]["params"], experiment_ids, catalog)
+    st.session_state[VIEW_ANSWER] = ("success", f"Loaded view '{views[view_id]['name']}'.")
+
+
+def apply_params(params: dict[str, Any], experiment_ids: set[int], catalog: dict[str, Any]) -> None:
+    """Put saved filters, sort, columns and page size (a view's or the URL's) into the widgets; names that no
+    longer exist are dropped, so a stale link or view never breaks the page."""
     filters = params.get("filters", {})
     experiment_id = filters.get("experiment_id")
     st.session_state[EXPERIMENT] = experiment_id if experiment_id in experiment_ids else None
@@ -98,7 +107,6 @@ def _load_view(views: dict[int, dict[str, Any]], experiment_ids: set[int], catal
     st.session_state[SORT] = params.get("sort") or "-id"
     st.session_state[LIMIT] = params.get("page_size") or DEFAULT_PAGE_SIZE
     st.session_state[COLUMNS] = list(params.get("columns") or DEFAULT_COLUMNS)
-    st.session_state[VIEW_ANSWER] = ("success", f"Loaded view '{views[view_id]['name']}'.")
 
 
 def _current_params() -> dict[str, Any]:
@@ -273,10 +281,10 @@ def _save_one(run_id: int) -> None:
     try:
         run = get_api().annotate_run(run_id, tags=tags, notes=notes)
     except ApiError as err:
-        st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
+        st.session_state[EDIT_ANSWER] = ([run_id], "error", f"Run #{run_id} not saved: {_answer_error(err)}")
         return
     shown = ", ".join(run["tags"]) or "none"
-    st.session_state[EDIT_ANSWER] = ("success", f"Saved run #{run_id}: tags {shown}.")
+    st.session_state[EDIT_ANSWER] = ([run_id], "success", f"Saved run #{run_id}: tags {shown}.")
 
 
 def _save_many(run_ids: list[int]) -> None:
@@ -289,9 +297,9 @@ def _save_many(run_ids: list[int]) -> None:
             tags = [t for t in [*current, *add] if t.lower() not in remove]
             api.annotate_run(run_id, tags=tags)
     except ApiError as err:
-        st.session_state[EDIT_ANSWER] = ("error", f"Run #{run_id} not saved: {_answer_error(err)}")
+        st.session_state[EDIT_ANSWER] = (run_ids, "error", f"Run #{run_id} not saved: {_answer_error(err)}")
         return
-    st.session_state[EDIT_ANSWER] = ("success", f"Updated the tags of {len(run_ids)} runs.")
+    st.session_state[EDIT_ANSWER] = (run_ids, "success", f"Updated the tags of {len(run_ids)} runs.")
 
 
 def annotate_form(selected: list[int]) -> None:
@@ -325,9 +333,11 @@ def annotate_form(selected: list[int]) -> None:
                 args=(list(selected),),
                 icon=":material/sell:",
             )
-    answer = st.session_state.pop(EDIT_ANSWER, None)
-    if answer:
-        (st.success if answer[0] == "success" else st.error)(answer[1])
+    # Kept (not popped) until the next save, and shown while the same runs are selected: no refresh or
+    # unrelated click makes it vanish, and it never speaks about other runs.
+    answer = st.session_state.get(EDIT_ANSWER)
+    if answer and list(answer[0]) == list(selected):
+        (st.success if answer[1] == "success" else st.error)(answer[2])
 
 
 def selection_controls(page_ids: list[int]) -> None:
@@ -342,15 +352,15 @@ def selection_controls(page_ids: list[int]) -> None:
         placeholder="pick runs to compare or tag (they stay picked across pages)",
     )
     cols = st.columns([1, 5], vertical_alignment="center")
-    compare = cols[0].button(
-        "Compare",
-        key="runs_compare",
-        icon=":material/compare_arrows:",
-        disabled=not 2 <= len(selected) <= COMPARE_MAX,
-        help=f"Side by side: spec differences, learning curves, metrics (2 to {COMPARE_MAX} runs).",
-    )
-    if compare:
-        st.switch_page(COMPARE_PAGE, query_params={"ids": ",".join(map(str, selected))})
+    with cols[0]:
+        st.page_link(
+            COMPARE_PAGE,
+            label="Compare",
+            icon=":material/compare_arrows:",
+            disabled=not 2 <= len(selected) <= COMPARE_MAX,
+            query_params={"ids": ",".join(map(str, selected))},
+            help=f"Side by side: spec differences, learning curves, metrics (2 to {COMPARE_MAX} runs).",
+        )
     if selected:
         with cols[1].expander(f"Tags and notes ({len(selected)} selected)", icon=":material/sell:"):
             annotate_form(selected)
@@ -359,23 +369,42 @@ def selection_controls(page_ids: list[int]) -> None:
 # ------------------------------------------------------------ the table
 
 
+def _open_clicked_row() -> None:
+    """Table selection callback: a clicked row opens its run (the switch happens on the full rerun, never
+    inside the refreshing fragment)."""
+    rows = st.session_state[TABLE].selection.rows
+    page_ids = st.session_state.get(PAGE_IDS, [])
+    if rows and rows[0] < len(page_ids):
+        st.session_state[OPEN_REQUEST] = page_ids[rows[0]]
+
+
 def runs_table(
     query: RunQuery,
     experiment_names: dict[int, str],
     columns: list[str],
     sources: dict[str, tuple[str, str]],
 ) -> None:
+    if st.session_state.get(OPEN_REQUEST) is not None:
+        st.rerun(scope="app")  # the page script switches to the run
     tokens = page_tokens(query)
     page = call(
         get_api().list_runs, **query.filters(), sort=query.sort, limit=query.limit, page_token=tokens[-1]
     )
     shown = columns or ["id"]
+    if "progress" in shown:
+        for run in page["data"]:
+            if run["status"] == "running":
+                run["progress"] = progress_text(run_progress(run, last_epoch(run)))
     frame = research_frame(page["data"], experiment_names, shown, sources)
+    st.session_state[PAGE_IDS] = [run["id"] for run in page["data"]]
     if frame.empty:
         st.info("No runs match these filters. Start one on the Launch page.", icon=":material/info:")
     else:
         config: dict[str, Any] = {
             "id": st.column_config.NumberColumn("id", format="%d"),
+            "name": st.column_config.TextColumn("name", help="method · model@width · seed"),
+            "progress": st.column_config.TextColumn("progress", help="Running runs: epoch, elapsed, ETA"),
+            "width": st.column_config.NumberColumn("width", format="%g"),
             "value": st.column_config.NumberColumn("value", format="%.3f", help="latest primary metric"),
             "metric": st.column_config.TextColumn("metric", help="the task's primary metric"),
             "created": st.column_config.DatetimeColumn("created", format="YYYY-MM-DD HH:mm:ss"),
@@ -385,9 +414,18 @@ def runs_table(
             if source_of(label, sources)[0] == "metric":
                 config[label] = st.column_config.NumberColumn(label, format="%.4g", help="latest value")
         styled = frame.style.map(status_cell_style, subset=["status"]) if "status" in frame else frame
-        st.dataframe(styled, hide_index=True, column_config=config)
+        st.dataframe(
+            styled,
+            hide_index=True,
+            column_config=config,
+            key=TABLE,
+            on_select=_open_clicked_row,
+            selection_mode="single-row",
+            placeholder="–",
+        )
+        st.caption("Click a row's checkbox to open the run; pick runs below to compare or tag them.")
 
-    nav = st.columns([1, 1, 2, 2, 2], vertical_alignment="center")
+    nav = st.columns([1, 1, 3, 2], vertical_alignment="center")
     nav[0].button(
         "Previous page", disabled=len(tokens) < 2, on_click=_previous_page, key="runs_prev", width="stretch"
     )
@@ -399,7 +437,11 @@ def runs_table(
         key="runs_next",
         width="stretch",
     )
-    nav[2].caption(f"Page {len(tokens)} · {len(frame)} runs shown")
+    first = (len(tokens) - 1) * query.limit
+    total = call(get_api().count_runs, **query.filters())
+    nav[2].caption(
+        f"Page {len(tokens)} · runs {first + 1 if len(frame) else 0}–{first + len(frame)} of {total:,}"
+    )
     nav[3].download_button(
         "Download CSV",
         frame.to_csv(index=False),
@@ -410,19 +452,38 @@ def runs_table(
         help="The rows and columns shown on this page.",
         icon=":material/download:",
     )
-    page_ids = [run["id"] for run in page["data"]]
-    if page_ids:
-        with nav[4]:
-            run_id = st.selectbox("Open run", page_ids, key="runs_open", label_visibility="collapsed")
-            run_link(run_id)
-    selection_controls(page_ids)
+
+
+def sync_from_url(experiment_ids: set[int], catalog: dict[str, Any]) -> None:
+    """A link's filters, sort, columns and selection win over what this session remembers; once read, the
+    session's own choices are written back (write_url), so the address is always shareable."""
+    query = {k: st.query_params[k] for k in URL_KEYS if k in st.query_params}
+    if not query or query == st.session_state.get(URL_SEEN):
+        return
+    params, selected = from_query(query)
+    apply_params(params, experiment_ids, catalog)
+    if params["page_size"] is None:
+        st.session_state[LIMIT] = DEFAULT_PAGE_SIZE
+    st.session_state[SELECTED] = selected[:COMPARE_MAX]
+
+
+def write_url() -> None:
+    query = to_query(_current_params(), list(st.session_state.get(SELECTED, [])), DEFAULT_COLUMNS)
+    if query.get("rows") == str(DEFAULT_PAGE_SIZE):
+        del query["rows"]
+    if {k: st.query_params[k] for k in URL_KEYS if k in st.query_params} != query:
+        st.query_params.from_dict(query)
+    st.session_state[URL_SEEN] = query
 
 
 api = get_api()
 st.title("Runs")
 _defaults()
+if (open_id := st.session_state.pop(OPEN_REQUEST, None)) is not None:
+    st.switch_page(RUN_PAGE, query_params={"run": str(open_id)})
 catalog = call(api.get_catalog)
 experiments = call(api.list_experiments)
+sync_from_url({e["id"] for e in experiments}, catalog)
 view_controls({e["id"] for e in experiments}, catalog)
 query, columns, sources = filter_controls(catalog, experiments)
 live = st.toggle(
@@ -430,7 +491,7 @@ live = st.toggle(
 )
 
 
-# Only the table refreshes, so the filter widgets above keep their state and focus.
+# Only the table refreshes, so the filter widgets above and the selection below keep their state and focus.
 @st.fragment(run_every=REFRESH_SECONDS if live else None)
 def live_table(
     query: RunQuery, experiment_names: dict[int, str], columns: list[str], sources: dict[str, tuple[str, str]]
@@ -439,3 +500,5 @@ def live_table(
 
 
 live_table(query, {e["id"]: e["name"] for e in experiments}, columns, sources)
+selection_controls(st.session_state.get(PAGE_IDS, []))
+write_url()

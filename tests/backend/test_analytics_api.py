@@ -383,12 +383,16 @@ def test_cost_per_run_per_grid_and_gain_per_hour(api: TestClient, session: Sessi
     ]
     assert body["total"]["gpu_seconds"] == total
     methods = {m["method"]: m for m in body["methods"]}
-    # kd: 94 - ERM 91 = +3 points over a mean of 1.25 GPU-hours per run.
+    # kd: 94 - ERM 91 = +3 points over a mean of 1.25 GPU-hours per run, plus its share of the two teachers
+    # (2 x 2 h, shared by the two kd students: 2 h each), which ERM does not need.
     kd = methods["kd"]
     assert kd["erm_mean"] == 91.0 and kd["gain"] == 3.0 and kd["unit"] == "gpu-hour"
     assert kd["hours_per_run"] == pytest.approx(1.25) and kd["total_hours"] == pytest.approx(2.5)
-    assert kd["gain_per_hour"] == pytest.approx(2.4)
+    assert kd["dependency_hours_per_run"] == pytest.approx(2.0)
+    assert kd["charged_hours_per_run"] == pytest.approx(3.25)
+    assert kd["gain_per_hour"] == pytest.approx(3.0 / 3.25)
     assert methods["erm"]["gain"] == 0.0 and methods["erm"]["gain_per_hour"] == 0.0
+    assert methods["erm"]["dependency_hours_per_run"] == 0.0
 
 
 def test_cost_on_cpu_runs_and_error_metrics(api: TestClient) -> None:
@@ -417,12 +421,26 @@ def test_cost_on_cpu_runs_and_error_metrics(api: TestClient) -> None:
         "gpu_hours": 0.0,
     }
     xcl_row = next(m for m in body["methods"] if m["method"] == "xcl-mix")
-    # 1.5 degrees less error than ERM over 0.2 CPU-hours.
+    # 1.5 degrees less error than ERM over 0.2 CPU-hours of its own and the teacher's 600 s.
     assert (
         xcl_row["unit"] == "cpu-hour"
         and xcl_row["gain"] == 1.5
-        and xcl_row["gain_per_hour"] == pytest.approx(7.5)
+        and xcl_row["gain_per_hour"] == pytest.approx(1.5 / (0.2 + 600 / 3600))
     )
+
+
+def test_cost_leaves_the_rate_of_runs_under_a_minute_empty(api: TestClient) -> None:
+    grid, cells = _grid(
+        api,
+        {
+            "name": "cost-short",
+            "students": {"models": [{"name": "small-cnn", "width": 0.5}], "methods": [{"name": "erm"}]},
+        },
+    )
+    _finish(api, cells["student/erm/small-cnn@0.5/seed=0"], {"test_top1": 50.0, "wall_time_s": 6.0})
+    [erm] = _get(api, "cost", grid_id=grid["id"])["methods"]
+    assert erm["gain"] == 0.0 and erm["hours_per_run"] == pytest.approx(6 / 3600)
+    assert erm["gain_per_hour"] is None  # not 0 / 0.0017 h, and never a gain divided by ~0
 
 
 # ------------------------------------------------------------ errors and query counts

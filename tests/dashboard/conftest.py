@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,3 +91,17 @@ def open_page(dashboard_env: Stack) -> OpenPage:
         return at
 
     return _open
+
+
+def click_row(at: AppTest, table_key: str, row: int) -> AppTest:
+    """Select a row of an st.dataframe(on_select=...) as a browser click would: AppTest has no public way, so
+    send the table's selection state along with the other widgets' values on the next run."""
+    from streamlit.proto.WidgetStates_pb2 import WidgetStates
+
+    [frame] = [d for d in at.dataframe if d.key == table_key]
+    states = WidgetStates()
+    states.CopyFrom(at._tree.get_widget_states())
+    state = states.widgets.add()
+    state.id = frame.proto.id
+    state.string_value = json.dumps({"selection": {"rows": [row], "columns": [], "cells": []}})
+    return at._run(states)

@@ -89,16 +89,42 @@ def test_compare_shows_the_spec_diff_curves_and_metrics(
     figures = charts(at)
     assert set(figures) == {"test_top1", "train_loss"}
     lines = {trace["name"]: trace for trace in figures["test_top1"]["data"]}
-    assert lines[f"#{a['id']} erm"]["x"] == [1, 2, 3] and lines[f"#{a['id']} erm"]["y"] == [60.0, 80.0, 90.0]
-    assert lines[f"#{b['id']} erm"]["y"] == [50.0, 70.0, 85.0]
+    name_a, name_b = f"#{a['id']} erm · small-cnn@0.5 · seed 3", f"#{b['id']} erm · small-cnn@0.25 · seed 4"
+    assert lines[name_a]["x"] == [1, 2, 3] and lines[name_a]["y"] == [60.0, 80.0, 90.0]
+    assert lines[name_b]["y"] == [50.0, 70.0, 85.0]
+    assert lines[name_a]["line"]["color"] != lines[name_b]["line"]["color"]
+    assert {t["legendgroup"] for t in figures["test_top1"]["data"]} == {"erm"}
 
     # A metric only one run logged: a chart with that run's line alone.
     at.multiselect(key="compare_keys").select("only_b").run()
     assert not at.exception, at.exception
-    assert [t["name"] for t in charts(at)["only_b"]["data"]] == [f"#{b['id']} erm"]
+    assert [t["name"] for t in charts(at)["only_b"]["data"]] == [name_b]
+
+    # Smoothing keeps the raw curve as a faint line under each smoothed one; log scale is one toggle.
+    at.slider(key="compare_smoothing").set_value(0.5).run()
+    at.toggle(key="compare_log_y").set_value(True).run()
+    assert not at.exception, at.exception
+    top1 = charts(at)["test_top1"]
+    assert len(top1["data"]) == 4 and top1["layout"]["yaxis"]["type"] == "log"
+    assert [t["y"] for t in top1["data"] if t.get("name") == name_a] != [[60.0, 80.0, 90.0]]
 
     assert at.download_button(key="compare_diff_csv").label == "Download spec diff CSV"
     assert at.download_button(key="compare_metrics_csv").label == "Download metrics CSV"
+
+
+def test_charts_start_with_the_primary_metric_and_losses(live_stack: Stack, open_page: OpenPage) -> None:
+    experiment = create_experiment(live_stack, "dashboard-compare-keys")
+    runs = [submit(live_stack, experiment["id"], digits_spec(seed=s), queue=PARKED_QUEUE) for s in (5, 6)]
+    curves = {
+        k: [1.0, 2.0]
+        for k in ("binary_macs", "epoch_seconds", "h_hat", "lr", "macs", "params", "test_top1", "train_loss")
+    }
+    for run in runs:
+        fake_finish(live_stack, run["id"], curves)
+    at = open_page(COMPARE_PAGE, ids=",".join(str(r["id"]) for r in runs))
+    assert not at.exception, at.exception
+    assert at.multiselect(key="compare_keys").value == ["test_top1", "train_loss"]
+    assert set(charts(at)) == {"test_top1", "train_loss"}
 
 
 def test_run_ids_typed_in_update_the_url(open_page: OpenPage, finished_pair: list[dict]) -> None:

@@ -11,8 +11,10 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
+from dashboard.grid_errors import error_lines
 from tests.dashboard.conftest import APP, PARKED_QUEUE, OpenPage
 from tests.support import Stack, free_port
+from xclab.client import ApiError
 from xclab.settings import get_settings
 
 GRIDS_PAGE = "app_pages/grids.py"
@@ -103,6 +105,7 @@ def test_trained_grid_shows_progress_cells_and_report(open_page: OpenPage, train
     assert figure["data"][0]["type"] == "bar"
     assert sorted(figure["data"][0]["x"]) == ["erm", "kd"]
     assert figure["layout"]["shapes"]  # the teacher ensemble's reference line
+    assert figure["layout"]["yaxis"]["rangemode"] == "tozero"  # accuracy bars start at zero
     labels = {b.label for b in at.get("download_button")}
     assert {"Markdown", "LaTeX", "CSV", "Chart data (CSV)"} <= labels
 
@@ -131,6 +134,12 @@ def test_grid_list_is_newest_first_and_follows_the_url(
     assert not at.exception, at.exception
     assert at.query_params["grid"] == str(trained_grid["id"])
     assert at.subheader[0].value.startswith(f"Grid #{trained_grid['id']}:")
+
+    # A link to a grid that does not exist says so instead of quietly showing another one.
+    for param in ("999999", "abc"):
+        at = open_page(GRIDS_PAGE, grid=param)
+        assert not at.exception, at.exception
+        assert f"Grid {param} not found" in at.error[0].value
 
 
 def test_builtin_grid_fills_the_editor_and_submitting_launches_it(
@@ -201,8 +210,9 @@ def test_invalid_grid_shows_the_api_errors(
     assert not at.exception, at.exception
     errors = [e.value for e in at.error]
     assert any(expected in e for e in errors), errors
-    if "temperature" in expected:  # a cell's error names the cell
+    if "temperature" in expected:  # a cell's error names the cell, once for all the cells it concerns
         assert any("student/kd/small-cnn@0.25/seed=0" in e for e in errors), errors
+        assert len([e for e in errors if expected in e]) == 1, errors
     assert not at.success
     with live_stack.client() as client:
         names = [g["name"] for g in client.get("/grids").json()["data"]]
@@ -234,3 +244,18 @@ def test_grids_page_explains_a_missing_api(no_api: str) -> None:
     assert not at.exception, at.exception
     [error] = at.error
     assert f"Cannot reach the XCL Lab API at {no_api}" in error.value
+
+
+def test_the_same_error_in_many_cells_is_one_line() -> None:
+    cell = ["body", "definition", "cells"]
+    detail = [
+        *({"loc": [*cell, f"student/kd/m/seed={i}", "method"], "msg": "bad T"} for i in range(5)),
+        {"loc": [*cell, "teacher/ens/0", "model"], "msg": "unknown model"},
+        {"loc": ["body", "definition", "name"], "msg": "too long"},
+    ]
+    assert error_lines(ApiError(422, detail)) == [
+        "`cells › method` in 5 cells (student/kd/m/seed=0, student/kd/m/seed=1, student/kd/m/seed=2 and 2 more):"
+        " bad T",
+        "`cells › teacher/ens/0 › model`: unknown model",
+        "`name`: too long",
+    ]

@@ -33,7 +33,8 @@ def test_form_options_come_from_the_catalog(open_page: OpenPage, live_stack: Sta
     assert not at.exception, at.exception
     with live_stack.client() as client:
         catalog = client.get("/catalog").json()
-    assert at.selectbox(key="launch_task").options == [t["name"] for t in catalog["tasks"]]
+    tasks = [o.removesuffix(" (needs its dataset)") for o in at.selectbox(key="launch_task").options]
+    assert tasks == [t["name"] for t in catalog["tasks"]]
     assert at.selectbox(key="launch_method").options == [m["name"] for m in catalog["methods"]]
     for task in catalog["tasks"]:  # models and recipes follow the chosen task
         at.selectbox(key="launch_task").select(task["name"]).run()
@@ -137,3 +138,47 @@ def test_method_parameter_errors_show_under_the_parameter(
     assert not at.exception, at.exception
     assert field_messages(at, "method_temperature") == ["temperature must be > 0"]
     assert not at.success
+
+
+def test_an_invalid_run_creates_no_experiment(open_page: OpenPage, live_stack: Stack) -> None:
+    at = open_page(LAUNCH_PAGE)
+    new_experiment(at, "dashboard-never-created")
+    at.number_input(key="launch_width").set_value(0.0)
+    at.button(key="launch_submit").click().run()
+    assert not at.exception, at.exception
+    assert field_messages(at, "width") == ["Input should be greater than 0"]
+    with live_stack.client() as client:
+        names = {e["name"] for e in client.get("/experiments").json()["data"]}
+    assert "dashboard-never-created" not in names
+
+
+def test_generator_run_and_mode_are_choices_not_free_text(open_page: OpenPage, live_stack: Stack) -> None:
+    at = open_page(LAUNCH_PAGE)
+    at.selectbox(key="launch_method").select("xcl-gan").run()
+    assert not at.exception, at.exception
+    mode = at.selectbox(key="launch_param_xcl-gan_mode")
+    assert mode.options == ["online", "offline"] and mode.value == "online"
+    generator = at.selectbox(key="launch_param_xcl-gan_generator_run")
+    with live_stack.client() as client:
+        gans = client.get("/runs", params={"method": "gan", "status": "succeeded", "task": "digits"}).json()
+    assert len(generator.options) == len(gans["data"])
+    assert generator.value is None
+
+
+def test_recipes_show_as_a_table_and_tasks_without_bundled_data_are_flagged(open_page: OpenPage) -> None:
+    at = open_page(LAUNCH_PAGE)
+    names = [o for o in at.selectbox(key="launch_recipe").options if o != "default for digits"]
+    assert names, "the catalog has a digits recipe"
+    at.selectbox(key="launch_recipe").set_value(names[0].split(" (")[0]).run()
+    assert not at.exception, at.exception
+    [table] = [d for d in at.dataframe if "hyperparameter" in d.value.columns]
+    assert (
+        list(table.value.columns) == ["hyperparameter", "value"]
+        and "lr" in table.value["hyperparameter"].tolist()
+    )
+
+    task = at.selectbox(key="launch_task")
+    assert "cifar100 (needs its dataset)" in task.options and "digits" in task.options
+    task.set_value("cifar100").run()
+    assert not at.exception, at.exception
+    assert "not bundled" in at.warning[0].value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded, create_experiment, submit
 from tests.support import Stack, digits_spec
@@ -32,6 +33,9 @@ def test_succeeded_run_shows_report_and_learning_curves(open_page: OpenPage, see
     assert "test_top1" in summary["metric"].tolist()
     assert [j for j in at.json if json.loads(j.proto.body) == run["spec"]]
     assert at.download_button(key="run_artifact_model.pt").label == "Download model.pt"
+    [files] = [d.value for d in at.dataframe if "sha256" in d.value.columns]
+    assert all(size.endswith(("B", "KiB", "MiB")) for size in files["size"])  # not raw byte counts
+    assert at.subheader[0].value == f"Run #{run['id']}: erm · small-cnn@0.5 · seed 0 · digits"
     # A finished successful run can be neither cancelled nor retried.
     assert at.button(key="run_cancel").disabled and at.button(key="run_retry").disabled
 
@@ -71,4 +75,37 @@ def test_cancel_and_retry_show_the_api_answer(open_page: OpenPage, seeded: Seede
 def test_unknown_run_shows_the_api_error(open_page: OpenPage, live_stack: Stack) -> None:
     at = open_page(RUN_PAGE, run="987654")
     assert not at.exception, at.exception
-    assert "run 987654 not found" in at.error[0].value
+    assert "Run 987654 not found" in at.error[0].value
+    assert not at.get("plotly_chart")
+
+    at = open_page(RUN_PAGE, run="abc")
+    assert not at.exception, at.exception
+    assert "'abc' is not a run id" in at.error[0].value
+
+
+def test_a_running_run_shows_its_epoch_elapsed_time_and_eta(open_page: OpenPage, live_stack: Stack) -> None:
+    experiment = create_experiment(live_stack, "dashboard-progress")
+    run = submit(live_stack, experiment["id"], digits_spec(epochs=5), queue=PARKED_QUEUE)
+    with live_stack.client() as client:
+        assert client.post(f"/runs/{run['id']}/claim", json={"worker_host": "fake"}).status_code == 200
+        points = [{"key": "test_top1", "step": s, "value": 50.0 + s} for s in (1, 2)]
+        assert client.post(f"/runs/{run['id']}/metrics", json={"metrics": points}).status_code == 200
+    try:
+        deadline = time.monotonic() + 10
+        while True:  # the API commits a metrics batch just after answering
+            at = open_page(RUN_PAGE, run=str(run["id"]))
+            assert not at.exception, at.exception
+            [bar] = at.get("progress")
+            if bar.proto.text.startswith("epoch 2/5") or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        assert bar.proto.text.startswith("epoch 2/5 · ") and " elapsed · ETA " in bar.proto.text
+        assert bar.proto.value == 40
+
+        at = open_page()
+        at.selectbox(key="runs_experiment").select(experiment["id"]).run()
+        [row] = at.dataframe[0].value.to_dict("records")
+        assert row["status"] == "running" and row["progress"].startswith("epoch 2/5 · ")
+    finally:
+        with live_stack.client() as client:
+            client.post(f"/runs/{run['id']}/finish", json={"status": "cancelled"})

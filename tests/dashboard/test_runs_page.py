@@ -9,7 +9,15 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.tables import DEFAULT_COLUMNS
-from tests.dashboard.conftest import PARKED_QUEUE, PARKED_RUNS, OpenPage, Seeded, create_experiment, submit
+from tests.dashboard.conftest import (
+    PARKED_QUEUE,
+    PARKED_RUNS,
+    OpenPage,
+    Seeded,
+    click_row,
+    create_experiment,
+    submit,
+)
 from tests.dashboard.test_compare_page import fake_finish
 from tests.support import Stack, digits_spec
 
@@ -77,6 +85,7 @@ def test_sort_and_next_page(open_page: OpenPage, seeded: Seeded) -> None:
     first = [r["id"] for r in table(at)]
     assert first == sorted(r["id"] for r in seeded.parked_runs)[:10]
     assert at.button(key="runs_prev").disabled
+    assert any(f"runs 1–10 of {PARKED_RUNS}" in c.value for c in at.caption)  # the total, not just the page
 
     at.button(key="runs_next").click().run()
     second = [r["id"] for r in table(at)]
@@ -91,12 +100,13 @@ def test_sort_and_next_page(open_page: OpenPage, seeded: Seeded) -> None:
     assert [r["id"] for r in table(at)] == sorted(first + second, reverse=True)[:10]
 
 
-def test_selecting_a_run_links_to_its_page(open_page: OpenPage, seeded: Seeded) -> None:
+def test_a_clicked_row_opens_its_run(open_page: OpenPage, seeded: Seeded) -> None:
     at = show_experiment(open_page(), seeded.trained_experiment["id"])
-    at.selectbox(key="runs_open").select(seeded.trained_run["id"]).run()
-    [link] = [link for link in at.page_link if link.proto.query_string]
-    assert link.proto.query_string == f"run={seeded.trained_run['id']}"
-    assert link.proto.page.endswith("run")
+    assert table(at)[0]["name"] == "erm · small-cnn@0.5 · seed 0"
+    click_row(at, "runs_table", 0)
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Run"
+    assert at.query_params["run"] == str(seeded.trained_run["id"])
 
 
 def test_live_refresh_can_be_switched_off(open_page: OpenPage, seeded: Seeded) -> None:
@@ -248,18 +258,61 @@ def test_saved_view_restores_filters_columns_sort_and_page_size(
     assert _view(live_stack, name) is None and at.selectbox(key="runs_view").value is None
 
 
-def test_compare_button_opens_the_compare_page_with_the_selected_ids(
-    open_page: OpenPage, research_runs: dict[str, Any]
-) -> None:
+def _compare_link(at: AppTest):  # noqa: ANN202 (AppTest's page-link element)
+    [link] = [link for link in at.page_link if link.proto.label == "Compare"]
+    return link
+
+
+def test_compare_link_names_the_selected_ids(open_page: OpenPage, research_runs: dict[str, Any]) -> None:
     r1, r2, _ = research_runs["ids"]
     at = show_experiment(open_page(), research_runs["experiment"])
-    assert at.button(key="runs_compare").disabled  # nothing selected yet
+    assert _compare_link(at).proto.disabled  # nothing selected yet
     at.multiselect(key="runs_selected").select(r1).select(r2).run()
-    assert not at.button(key="runs_compare").disabled
-    at.button(key="runs_compare").click().run()
+    link = _compare_link(at)
+    assert not link.proto.disabled and link.proto.page.endswith("compare")
+    assert link.proto.query_string == f"ids={r1}%2C{r2}"
+    at = open_page("app_pages/compare.py", ids=f"{r1},{r2}")
     assert not at.exception, at.exception
-    assert at.title[0].value == "Compare runs"
-    assert at.query_params["ids"] == f"{r1},{r2}"
     diff = {r["field"] for r in at.dataframe[0].value.to_dict("records")}
     assert {"model.width", "seed"} == diff
     assert at.get("plotly_chart")
+
+
+def test_filters_sort_and_selection_live_in_the_url(
+    open_page: OpenPage, research_runs: dict[str, Any], live_stack: Stack
+) -> None:
+    r1, r2, r3 = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    at.multiselect(key="runs_status").select("succeeded").run()
+    at.selectbox(key="runs_sort").select("id").run()
+    at.multiselect(key="runs_selected").select(r2).run()
+    assert at.query_params == {
+        "experiment": str(research_runs["experiment"]),
+        "status": "succeeded",
+        "sort": "id",
+        "selected": str(r2),
+    }
+    # The same address in a fresh session (a reload, a shared link) shows the same view.
+    again = open_page("app_pages/runs.py", **at.query_params)
+    assert again.selectbox(key="runs_experiment").value == research_runs["experiment"]
+    assert again.multiselect(key="runs_status").value == ["succeeded"]
+    assert again.multiselect(key="runs_selected").value == [r2]
+    assert [r["id"] for r in table(again)] == [r1, r2]
+    # Nonsense in a link is dropped, not an error.
+    odd = open_page("app_pages/runs.py", status="nope,failed", experiment="x", rows="0", selected="a,-1")
+    assert not odd.exception, odd.exception
+    assert odd.multiselect(key="runs_status").value == ["failed"]
+    assert odd.selectbox(key="runs_experiment").value is None
+
+
+def test_confirmations_stay_and_the_tag_filter_learns_new_tags(
+    open_page: OpenPage, research_runs: dict[str, Any]
+) -> None:
+    _, _, r3 = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    at.multiselect(key="runs_selected").select(r3).run()
+    at.text_input(key=f"runs_edit_tags_{r3}").input("fresh-tag")
+    at.button(key="runs_edit_save").click().run()
+    assert "fresh-tag" in at.multiselect(key="runs_tags").options  # no reload needed
+    at.toggle(key="runs_live").set_value(False).run()  # any later rerun keeps the answer
+    assert f"Saved run #{r3}" in at.success[0].value

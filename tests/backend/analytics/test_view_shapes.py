@@ -52,7 +52,8 @@ SHAPES: dict[str, dict[str, list[str]]] = {
         "total": ["runs", *TOTALS],
         "methods": [
             "grid_id", "grid", "group", "method", "model", "metric", "goal", "device", "unit", "n", "mean",
-            "erm_mean", "gain", "hours_per_run", "total_hours", "gain_per_hour",
+            "erm_mean", "gain", "hours_per_run", "dependency_hours_per_run", "charged_hours_per_run",
+            "total_hours", "gain_per_hour",
         ],
     },
 }  # fmt: skip

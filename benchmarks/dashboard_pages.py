@@ -1,0 +1,134 @@
+"""Benchmark: load time of the main dashboard pages with many runs in the database, idle or next to training.
+
+Seeds runs (with latest metrics) into a fresh database like runs_page_10k.py, starts `xclab serve` and
+`xclab dashboard`, and times in headless Chromium each page from navigation until its last table or chart is on
+screen and Streamlit has stopped running. With --train, a local worker started the way `xclab up` starts it
+(niced, with a thread budget) trains a long digits run meanwhile. Prints the median per page and its ratio to
+the target (2 s idle, 4 s next to training).
+Run: `.venv/bin/python benchmarks/dashboard_pages.py [--runs 10000] [--train] [--database-url URL]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.runs_page_10k import seed  # noqa: E402
+from cli.local_worker import lower_priority, worker_env  # noqa: E402
+from tests.e2e.browser import chrome, start_dashboard  # noqa: E402
+from tests.support import digits_spec, start_stack  # noqa: E402
+
+TABLE = '[data-testid="stDataFrame"] canvas, [data-testid="stDataFrameGlideDataEditor"]'
+CHART = ".js-plotly-plot .main-svg"
+# (page, path, what shows that it has loaded)
+PAGES = [
+    ("runs", "/", TABLE),
+    ("run", "/run?run=1", CHART),
+    ("compare", "/compare?ids=1,2,3,4,5,6", CHART),
+    ("launch", "/launch", '[data-testid="stButton"] button'),
+    ("grids", "/grids", '[data-testid="stAlert"], ' + TABLE),
+    ("cost", "/cost?experiment=1", CHART),
+]
+
+
+def _settled(driver) -> bool:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    return not driver.find_elements(
+        By.CSS_SELECTOR, '[data-testid="stStatusWidget"] [data-testid="stStatusWidgetRunningIcon"]'
+    )
+
+
+def page_seconds(driver, url: str, ready: str, repeats: int) -> list[float]:  # type: ignore[no-untyped-def]
+    from selenium.webdriver.common.by import By
+
+    times = []
+    for _ in range(repeats + 1):
+        driver.get("about:blank")
+        t0 = time.perf_counter()
+        driver.get(url)
+        deadline = time.monotonic() + 120
+        while not (driver.find_elements(By.CSS_SELECTOR, ready) and _settled(driver)):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} never showed {ready}")
+            time.sleep(0.02)
+        times.append(time.perf_counter() - t0)
+    return times[1:]  # the first load also warms Streamlit's caches and the browser
+
+
+def start_training(stack, home: Path) -> subprocess.Popen[bytes]:  # type: ignore[no-untyped-def]
+    """A niced worker with a thread budget (as `xclab up` starts it) and a digits run that outlasts the bench."""
+    env = worker_env(dict(stack.env), os.cpu_count() or 1, 1)
+    log = (home / "bench-worker.log").open("ab")
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "cli", "worker", "--queues", "cpu"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        preexec_fn=lower_priority if os.name == "posix" else None,
+    )
+    with stack.client() as client:
+        experiment = client.post("/experiments", json={"name": "bench-training"}).json()
+        run = client.post(
+            "/runs", json={"experiment_id": experiment["id"], "spec": digits_spec(epochs=500)}
+        ).json()
+        deadline = time.monotonic() + 120
+        while client.get(f"/runs/{run['id']}").json()["status"] != "running":
+            if time.monotonic() > deadline:
+                raise RuntimeError("the training run never started")
+            time.sleep(0.5)
+    return worker
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database-url", help="default: a fresh SQLite file")
+    parser.add_argument("--runs", type=int, default=10_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--train", action="store_true", help="measure next to a training run")
+    args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="xclab-bench-"))
+    url = args.database_url or f"sqlite:///{home / 'bench.db'}"
+    from backend.db import upgrade
+
+    upgrade(url)
+    t0 = time.perf_counter()
+    seed(url, args.runs)
+    print(f"seeded {args.runs} runs in {time.perf_counter() - t0:.1f} s ({url.split(':')[0]})")
+    target = 4.0 if args.train else 2.0
+    stack = start_stack(home, database_url=url)
+    worker = start_training(stack, home) if args.train else None
+    try:
+        proc, dash = start_dashboard(stack)
+        driver = chrome()
+        try:
+            print(
+                f"{'next to a training run' if args.train else 'idle'}, {os.cpu_count()} cores, target {target:g} s"
+            )
+            for name, path, ready in PAGES:
+                times = page_seconds(driver, f"{dash}{path}", ready, args.repeats)
+                median = statistics.median(times)
+                print(
+                    f"  {name:<8} median {median:5.2f} s  max {max(times):5.2f} s  "
+                    f"ratio to target {median / target:.2f}"
+                )
+        finally:
+            driver.quit()
+            proc.stop()
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=30)
+        stack.stop()
+
+
+if __name__ == "__main__":
+    main()
