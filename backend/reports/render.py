@@ -128,7 +128,7 @@ def _comparisons(report: GridReport) -> list[tuple[ReportRow, Comparison]]:
     return [(row, c) for row in report.rows for c in row.comparisons]
 
 
-def _caption(report: GridReport) -> str:
+def caption(report: GridReport) -> str:
     if report.ensemble_score is not None:
         ensemble = f"teacher ensemble {report.ensemble_score:.2f}"
     else:
@@ -148,7 +148,7 @@ def _kd_line(report: GridReport) -> list[str]:
 
 def to_markdown(report: GridReport) -> str:
     headers = [h.format(metric=report.metric) for h in HEADERS]
-    lines = [f"**{_caption(report)}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines = [f"**{caption(report)}**", "", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     lines += ["| " + " | ".join(_cells(report, row)) + " |" for row in report.rows]
     pairs = _comparisons(report)
     if pairs:
@@ -194,16 +194,16 @@ def _latex_table(headers: list[str], rows: list[list[str]], align: str, caption:
 def to_latex(report: GridReport) -> str:
     headers = [h.format(metric=report.metric) for h in HEADERS]
     lines = _latex_table(
-        headers, [_cells(report, row) for row in report.rows], "lll" + "r" * 6, _caption(report)
+        headers, [_cells(report, row) for row in report.rows], "lll" + "r" * 6, caption(report)
     )
     pairs = _comparisons(report)
     if pairs:
-        caption = (
+        title = (
             f"Paired differences by seed, {report.metric} ({report.grid}); n.s.: the 95 % interval covers 0. "
             + " ".join(_kd_line(report))
         )
         rows = [_comparison_cells(report, row, c) for row, c in pairs]
-        lines += ["", *_latex_table(COMPARISON_HEADERS, rows, "l" + "r" * 7, caption)]
+        lines += ["", *_latex_table(COMPARISON_HEADERS, rows, "l" + "r" * 7, title)]
     return "\n".join([*lines, ""])
 
 
@@ -224,7 +224,7 @@ def to_csv(report: GridReport) -> str:
 
 def to_summary(report: GridReport) -> str:
     """The caption, how the KD reference was chosen, then one line per paired comparison."""
-    lines = [_caption(report), *_kd_line(report)[:1]]
+    lines = [caption(report), *_kd_line(report)[:1]]
     lines += [comparison_line(report, row, c) for row, c in _comparisons(report)]
     return "\n".join([*lines, ""])
 
