@@ -200,6 +200,9 @@ def _baselines(report: dict[str, Any]) -> list[str]:
     return ["kd", "erm", *(["kd[temperature=1]"] if "kd[temperature=1]" in methods else [])]
 
 
+NOT_SIGNIFICANT = "(not significant: the interval covers 0)"  # as backend.reports.render words it
+
+
 def headline(report_json: dict[str, Any]) -> list[str]:
     """The grid's caption, then one line per paired comparison of every row except the KD temperatures that
     were not chosen as the reference (their comparisons stay in the full table)."""
@@ -233,4 +236,20 @@ def _results_document(
         "interval that covers 0, i.e. no effect shown at this sample size.\n\n"
     )
     lines = "\n\n".join("```text\n" + "\n".join(s) + "\n```" for s in summaries)
-    return header + lines + "\n\n## Tables\n\n" + "\n\n".join(reports)
+    comparisons = [line for s in summaries for line in s[1:]]
+    verdict = "\n".join(
+        [
+            "",
+            "Significant (the 95 % interval excludes 0):",
+            "",
+            *([f"- {c}" for c in comparisons if NOT_SIGNIFICANT not in c] or ["- none"]),
+            "",
+            "Not significant (no effect shown at this number of seeds):",
+            "",
+            *(
+                [f"- {c.replace(NOT_SIGNIFICANT, '').rstrip()}" for c in comparisons if NOT_SIGNIFICANT in c]
+                or ["- none"]
+            ),
+        ]
+    )
+    return header + lines + "\n" + verdict + "\n\n## Tables\n\n" + "\n\n".join(reports)
