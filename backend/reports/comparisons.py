@@ -97,10 +97,12 @@ def add_comparisons(
     load = cache(lambda run_id: predictions(by_id[run_id]) if predictions else None)
     by_id = {run.id: run for seeds in runs.values() for run in seeds.values()}
     for row in rows:
+        compared: set[str] = set()
         for baseline in baselines:
             other = _baseline_row(rows, row, baseline, goal)
-            if other is None or other is row:
+            if other is None or other is row or other.group in compared:  # e.g. 'kd' is kd[temperature=1]
                 continue
+            compared.add(other.group)
             comparison = compare(row, other, baseline, goal)
             if comparison is None:
                 continue

@@ -148,6 +148,11 @@ def test_kd_reference_is_chosen_on_validation_not_test(api: TestClient) -> None:
     assert vs_kd["mean"] == pytest.approx(2.0)
     assert rows["kd[temperature=4]"]["val_mean"] == 91.0
     assert "kd[temperature=4], best mean val_top1 on the validation split" in report["kd_selection"]
+    # Asking for the reference twice (as 'kd' and by its label) compares once.
+    params = {"baseline": ["kd", "kd[temperature=4]", "kd[temperature=1]"]}
+    twice = api.get(f"/api/v1/grids/{cells['grid']}/report", params=params).json()
+    [xcl] = [r for r in twice["rows"] if r["method"] == "xcl-mix"]
+    assert [c["baseline"] for c in xcl["comparisons"]] == ["kd", "kd[temperature=1]"]
 
 
 def test_mcnemar_pools_stored_test_predictions(api: TestClient) -> None:
