@@ -12,6 +12,7 @@ import random
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 CONFIDENCE = 0.95
 
@@ -66,8 +67,10 @@ def t_sf(t: float, df: float) -> float:
     return tail if t >= 0 else 1.0 - tail
 
 
+@lru_cache(maxsize=1024)
 def t_quantile(p: float, df: float) -> float:
-    """The p-quantile of Student's t (bisection on the survival function: slow-ish, exact to 1e-12)."""
+    """The p-quantile of Student's t (bisection on the survival function, ~3 ms; cached, since reports ask for
+    the same few (p, df) pairs over and over)."""
     if not 0.0 < p < 1.0:
         raise ValueError(f"p must lie in (0, 1), got {p}")
     if p < 0.5:
