@@ -116,8 +116,9 @@ def grid_report(
     rows: list[ReportRow] = []
     for group, members in groups.items():
         done = [r for r in members if r.status == "succeeded" and key in summaries[r.id]]
-        values = {int(r.spec.get("seed", 0)): summaries[r.id][key] for r in done}
-        summ = stats.summarize(list(values.values()))
+        # Every succeeded run counts in the summary; pairing by seed keeps one run per seed (the latest).
+        values = {int(r.spec.get("seed", 0)): summaries[r.id][key] for r in sorted(done, key=lambda r: r.id)}
+        summ = stats.summarize([summaries[r.id][key] for r in done])
         val_values = [summaries[r.id][val_key] for r in done if val_key in summaries[r.id]]
         h_values = [summaries[r.id]["h_hat"] for r in done if "h_hat" in summaries[r.id]]
         method, model = group.removeprefix("student/").split(" | ")[0].split("/", 1)
