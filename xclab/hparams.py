@@ -90,6 +90,13 @@ class Hparams(DataHparams):
     warmup_epochs: float = Field(default=0.0, ge=0, description="warmup-cosine: linear warm-up length.")
     warmup_start_lr: float | None = Field(default=None, ge=0, description="warmup-cosine: lr at epoch 0.")
     checkpoint_every: int = Field(default=1, ge=1, description="Epochs between checkpoints.")
+    eval_every: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="Epochs between test/validation evaluations; the last epoch is always evaluated (small "
+        "training sets with large test sets spend most of their time evaluating).",
+    )
     workers: int = Field(default=4, ge=0, le=64, description="DataLoader workers (ImageNet-sized tasks).")
     # Written by resolve_hparams, not overridable.
     recipe: str | None = None
