@@ -17,6 +17,8 @@ from xclab.client import ApiClient
 from xclab.grids import builtin_grids, load_grid_text
 from xclab.settings import get_settings
 
+FORMATS = ("markdown", "latex", "csv", "json", "summary")
+
 grid_app = typer.Typer(help="Grids: whole tables of the paper as one submission.", no_args_is_help=True)
 
 
@@ -135,17 +137,28 @@ def grid_retry(grid_id: int) -> None:
 @grid_app.command("report")
 def grid_report(
     grid_id: int,
-    format: Annotated[str, typer.Option(help="markdown, latex, csv or json.")] = "markdown",  # noqa: A002
+    format: Annotated[  # noqa: A002
+        str, typer.Option(help="markdown, latex, csv, json, or summary (one line per paired comparison).")
+    ] = "markdown",
+    baseline: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Compare every row with this one, seed by seed (repeatable): 'kd' (the KD reference, chosen "
+            "on validation), 'erm' or any method label of the grid. Default: kd and erm."
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Write to this file instead of the terminal.")] = None,
 ) -> None:
-    """The paper-style table of a grid."""
+    """The paper-style table of a grid: mean ± std and 95 % CI, gaps, paired differences with tests."""
+    if format not in FORMATS:
+        raise typer.BadParameter(f"format must be one of {', '.join(FORMATS)}", param_hint="--format")
     with open_client(get_settings()) as client:
         if format == "json":
-            text = json.dumps(client.get_grid_report(grid_id), indent=2)
+            text = json.dumps(client.get_grid_report(grid_id, baseline), indent=2)
         else:
-            text = client.get_grid_report_text(grid_id, format)
+            text = client.get_grid_report_text(grid_id, format, baseline)
     if out:
         out.write_text(text)
         console.print(f"wrote {out}")
     else:
-        console.print(text, markup=False, highlight=False)
+        console.print(text, markup=False, highlight=False, soft_wrap=True)

@@ -253,13 +253,16 @@ class ApiClient:
         """Re-enqueue only the failed or cancelled cells."""
         return self._http.json("POST", f"/grids/{grid_id}/retry")
 
-    def get_grid_report(self, grid_id: int) -> dict[str, Any]:
-        """The paper-style table as JSON (rows, metric, goal, ensemble score, seeds, note)."""
-        return self._http.json("GET", f"/grids/{grid_id}/report", params={"format": "json"})
+    def get_grid_report(self, grid_id: int, baselines: list[str] | None = None) -> dict[str, Any]:
+        """The paper-style table as JSON (rows with intervals and paired comparisons, metric, goal, note).
+        baselines: what every row is compared with ('kd', 'erm', or a method label); default kd and erm."""
+        params: dict[str, Any] = {"format": "json", **({"baseline": baselines} if baselines else {})}
+        return self._http.json("GET", f"/grids/{grid_id}/report", params=params)
 
-    def get_grid_report_text(self, grid_id: int, fmt: str) -> str:
+    def get_grid_report_text(self, grid_id: int, fmt: str, baselines: list[str] | None = None) -> str:
         """The same table rendered by the API: fmt is markdown, latex or csv."""
-        return self._http.send("GET", f"/grids/{grid_id}/report", params={"format": fmt}).text
+        params: dict[str, Any] = {"format": fmt, **({"baseline": baselines} if baselines else {})}
+        return self._http.send("GET", f"/grids/{grid_id}/report", params=params).text
 
     # ------------------------------------------------------------ analysis views and saved runs-table views
 

@@ -160,12 +160,18 @@ def expand(grid: GridDefinition) -> list[Cell]:
     models = [
         m.model_copy(update={"width": w}) for m in students.models for w in (students.widths or [m.width])
     ]
+    # Where a grid has several ensembles (or generators), a student's label names its own, so students of
+    # different teachers never share a cell key or a report row.
+    name_teachers, name_generator = len(grid.teachers) > 1, len(grid.generators) > 1
     for method in students.methods:
         swept = method.swept_keys()
         for params in method.sweeps():
-            label = method.name + (
-                "[" + ",".join(f"{k}={_fmt(params[k])}" for k in swept) + "]" if swept else ""
-            )
+            parts = [f"{k}={_fmt(params[k])}" for k in swept]
+            if name_teachers and method.teachers:
+                parts.append(f"teachers={method.teachers}")
+            if name_generator and method.generator:
+                parts.append(f"generator={method.generator}")
+            label = method.name + ("[" + ",".join(parts) + "]" if parts else "")
             for model in models:
                 for seed in students.seeds:
                     spec = {

@@ -43,6 +43,17 @@ class DataHparams(BaseModel):
         default=0.0, ge=0, le=0.9, description="Validation share carved from training."
     )
     val_seed: int = Field(default=0, ge=0, description="Fixes the validation split.")
+    digits_protocol: Literal["fixed", "few-labels"] = Field(
+        default="fixed",
+        description="digits: 'fixed' = a stratified 75/25 train/test split (train_subset draws from the 75 %); "
+        "'few-labels' = train on train_subset images, validate on val_size others, test on all the rest.",
+    )
+    val_size: int = Field(
+        default=0,
+        ge=0,
+        le=1000,
+        description="digits few-labels: validation images drawn from the unused ones.",
+    )
     protocol: GazeProtocol = Field(
         default="paper", description="Gaze person split: 3 of 15 held out, or one."
     )
@@ -79,6 +90,13 @@ class Hparams(DataHparams):
     warmup_epochs: float = Field(default=0.0, ge=0, description="warmup-cosine: linear warm-up length.")
     warmup_start_lr: float | None = Field(default=None, ge=0, description="warmup-cosine: lr at epoch 0.")
     checkpoint_every: int = Field(default=1, ge=1, description="Epochs between checkpoints.")
+    eval_every: int = Field(
+        default=1,
+        ge=1,
+        le=10_000,
+        description="Epochs between test/validation evaluations; the last epoch is always evaluated (small "
+        "training sets with large test sets spend most of their time evaluating).",
+    )
     workers: int = Field(default=4, ge=0, le=64, description="DataLoader workers (ImageNet-sized tasks).")
     threads: int = Field(
         default=1,

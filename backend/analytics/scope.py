@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.analytics.labels import method_label, model_label
 from backend.errors import Invalid, field_error, invalid
 from backend.models import Grid, Run
-from backend.reports.grid_report import GridReport, grid_report, student_group
+from backend.reports.grid_report import GridReport, grid_report, group_students
 from backend.store.experiments import get_experiment
 from backend.store.grids import get_grid, grid_runs, list_grids
 from backend.vocabulary import trains_generator
@@ -143,11 +143,11 @@ def _build_sections(scope: Scope) -> None:
 
 def _section(grid_id: int | None, name: str, task: str, runs: list[Any]) -> Section:
     report = grid_report(grid_id, name, task, runs)
-    groups: dict[str, list[Run]] = defaultdict(list)
-    for run in runs:  # the grouping of grid_report, in the same order as its rows
-        if group := student_group(run.cell or ""):
-            groups[group].append(run.run if isinstance(run, _Cell) else run)
-    return Section(grid_id, name, task, runs, report, dict(groups))
+    groups = {  # the grouping of grid_report, in the same order as its rows
+        group: [run.run if isinstance(run, _Cell) else run for run in members]
+        for group, members in group_students(runs).items()
+    }
+    return Section(grid_id, name, task, runs, report, groups)
 
 
 def _synthetic_cells(runs: list[Run]) -> list[_Cell]:

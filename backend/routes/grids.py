@@ -6,13 +6,17 @@ from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse, Response
 
 from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
+from backend.errors import invalid
 from backend.models import FINAL_STATUSES, Grid, Run
 from backend.queueing import enqueue_released
 from backend.reports.grid_report import GridReport, grid_report
+from backend.reports.predictions import artifact_predictions
 from backend.reports.render import MEDIA_TYPES, RENDERERS
+from backend.reports.schema import DEFAULT_BASELINES
 from backend.schemas.grids import BuiltinGrid, BuiltinGridsPage, GridCellOut, GridCreate, GridOut, GridsPage
 from backend.store import grids as grid_store
 from backend.store.runs import primary_metric_key, summary
+from backend.vocabulary import KD_REFERENCE_METHOD
 from xclab.grids import builtin_grids
 
 router = APIRouter(prefix="/grids", tags=["grids"])
@@ -107,11 +111,31 @@ def retry_grid(grid_id: int, uow: UnitOfWorkDep, celery: CeleryDep) -> GridOut:
 def read_grid_report(
     grid_id: int,
     session: SessionDep,
-    format: Annotated[Literal["json", "markdown", "latex", "csv"], Query()] = "json",  # noqa: A002
+    settings: SettingsDep,
+    format: Annotated[Literal["json", "markdown", "latex", "csv", "summary"], Query()] = "json",  # noqa: A002
+    baseline: Annotated[
+        list[str] | None,
+        Query(
+            description="Rows to compare every row with, seed by seed: 'kd' (the KD reference chosen on "
+            "validation) or a method label of the grid, e.g. 'erm' or 'kd[temperature=4]'. Default: kd and erm."
+        ),
+    ] = None,
 ) -> GridReport | Response:
-    """The paper-style table: mean ± std over seeds, gap to the ensemble, gap reduction vs KD, Ĥ."""
+    """The paper-style table: mean ± std and 95 % CI over seeds, gap to the row's own ensemble, paired
+    comparisons with baselines (t-interval, sign test, McNemar), gap reduction vs KD with its interval, Ĥ."""
     grid = grid_store.get_grid(session, grid_id)
-    report = grid_report(grid.id, grid.name, grid.definition["task"], grid_store.grid_runs(session, grid_id))
+    baselines = list(dict.fromkeys(baseline)) if baseline else list(DEFAULT_BASELINES)
+    runs = grid_store.grid_runs(session, grid_id)
+    loader = artifact_predictions(settings.resolved_artifact_root)
+    report = grid_report(grid.id, grid.name, grid.definition["task"], runs, baselines, loader)
+    known = {KD_REFERENCE_METHOD, *(row.method for row in report.rows)}
+    if unknown := [b for b in baseline or [] if b not in known]:  # the defaults may be absent
+        raise invalid(
+            ("query", "baseline"),
+            f"no row of grid {grid_id} has method {', '.join(map(repr, unknown))}; choose 'kd' or one of: "
+            + ", ".join(sorted({row.method for row in report.rows})),
+            unknown,
+        )
     if format == "json":
         return report
     return PlainTextResponse(RENDERERS[format](report), media_type=MEDIA_TYPES[format])

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
+from dashboard.report_tables import comparisons_frame, interval, reduction_interval, row_label
 
 PREFIX = "gap"
 
@@ -93,18 +94,25 @@ def gap_figure(section: dict[str, Any]) -> go.Figure:
 
 
 def gap_frame(section: dict[str, Any]) -> pd.DataFrame:
-    columns = ["method", "student", "n", "mean", "std", "teacher", "gap", "gap red. vs KD (%)", "KD row", "Ĥ"]
+    columns = [
+        "method", "student", "teachers", "n", "mean", "std", "95 % CI", "teacher", "gap", "gap 95 % CI",
+        "gap red. vs KD (%)", "gap red. 95 % CI", "KD row", "Ĥ",
+    ]  # fmt: skip
     return pd.DataFrame(
         [
             {
-                "method": r["method"],
+                "method": row_label(section, r),
                 "student": r["model"],
+                "teachers": r.get("ensemble") or "–",
                 "n": f"{r['n']}/{r['seeds_total']}",
                 "mean": r["mean"],
                 "std": r["std"],
+                "95 % CI": interval(r.get("ci_low"), r.get("ci_high")),
                 "teacher": r["teacher"],
                 "gap": r["gap"],
+                "gap 95 % CI": interval(r.get("gap_ci_low"), r.get("gap_ci_high")),
                 "gap red. vs KD (%)": r["gap_reduction_vs_kd"],
+                "gap red. 95 % CI": reduction_interval(r),
                 "KD row": r["kd_group"] or "",
                 "Ĥ": r["h_hat"],
             }
@@ -136,13 +144,29 @@ def show_section(index: int, section: dict[str, Any]) -> None:
             "Ĥ": st.column_config.NumberColumn("Ĥ (%)", format="%.1f"),
         },
     )
+    comparisons = comparisons_frame(section)
+    if not comparisons.empty:
+        page.show_table(
+            comparisons,
+            f"{PREFIX}_comparisons_{index}",
+            f"gap-comparisons-{stem(section['grid'])}",
+            column_config={
+                "Δ (mean)": st.column_config.NumberColumn("Δ (mean)", format="%+.2f"),
+                "sign p": st.column_config.NumberColumn("sign p", format="%.3f"),
+                "t p": st.column_config.NumberColumn("t p", format="%.3f"),
+                "McNemar p": st.column_config.NumberColumn("McNemar p", format="%.3f"),
+            },
+        )
+    if section.get("kd_selection"):
+        st.caption(f"KD reference (chosen on validation, never on test): {section['kd_selection']}.")
     st.caption(section["note"])
 
 
 body = page.load(
     "Teacher–student gap",
-    "Gap = teacher ensemble − student (student − ensemble for errors); gap reduction vs KD = "
-    "(gap_KD − gap) / gap_KD, against the KD row of the same student model.",
+    "Gap = the row's own teacher ensemble − student (student − ensemble for errors), with 95 % intervals over "
+    "seeds; gap reduction vs KD = (gap_KD − gap) / gap_KD against the KD reference (best temperature on "
+    "validation), shown only where the KD gap's interval lies above 0.",
     "gap",
 )
 page.show_sections(body, show_section)

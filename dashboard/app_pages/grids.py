@@ -13,6 +13,7 @@ import yaml
 
 from dashboard.api import FINAL_STATUSES, RUN_STATUSES, get_api
 from dashboard.grid_errors import error_lines
+from dashboard.report_tables import comparisons_frame, interval, reduction_interval, row_label
 from dashboard.ui import REFRESH_SECONDS, STATUS_BADGE, call, run_link, status_cell_style
 from xclab.client import ApiError
 
@@ -244,22 +245,29 @@ def _num(value: float | None, spec: str = ".2f") -> str:
 
 
 def report_frame(report: dict[str, Any]) -> pd.DataFrame:
-    """The paper's table: one row per method x student model, aggregated over seeds."""
+    """The paper's table: one row per method x student model x teacher ensemble, aggregated over seeds."""
     return pd.DataFrame(
         [
             {
-                "method": r["method"],
+                "method": row_label(report, r),
                 "student": r["model"],
+                "teachers": r.get("ensemble") or "–",
                 "n": f"{r['n']}/{r['seeds_total']}",
                 "mean ± std": "–" if r["mean"] is None else f"{r['mean']:.2f} ± {r['std']:.2f}",
+                "95 % CI": interval(r.get("ci_low"), r.get("ci_high")),
                 "gap": r["gap"],
+                "gap 95 % CI": interval(r.get("gap_ci_low"), r.get("gap_ci_high")),
                 "gap red. vs KD": r["gap_reduction_vs_kd"],
+                "gap red. 95 % CI": reduction_interval(r),
                 "Ĥ": r["h_hat"],
             }
             for r in report["rows"]
         ],
-        columns=["method", "student", "n", "mean ± std", "gap", "gap red. vs KD", "Ĥ"],
-    )
+        columns=[
+            "method", "student", "teachers", "n", "mean ± std", "95 % CI", "gap", "gap 95 % CI",
+            "gap red. vs KD", "gap red. 95 % CI", "Ĥ",
+        ],
+    )  # fmt: skip
 
 
 def report_caption(report: dict[str, Any]) -> str:
@@ -267,7 +275,7 @@ def report_caption(report: dict[str, Any]) -> str:
     seeds = ", ".join(str(s) for s in report["seeds"]) or "none"
     ensembles = "; ".join(
         f"ensemble {t['ensemble']}: {t['succeeded']}/{t['members']} members succeeded, "
-        f"member mean {_num(t['member_mean'])}"
+        f"member mean {_num(t['member_mean'])}, ensemble {_num(t.get('score'))}"
         for t in report["teachers"]
     )
     return (
@@ -369,6 +377,26 @@ def report_section(grid: dict[str, Any], report: dict[str, Any]) -> None:
         },
     )
     st.caption(report_caption(report))
+    comparisons = comparisons_frame(report)
+    if not comparisons.empty:
+        st.markdown("##### Paired differences by seed")
+        st.dataframe(
+            comparisons,
+            hide_index=True,
+            key="grids_report_comparisons",
+            column_config={
+                "Δ (mean)": st.column_config.NumberColumn("Δ (mean)", format="%+.2f"),
+                "sign p": st.column_config.NumberColumn(
+                    "sign p", format="%.3f", help="exact two-sided sign test"
+                ),
+                "t p": st.column_config.NumberColumn("t p", format="%.3f", help="paired t-test"),
+                "McNemar p": st.column_config.NumberColumn(
+                    "McNemar p", format="%.3f", help="exact, on the stored per-sample test predictions"
+                ),
+            },
+        )
+    if report.get("kd_selection"):
+        st.caption(f"KD reference (chosen on validation, never on test): {report['kd_selection']}.")
     st.caption(report["note"])
     chart = chart_frame(report)
     if chart.empty:

@@ -120,10 +120,15 @@ def test_report_means_gaps_and_gap_reduction(api: TestClient) -> None:
     assert rows["xcl-mix"]["gap_reduction_vs_kd"] == pytest.approx(62.5)
     assert rows["erm"]["gap_reduction_vs_kd"] == pytest.approx(-50.0)
     assert rows["kd"]["n"] == 2 and rows["kd"]["h_hat"] == 30.0
-    assert report["teachers"] == [{"ensemble": "ens", "members": 2, "succeeded": 2, "member_mean": 95.5}]
+    assert report["teachers"] == [
+        {"ensemble": "ens", "members": 2, "succeeded": 2, "member_mean": 95.5, "score": 97.0}
+    ]
 
     markdown = api.get(f"/api/v1/grids/{grid['id']}/report", params={"format": "markdown"}).text
-    assert "| xcl-mix | small-cnn@0.5 | 2/2 | 95.50 ± 0.71 | 1.50 | +62 % | 30.0 |" in markdown
+    assert (
+        "| xcl-mix | small-cnn@0.5 | ens | 2/2 | 95.50 ± 0.71 | [89.15, 101.85] | 1.50 [-4.85, 7.85] |"
+        in markdown
+    )
     assert "last-epoch" in markdown and "seeds [0, 1]" in markdown
     latex = api.get(f"/api/v1/grids/{grid['id']}/report", params={"format": "latex"}).text
     assert r"\begin{tabular}" in latex and r"95.50 $\pm$ 0.71" in latex

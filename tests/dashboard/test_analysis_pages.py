@@ -132,8 +132,17 @@ def test_gap_page_bars_annotations_and_downloads(open_page: OpenPage, analysis_g
     assert all(std == pytest.approx(0.5 / 2**0.5) for std in students["error_x"]["array"])  # seeds 0.5 apart
     assert chart["config"]["toImageButtonOptions"]["format"] == "svg"
 
-    [rows] = tables(at)
+    rows, comparisons = tables(at)
     row = next(r for r in rows if r["method"] == "xcl-mix" and r["student"] == "small-cnn@0.5")
+    assert row["teachers"] == "ens" and row["gap 95 % CI"] == "[-1.43, 4.93]"  # 1.75 ± 12.706 · 0.354 / √2
+    # Seed by seed, xcl-mix − kd (T = 1, the default: no validation metrics) is +2 on both seeds.
+    line = next(c for c in comparisons if c["comparison"] == "xcl-mix − kd[temperature=1] · small-cnn@0.5")
+    assert (line["Δ (mean)"], line["seeds better"], line["95 % CI"], line[""]) == (
+        2.0,
+        "2/2",
+        "[+2.00, +2.00]",
+        "",
+    )
     assert (
         row["mean"] == 94.25
         and row["gap"] == 1.75

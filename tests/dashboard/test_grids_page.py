@@ -95,6 +95,11 @@ def test_trained_grid_shows_progress_cells_and_report(open_page: OpenPage, train
     assert sorted(row["method"] for row in report) == ["erm", "kd"]
     assert {row["n"] for row in report} == {"2/2"}
     assert all(" ± " in row["mean ± std"] for row in report)
+    kd = next(row for row in report if row["method"] == "kd")
+    assert kd["teachers"] == "ens" and kd["95 % CI"].startswith("[")  # two seeds: a t-interval
+    comparisons = {row["comparison"]: row for row in frame_with(at, "seeds better")}
+    assert set(comparisons) == {"erm − kd", "kd − erm"}  # never a row against itself
+    assert comparisons["kd − erm"]["seeds better"].endswith("/2")
     captions = " ".join(c.value for c in at.caption)
     assert "test_top1" in captions and "higher is better" in captions
     assert "teacher ensemble" in captions and "seeds 0, 1" in captions

@@ -42,6 +42,31 @@ def test_expansion_orders_dependencies_first_and_sweeps_lists() -> None:
     assert all(c.spec["epochs"] == 2 for c in cells)
 
 
+def test_students_of_several_ensembles_carry_their_ensemble_in_the_key() -> None:
+    grid = {
+        **SMALL,
+        "teachers": [
+            {"name": "cutmix", "members": 1, "model": {"name": "small-cnn"}},
+            {"name": "erm", "members": 1, "model": {"name": "small-cnn"}},
+        ],
+        "students": {
+            "models": [{"name": "small-cnn"}],
+            "methods": [
+                {"name": "erm"},
+                {"name": "kd", "teachers": "cutmix", "temperature": [1.0, 4.0]},
+                {"name": "kd", "teachers": "erm"},
+            ],
+        },
+    }
+    students = [c for c in expand(GridDefinition.model_validate(grid)) if c.role == "student"]
+    keys = [c.key for c in students]
+    assert len(set(keys)) == len(keys) == 4
+    assert "student/erm/small-cnn@1/seed=0" in keys  # no teachers: nothing to name
+    assert "student/kd[temperature=4,teachers=cutmix]/small-cnn@1/seed=0" in keys
+    [own] = [c for c in students if c.key == "student/kd[teachers=erm]/small-cnn@1/seed=0"]
+    assert own.teachers == ["teacher/erm/0"]
+
+
 def test_unknown_ensemble_reference_is_refused() -> None:
     bad = {**SMALL, "students": {**SMALL["students"], "methods": [{"name": "kd", "teachers": "nope"}]}}
     with pytest.raises(ValidationError, match="names teachers 'nope'"):

@@ -50,6 +50,19 @@ def test_hparam_types_are_derived_for_the_overridable_fields() -> None:
     assert "recipe" not in HPARAM_TYPES and "method_params" not in HPARAM_TYPES
 
 
+def test_digits_protocol_options_are_typed_and_bounded() -> None:
+    base = {"epochs": 1, "batch_size": 8, "lr": 0.1, "optimizer": "sgd", "schedule": "constant"}
+    assert (HPARAM_TYPES["digits_protocol"], HPARAM_TYPES["val_size"]) == (str, int)
+    hp = Hparams.model_validate({**base, "digits_protocol": "few-labels", "val_size": 200})
+    assert (hp.digits_protocol, hp.val_size) == ("few-labels", 200)
+    assert Hparams.model_validate(base).digits_protocol == "fixed"  # today's behaviour by default
+    with pytest.raises(ValidationError, match="digits_protocol"):
+        Hparams.model_validate({**base, "digits_protocol": "tiny"})
+    with pytest.raises(ValidationError, match="val_size"):
+        Hparams.model_validate({**base, "val_size": -1})
+    assert Hparams.model_fields["val_size"].description
+
+
 def test_strict_types_and_cross_field_rules() -> None:
     base = {"epochs": 1, "batch_size": 8, "lr": 0.1, "optimizer": "sgd"}
     with pytest.raises(ValidationError, match="epochs"):

@@ -33,7 +33,13 @@ class Batches:
         self.val_x: torch.Tensor | None = None
         if data.in_memory:
             train_x, train_y = data.train_x, data.train_y
-            if val_fraction > 0:
+            if data.val_x is not None:  # the loader's own validation split
+                if val_fraction > 0:
+                    raise ValueError(
+                        f"this task defines its validation split; drop val_fraction={val_fraction}"
+                    )
+                self.val_x, self.val_y = data.val_x.to(device), data.val_y.to(device)  # type: ignore[union-attr]
+            elif val_fraction > 0:
                 # A validation split carved from the training data, fixed by val_seed (not the run seed), so
                 # model choices can be made without looking at the test split.
                 order = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(val_seed))

@@ -123,9 +123,12 @@ def _train(
         metrics, step = train_one_epoch(
             model, method, optimizer, scheduler, batches, autocast, hooks, epoch, step
         )
-        metrics.update(evaluate(model, batches.test, scorer, autocast, teacher_out=teacher_out))
-        if batches.has_val:
-            metrics.update(evaluate(model, batches.val, scorer, autocast, prefix="val"))
+        if (
+            epoch + 1
+        ) % hp.eval_every == 0 or epoch + 1 == hp.epochs:  # the last epoch always: reports read it
+            metrics.update(evaluate(model, batches.test, scorer, autocast, teacher_out=teacher_out))
+            if batches.has_val:
+                metrics.update(evaluate(model, batches.val, scorer, autocast, prefix="val"))
         metrics["lr"] = optimizer.param_groups[0]["lr"]
         if epoch == start_epoch:
             metrics.update(static)
@@ -202,4 +205,5 @@ def _epochs(
     )
     for epoch in bar:
         yield epoch
-        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **{key: f"{history[-1][key]:.2f}"})
+        shown = {key: f"{history[-1][key]:.2f}"} if key in history[-1] else {}  # epochs without evaluation
+        bar.set_postfix(loss=f"{history[-1]['train_loss']:.3f}", **shown)

@@ -148,3 +148,11 @@ def test_validation_split_is_carved_from_training_data(tmp_path: Path) -> None:
     m = result.final_metrics
     assert {"val_loss", "val_top1", "val_ece", "test_top1"} <= set(m)
     assert all("val_loss" in h for h in result.history)
+
+
+def test_eval_every_skips_evaluations_but_always_scores_the_last_epoch(tmp_path: Path) -> None:
+    spec = _spec({"name": "erm"}, epochs=5, overrides={"eval_every": 2})
+    history = _train(tmp_path, spec).history
+    assert [("test_top1" in h, "train_loss" in h) for h in history] == [
+        (False, True), (True, True), (False, True), (True, True), (True, True)
+    ]  # fmt: skip

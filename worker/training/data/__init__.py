@@ -46,6 +46,9 @@ class TaskData:
     # that MPIIGaze-style LeNets concatenate before their last layer. Models may ignore them.
     train_aux: torch.Tensor | None = None
     test_aux: torch.Tensor | None = None
+    # A validation split the loader defines itself (in-memory tasks); the trainer logs val_* metrics on it.
+    val_x: torch.Tensor | None = None
+    val_y: torch.Tensor | None = None
 
     @property
     def in_memory(self) -> bool:
