@@ -194,6 +194,10 @@ def test_artifact_upload_and_download(api: TestClient) -> None:
 
     assert up.json()["sha256"] == hashlib.sha256(payload).hexdigest() and up.json()["size"] == len(payload)
     assert api.get(f"/api/v1/runs/{run['id']}/artifacts/ckpt/model.pt").content == payload
-    assert api.put(f"/api/v1/runs/{run['id']}/artifacts/../escape", content=b"x").status_code in {404, 422}
+    # Dots percent-encoded: a literal "../" is resolved by the client and would never reach the server's check.
+    escape = api.put(f"/api/v1/runs/{run['id']}/artifacts/a/%2E%2E/%2E%2E/escape", content=b"x")
+    assert escape.status_code == 422, escape.text
+    [error] = escape.json()["detail"]
+    assert error["loc"] == ["path", "path"] and error["input"] == "a/../../escape" and "'..'" in error["msg"]
     [artifact] = api.get(f"/api/v1/runs/{run['id']}").json()["artifacts"]
     assert artifact["path"] == "ckpt/model.pt" and artifact["url"].endswith("/artifacts/ckpt/model.pt")
