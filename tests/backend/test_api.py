@@ -156,7 +156,7 @@ def test_run_list_filters_sorts_and_pages(api: TestClient) -> None:
     a, b = create_experiment(api, "a")["id"], create_experiment(api, "b")["id"]
     ids_a = [submit(api, a, seed=i)["id"] for i in range(5)]
     submit(api, b)
-    api.post(f"/api/v1/runs/{ids_a[0]}/cancel")
+    assert api.post(f"/api/v1/runs/{ids_a[0]}/cancel").json()["status"] == "cancelled"
     page = api.get("/api/v1/runs", params={"experiment_id": a, "limit": 2}).json()
     assert [r["id"] for r in page["data"]] == ids_a[::-1][:2] and page["next_page_token"]
     rest = api.get(

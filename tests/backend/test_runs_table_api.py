@@ -108,7 +108,8 @@ def test_metric_sort_pages_through_every_run_once_with_missing_metrics_last(api:
     for run_id, value in zip(ids, values, strict=True):
         if value is not None:
             log_metrics(api, run_id, {"acc": value, "loss": 1 - value})
-    api.post(f"/api/v1/runs/{ids[1]}/metrics", json={"metrics": [{"key": "acc", "step": 0, "value": 99.0}]})
+    late = {"metrics": [{"key": "acc", "step": 0, "value": 99.0}]}
+    assert api.post(f"/api/v1/runs/{ids[1]}/metrics", json=late).status_code == 200
     log_metrics(api, submit(api, other)["id"], {"acc": 0.6})  # another experiment's run, filtered out below
 
     with_value = [(v, i) for i, v in zip(ids, values, strict=True) if v is not None]
