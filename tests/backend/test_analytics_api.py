@@ -12,7 +12,7 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from backend.models import Run
-from tests.factories import finish, make_grid
+from tests.factories import create_experiment, finish, make_grid
 
 TEACHERS = [{"name": "ens", "members": 2, "model": {"name": "small-cnn"}}]
 
@@ -85,7 +85,7 @@ def test_gap_per_method_with_reduction_vs_kd(api: TestClient) -> None:
 
 
 def test_runs_outside_grids_are_grouped_by_method_and_model(api: TestClient) -> None:
-    experiment = api.post("/api/v1/experiments", json={"name": "loose"}).json()["id"]
+    experiment = create_experiment(api, "loose")["id"]
 
     def submit(method: dict[str, Any], seed: int, teachers: tuple[int, ...] = (), width: float = 0.5) -> int:
         spec = {
@@ -311,7 +311,7 @@ def test_lineage_edges_and_stale_students(api: TestClient, session: Session) -> 
     assert not nodes[erm]["stale"] and not nodes[t1]["stale"]
 
     # A student in another experiment distilled from these teachers: they appear as external nodes.
-    other = api.post("/api/v1/experiments", json={"name": "elsewhere"}).json()["id"]
+    other = create_experiment(api, "elsewhere")["id"]
     spec = {"task": "digits", "model": {"name": "small-cnn", "width": 0.25}, "method": {"name": "kd"}}
     student = api.post(
         "/api/v1/runs", json={"experiment_id": other, "spec": {**spec, "teachers": [t0, t1]}}

@@ -8,7 +8,7 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.factories import finish
+from tests.factories import finish, make_grid
 
 GRID = {
     "name": "tiny",
@@ -67,8 +67,7 @@ def test_grid_spec_errors_name_the_cell(api: TestClient) -> None:
 
 
 def test_failed_teacher_fails_students_and_grid_retry_reenqueues_only_those(api: TestClient) -> None:
-    grid = api.post("/api/v1/grids", json={"definition": GRID}).json()
-    cells = {c["key"]: c["run_id"] for c in grid["cells"]}
+    grid, cells = make_grid(api, GRID)
     finish(api, cells["teacher/ens/0"], "failed", error="oom")
     after = api.get(f"/api/v1/grids/{grid['id']}").json()
     kd = next(c for c in after["cells"] if c["key"] == "student/kd/small-cnn@0.5/seed=0")
@@ -82,8 +81,7 @@ def test_failed_teacher_fails_students_and_grid_retry_reenqueues_only_those(api:
 
 
 def test_report_means_gaps_and_gap_reduction(api: TestClient) -> None:
-    grid = api.post("/api/v1/grids", json={"definition": GRID}).json()
-    cells = {c["key"]: c["run_id"] for c in grid["cells"]}
+    grid, cells = make_grid(api, GRID)
     for k in (0, 1):
         finish(api, cells[f"teacher/ens/{k}"], "succeeded", {"test_top1": 95.0 + k})
     scores = {"erm": (90.0, 92.0), "kd": (93.0, 93.0), "xcl-mix": (95.0, 96.0)}
