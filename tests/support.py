@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,11 +19,14 @@ from typing import Any
 import httpx
 import psycopg
 from psycopg import sql
+from sqlalchemy.engine import make_url
 
-PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# The services the `postgres` and `redis` tests need; point these at closed ports to check that
+# `pytest -m "not postgres and not redis"` needs neither.
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
 # A database number of its own per test session, so that test sessions running side by side on one Redis do not
 # take each other's messages (0 is left to anything else on the machine).
-REDIS_URL = f"redis://127.0.0.1:6379/{1 + uuid.uuid4().int % 15}"
+REDIS_URL = f"{os.environ.get('TEST_REDIS_URL', 'redis://127.0.0.1:6379')}/{1 + uuid.uuid4().int % 15}"
 
 
 def free_port() -> int:
@@ -32,16 +36,27 @@ def free_port() -> int:
 
 
 @contextmanager
-def fresh_postgres_database() -> Iterator[str]:
-    """A brand-new PostgreSQL database for one test session, dropped afterwards."""
+def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
+    """A brand-new PostgreSQL database (empty, or a copy of `template`'s database), dropped afterwards."""
     name = f"xclab_test_{uuid.uuid4().hex[:10]}"
+    create = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name))
+    if template:
+        create += sql.SQL(" TEMPLATE {}").format(sql.Identifier(make_url(template).database or ""))
     with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+        conn.execute(create)
+    url = make_url(PG_ADMIN_URL).set(drivername="postgresql+psycopg", database=name)
     try:
-        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+        yield url.render_as_string(hide_password=False)
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def copy_sqlite_database(source: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file (its WAL folded in), through SQLite's own backup API."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
+        src.backup(dst)
 
 
 def base_env(home: Path, **overrides: str) -> dict[str, str]:

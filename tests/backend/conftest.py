@@ -9,32 +9,38 @@ from sqlalchemy.orm import Session
 
 from backend.app import create_app
 from backend.db import make_engine, make_session_factory, upgrade
+from tests.support import copy_sqlite_database, fresh_postgres_database
 from xclab.settings import Settings
 
 TOKEN = "unit-test-token"
 
 
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test session; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "xclab.db"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A PostgreSQL database migrated once per test session; each test gets `CREATE DATABASE ... TEMPLATE` of it."""
+    with fresh_postgres_database() as url:
+        upgrade(url)  # leaves no connection open: PostgreSQL copies only a template nobody is connected to
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """Every store/API test runs on both SQLite and PostgreSQL (a fresh migrated database each time)."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """Every store/API test runs on both SQLite and PostgreSQL, each time on a fresh copy of a migrated database."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'xclab.db'}"
+        path = tmp_path / "xclab.db"
+        copy_sqlite_database(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite:///{path}"
     else:
-        base = request.getfixturevalue("postgres_url")
-        url = base
-        _reset_postgres(url)
-    upgrade(url)
-    return url
-
-
-def _reset_postgres(url: str) -> None:
-    from sqlalchemy import text
-
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+        with fresh_postgres_database(template=request.getfixturevalue("postgres_template")) as url:
+            yield url
 
 
 @pytest.fixture()

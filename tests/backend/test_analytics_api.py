@@ -12,23 +12,13 @@ from sqlalchemy import event, update
 from sqlalchemy.orm import Session
 
 from backend.models import Run
+from tests.factories import create_experiment, finish, make_grid
 
 TEACHERS = [{"name": "ens", "members": 2, "model": {"name": "small-cnn"}}]
 
 
 def _grid(api: TestClient, definition: dict[str, Any]) -> tuple[dict[str, Any], dict[str, int]]:
-    response = api.post("/api/v1/grids", json={"definition": {"task": "digits", "epochs": 2, **definition}})
-    assert response.status_code == 201, response.text
-    grid = response.json()
-    return grid, {c["key"]: c["run_id"] for c in grid["cells"]}
-
-
-def _finish(api: TestClient, run_id: int, metrics: dict[str, float], status: str = "succeeded") -> None:
-    assert api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "test"}).status_code == 200
-    if metrics:
-        points = [{"key": k, "step": 1, "value": v} for k, v in metrics.items()]
-        assert api.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points}).status_code == 200
-    assert api.post(f"/api/v1/runs/{run_id}/finish", json={"status": status}).status_code == 200
+    return make_grid(api, {"task": "digits", "epochs": 2, **definition})
 
 
 def _get(api: TestClient, view: str, **params: int) -> dict[str, Any]:
@@ -40,7 +30,7 @@ def _get(api: TestClient, view: str, **params: int) -> dict[str, Any]:
 def _finish_teachers(api: TestClient, cells: dict[str, int], score: float = 96.0) -> None:
     for key, run_id in cells.items():
         if key.startswith("teacher/"):
-            _finish(api, run_id, {"test_top1": score, "wall_time_s": 7200.0})
+            finish(api, run_id, metrics={"test_top1": score, "wall_time_s": 7200.0})
 
 
 # ------------------------------------------------------------ gap
@@ -68,7 +58,11 @@ def test_gap_per_method_with_reduction_vs_kd(api: TestClient) -> None:
     for method, values in scores.items():
         for seed, value in enumerate(values):
             extra = {"teacher_test_top1": 97.0} if method != "erm" else {}
-            _finish(api, cells[f"student/{method}/small-cnn@0.5/seed={seed}"], {"test_top1": value, **extra})
+            finish(
+                api,
+                cells[f"student/{method}/small-cnn@0.5/seed={seed}"],
+                metrics={"test_top1": value, **extra},
+            )
 
     body = _get(api, "gap", grid_id=grid["id"])
     assert body["scope"] == {"kind": "grid", "id": grid["id"], "name": "gap"}
@@ -91,7 +85,7 @@ def test_gap_per_method_with_reduction_vs_kd(api: TestClient) -> None:
 
 
 def test_runs_outside_grids_are_grouped_by_method_and_model(api: TestClient) -> None:
-    experiment = api.post("/api/v1/experiments", json={"name": "loose"}).json()["id"]
+    experiment = create_experiment(api, "loose")["id"]
 
     def submit(method: dict[str, Any], seed: int, teachers: tuple[int, ...] = (), width: float = 0.5) -> int:
         spec = {
@@ -107,12 +101,12 @@ def test_runs_outside_grids_are_grouped_by_method_and_model(api: TestClient) -> 
 
     teachers = [submit({"name": "cutmix"}, 100 + k, width=1.0) for k in range(2)]
     for t in teachers:
-        _finish(api, t, {"test_top1": 95.0})
+        finish(api, t, metrics={"test_top1": 95.0})
     for seed, value in enumerate((80.0, 84.0)):
-        _finish(api, submit({"name": "erm"}, seed), {"test_top1": value})
+        finish(api, submit({"name": "erm"}, seed), metrics={"test_top1": value})
     for seed, value in enumerate((88.0, 90.0)):
         run = submit({"name": "kd", "temperature": 4.0}, seed, tuple(teachers))
-        _finish(api, run, {"test_top1": value, "teacher_test_top1": 96.0, "h_hat": 50.0 + seed})
+        finish(api, run, metrics={"test_top1": value, "teacher_test_top1": 96.0, "h_hat": 50.0 + seed})
 
     [section] = _get(api, "gap", experiment_id=experiment)["sections"]
     assert section["grid_id"] is None and section["grid"] == "loose: digits runs outside grids"
@@ -159,10 +153,10 @@ def test_entropy_points_carry_the_swept_parameters(api: TestClient) -> None:
     for label, per_seed in values.items():
         for seed, (top1, h) in enumerate(per_seed):
             extra = {"teacher_test_top1": 97.0} if not label.startswith("ls") else {}
-            _finish(
+            finish(
                 api,
                 cells[f"student/{label}/small-cnn@0.5/seed={seed}"],
-                {"test_top1": top1, "h_hat": h, **extra},
+                metrics={"test_top1": top1, "h_hat": h, **extra},
             )
 
     [section] = _get(api, "entropy", grid_id=grid["id"])["sections"]
@@ -214,7 +208,7 @@ def test_student_size_errors_against_params_and_macs(api: TestClient) -> None:
         metrics["binary_macs"] = 4000.0 * width if binary else 0.0
         if "/kd/" in key:
             metrics["teacher_test_top1"] = 96.5
-        _finish(api, run_id, metrics)
+        finish(api, run_id, metrics=metrics)
 
     [section] = _get(api, "student-size", grid_id=grid["id"])["sections"]
     assert section["error_metric"] == "top-1 error (%)" and section["teacher_error"] == pytest.approx(3.5)
@@ -248,10 +242,10 @@ def test_student_size_on_gaze_uses_the_angular_error(api: TestClient) -> None:
             },
         },
     )
-    _finish(api, cells["teacher/ens/0"], {"test_angular_error": 4.0})
-    _finish(api, cells["student/erm/lenet@0.5/seed=0"], {"test_angular_error": 8.0, "params": 10.0})
+    finish(api, cells["teacher/ens/0"], metrics={"test_angular_error": 4.0})
+    finish(api, cells["student/erm/lenet@0.5/seed=0"], metrics={"test_angular_error": 8.0, "params": 10.0})
     kd = {"test_angular_error": 6.0, "teacher_test_angular_error": 4.5, "params": 10.0}
-    _finish(api, cells["student/kd/lenet@0.5/seed=0"], kd)
+    finish(api, cells["student/kd/lenet@0.5/seed=0"], metrics=kd)
     [section] = _get(api, "student-size", grid_id=grid["id"])["sections"]
     assert section["error_metric"] == "angular error (°)" and section["teacher_error"] == 4.5
     assert {p["method"]: p["error"] for p in section["points"]} == {"erm": 8.0, "kd": 6.0}
@@ -282,9 +276,9 @@ def test_lineage_edges_and_stale_students(api: TestClient, session: Session) -> 
     t0, t1, gan = cells["teacher/ens/0"], cells["teacher/ens/1"], cells["generator/gan"]
     erm, kd, xcl = (cells[f"student/{m}/small-cnn@0.5/seed=0"] for m in ("erm", "kd", "xcl-gan"))
     for run_id in (t0, t1, gan):
-        _finish(api, run_id, {"test_top1": 95.0} if run_id != gan else {})
-    _finish(api, kd, {"test_top1": 93.0})
-    _finish(api, xcl, {"test_top1": 94.0})
+        finish(api, run_id, metrics={"test_top1": 95.0} if run_id != gan else {})
+    finish(api, kd, metrics={"test_top1": 93.0})
+    finish(api, xcl, metrics={"test_top1": 94.0})
 
     body = _get(api, "lineage", grid_id=grid["id"])
     nodes = {n["id"]: n for n in body["nodes"]}
@@ -317,7 +311,7 @@ def test_lineage_edges_and_stale_students(api: TestClient, session: Session) -> 
     assert not nodes[erm]["stale"] and not nodes[t1]["stale"]
 
     # A student in another experiment distilled from these teachers: they appear as external nodes.
-    other = api.post("/api/v1/experiments", json={"name": "elsewhere"}).json()["id"]
+    other = create_experiment(api, "elsewhere")["id"]
     spec = {"task": "digits", "model": {"name": "small-cnn", "width": 0.25}, "method": {"name": "kd"}}
     student = api.post(
         "/api/v1/runs", json={"experiment_id": other, "spec": {**spec, "teachers": [t0, t1]}}
@@ -348,12 +342,14 @@ def test_cost_per_run_per_grid_and_gain_per_hour(api: TestClient, session: Sessi
     )
     _finish_teachers(api, cells)  # 2 x 7200 s
     for seed, top1 in enumerate((90.0, 92.0)):
-        _finish(
-            api, cells[f"student/erm/small-cnn@0.5/seed={seed}"], {"test_top1": top1, "wall_time_s": 1800.0}
+        finish(
+            api,
+            cells[f"student/erm/small-cnn@0.5/seed={seed}"],
+            metrics={"test_top1": top1, "wall_time_s": 1800.0},
         )
     kd0, kd1 = cells["student/kd/small-cnn@0.5/seed=0"], cells["student/kd/small-cnn@0.5/seed=1"]
-    _finish(api, kd0, {"test_top1": 94.0, "wall_time_s": 3600.0})
-    _finish(api, kd1, {"test_top1": 94.0})  # no wall_time_s: its timestamps count
+    finish(api, kd0, metrics={"test_top1": 94.0, "wall_time_s": 3600.0})
+    finish(api, kd1, metrics={"test_top1": 94.0})  # no wall_time_s: its timestamps count
     start = datetime(2025, 1, 1, tzinfo=UTC)
     session.execute(
         update(Run).where(Run.id == kd1).values(started_at=start, finished_at=start + timedelta(seconds=5400))
@@ -408,10 +404,12 @@ def test_cost_on_cpu_runs_and_error_metrics(api: TestClient) -> None:
             },
         },
     )
-    _finish(api, cells["teacher/ens/0"], {"test_angular_error": 4.0, "wall_time_s": 600.0})
-    _finish(api, cells["student/erm/lenet@0.5/seed=0"], {"test_angular_error": 8.0, "wall_time_s": 360.0})
+    finish(api, cells["teacher/ens/0"], metrics={"test_angular_error": 4.0, "wall_time_s": 600.0})
+    finish(
+        api, cells["student/erm/lenet@0.5/seed=0"], metrics={"test_angular_error": 8.0, "wall_time_s": 360.0}
+    )
     xcl = cells["student/xcl-mix/lenet@0.5/seed=0"]
-    _finish(api, xcl, {"test_angular_error": 6.5, "wall_time_s": 720.0})
+    finish(api, xcl, metrics={"test_angular_error": 6.5, "wall_time_s": 720.0})
     body = _get(api, "cost", experiment_id=grid["experiment_id"])
     assert body["total"] == {
         "runs": 3,
@@ -485,7 +483,9 @@ def test_views_read_in_a_few_queries_whatever_the_number_of_runs(api: TestClient
         _finish_teachers(api, cells)
         for key, run_id in cells.items():
             if key.startswith("student/"):
-                _finish(api, run_id, {"test_top1": 90.0, "h_hat": 10.0, "params": 1.0, "wall_time_s": 1.0})
+                finish(
+                    api, run_id, metrics={"test_top1": 90.0, "h_hat": 10.0, "params": 1.0, "wall_time_s": 1.0}
+                )
         engine = api.app.state.engine  # type: ignore[attr-defined]
         event.listen(engine, "before_cursor_execute", count)
         try:

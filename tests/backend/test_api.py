@@ -4,19 +4,8 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.factories import create_experiment, submit
 from tests.support import digits_spec
-
-
-def _experiment(api: TestClient, name: str = "exp") -> int:
-    response = api.post("/api/v1/experiments", json={"name": name, "description": "d"})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def _submit(api: TestClient, exp: int, **spec) -> dict:
-    response = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(**spec)})
-    assert response.status_code == 202, response.text
-    return response.json()
 
 
 def test_health_reports_database_and_broker(api: TestClient) -> None:
@@ -51,9 +40,9 @@ def test_writes_need_the_token_reads_do_not(api: TestClient) -> None:
 
 
 def test_experiments_create_list_get(api: TestClient) -> None:
-    exp = _experiment(api, "first")
+    exp = create_experiment(api, "first")["id"]
     assert api.post("/api/v1/experiments", json={"name": "first"}).status_code == 409
-    _submit(api, exp)
+    submit(api, exp)
     listed = api.get("/api/v1/experiments").json()["data"]
     assert [(e["name"], e["run_count"]) for e in listed] == [("first", 1)]
     assert api.get(f"/api/v1/experiments/{exp}").json()["name"] == "first"
@@ -61,7 +50,7 @@ def test_experiments_create_list_get(api: TestClient) -> None:
 
 
 def test_submit_returns_202_location_and_queued(api: TestClient) -> None:
-    exp = _experiment(api)
+    exp = create_experiment(api)["id"]
     response = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()})
     assert response.status_code == 202
     body = response.json()
@@ -77,7 +66,7 @@ def _errors(response) -> dict[str, str]:
 
 
 def test_spec_errors_name_the_field_and_the_allowed_values(api: TestClient) -> None:
-    exp = _experiment(api)
+    exp = create_experiment(api)["id"]
     errors = _errors(
         api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(task="cifar10")})
     )
@@ -131,7 +120,7 @@ def test_spec_errors_name_the_field_and_the_allowed_values(api: TestClient) -> N
 
 
 def test_teachers_must_exist_and_be_usable(api: TestClient) -> None:
-    exp = _experiment(api)
+    exp = create_experiment(api)["id"]
     errors = _errors(
         api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(teachers=[123456])})
     )
@@ -147,7 +136,7 @@ def test_unknown_ids_are_404(api: TestClient) -> None:
 
 
 def test_metric_batches_are_idempotent_over_http(api: TestClient) -> None:
-    run = _submit(api, _experiment(api))
+    run = submit(api, create_experiment(api)["id"])
     batch = {"metrics": [{"key": "loss", "step": s, "value": 2.0 - s / 10} for s in range(4)]}
     assert api.post(f"/api/v1/runs/{run['id']}/metrics", json=batch).json() == {"written": 4}
     assert api.post(f"/api/v1/runs/{run['id']}/metrics", json=batch).json() == {"written": 4}
@@ -164,10 +153,10 @@ def test_metric_batches_are_idempotent_over_http(api: TestClient) -> None:
 
 
 def test_run_list_filters_sorts_and_pages(api: TestClient) -> None:
-    a, b = _experiment(api, "a"), _experiment(api, "b")
-    ids_a = [_submit(api, a, seed=i)["id"] for i in range(5)]
-    _submit(api, b)
-    api.post(f"/api/v1/runs/{ids_a[0]}/cancel")
+    a, b = create_experiment(api, "a")["id"], create_experiment(api, "b")["id"]
+    ids_a = [submit(api, a, seed=i)["id"] for i in range(5)]
+    submit(api, b)
+    assert api.post(f"/api/v1/runs/{ids_a[0]}/cancel").json()["status"] == "cancelled"
     page = api.get("/api/v1/runs", params={"experiment_id": a, "limit": 2}).json()
     assert [r["id"] for r in page["data"]] == ids_a[::-1][:2] and page["next_page_token"]
     rest = api.get(
@@ -184,7 +173,7 @@ def test_run_list_filters_sorts_and_pages(api: TestClient) -> None:
 
 
 def test_cancel_and_retry_rules(api: TestClient) -> None:
-    run = _submit(api, _experiment(api))
+    run = submit(api, create_experiment(api)["id"])
     assert api.post(f"/api/v1/runs/{run['id']}/retry").status_code == 409  # queued: nothing to retry
     assert api.post(f"/api/v1/runs/{run['id']}/cancel").json()["status"] == "cancelled"
     assert api.post(f"/api/v1/runs/{run['id']}/cancel").status_code == 409
@@ -195,7 +184,7 @@ def test_cancel_and_retry_rules(api: TestClient) -> None:
 
 
 def test_artifact_upload_and_download(api: TestClient) -> None:
-    run = _submit(api, _experiment(api))
+    run = submit(api, create_experiment(api)["id"])
     payload = b"\x00checkpoint-bytes" * 1000
     up = api.put(
         f"/api/v1/runs/{run['id']}/artifacts/ckpt/model.pt", params={"kind": "checkpoint"}, content=payload
@@ -205,6 +194,10 @@ def test_artifact_upload_and_download(api: TestClient) -> None:
 
     assert up.json()["sha256"] == hashlib.sha256(payload).hexdigest() and up.json()["size"] == len(payload)
     assert api.get(f"/api/v1/runs/{run['id']}/artifacts/ckpt/model.pt").content == payload
-    assert api.put(f"/api/v1/runs/{run['id']}/artifacts/../escape", content=b"x").status_code in {404, 422}
+    # Dots percent-encoded: a literal "../" is resolved by the client and would never reach the server's check.
+    escape = api.put(f"/api/v1/runs/{run['id']}/artifacts/a/%2E%2E/%2E%2E/escape", content=b"x")
+    assert escape.status_code == 422, escape.text
+    [error] = escape.json()["detail"]
+    assert error["loc"] == ["path", "path"] and error["input"] == "a/../../escape" and "'..'" in error["msg"]
     [artifact] = api.get(f"/api/v1/runs/{run['id']}").json()["artifacts"]
     assert artifact["path"] == "ckpt/model.pt" and artifact["url"].endswith("/artifacts/ckpt/model.pt")

@@ -8,6 +8,8 @@ import io
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.factories import finish, make_grid
+
 GRID = {
     "name": "tiny",
     "task": "digits",
@@ -23,22 +25,6 @@ GRID = {
         ],
     },
 }
-
-
-def _finish(api: TestClient, run_id: int, status: str, metrics: dict[str, float] | None = None) -> None:
-    assert api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "test"}).status_code == 200
-    if metrics:
-        api.post(
-            f"/api/v1/runs/{run_id}/metrics",
-            json={"metrics": [{"key": k, "step": 1, "value": v} for k, v in metrics.items()]},
-        )
-    assert (
-        api.post(
-            f"/api/v1/runs/{run_id}/finish",
-            json={"status": status, "error": "oom" if status == "failed" else None},
-        ).status_code
-        == 200
-    )
 
 
 def test_grid_expands_with_waiting_students(api: TestClient) -> None:
@@ -81,13 +67,12 @@ def test_grid_spec_errors_name_the_cell(api: TestClient) -> None:
 
 
 def test_failed_teacher_fails_students_and_grid_retry_reenqueues_only_those(api: TestClient) -> None:
-    grid = api.post("/api/v1/grids", json={"definition": GRID}).json()
-    cells = {c["key"]: c["run_id"] for c in grid["cells"]}
-    _finish(api, cells["teacher/ens/0"], "failed")
+    grid, cells = make_grid(api, GRID)
+    finish(api, cells["teacher/ens/0"], "failed", error="oom")
     after = api.get(f"/api/v1/grids/{grid['id']}").json()
     kd = next(c for c in after["cells"] if c["key"] == "student/kd/small-cnn@0.5/seed=0")
     assert kd["status"] == "failed" and kd["error"] == f"teacher run {cells['teacher/ens/0']} failed: oom"
-    _finish(api, cells["student/erm/small-cnn@0.5/seed=0"], "succeeded", {"test_top1": 90.0})
+    finish(api, cells["student/erm/small-cnn@0.5/seed=0"], "succeeded", {"test_top1": 90.0})
     retried = api.post(f"/api/v1/grids/{grid['id']}/retry").json()
     states = {c["key"]: (c["status"], c["attempt"]) for c in retried["cells"]}
     assert states["teacher/ens/0"] == ("queued", 2)
@@ -96,15 +81,14 @@ def test_failed_teacher_fails_students_and_grid_retry_reenqueues_only_those(api:
 
 
 def test_report_means_gaps_and_gap_reduction(api: TestClient) -> None:
-    grid = api.post("/api/v1/grids", json={"definition": GRID}).json()
-    cells = {c["key"]: c["run_id"] for c in grid["cells"]}
+    grid, cells = make_grid(api, GRID)
     for k in (0, 1):
-        _finish(api, cells[f"teacher/ens/{k}"], "succeeded", {"test_top1": 95.0 + k})
+        finish(api, cells[f"teacher/ens/{k}"], "succeeded", {"test_top1": 95.0 + k})
     scores = {"erm": (90.0, 92.0), "kd": (93.0, 93.0), "xcl-mix": (95.0, 96.0)}
     for method, values in scores.items():
         for seed, value in enumerate(values):
             extra = {"teacher_test_top1": 97.0, "h_hat": 30.0} if method != "erm" else {"h_hat": 0.0}
-            _finish(
+            finish(
                 api,
                 cells[f"student/{method}/small-cnn@0.5/seed={seed}"],
                 "succeeded",

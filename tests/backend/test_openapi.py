@@ -6,6 +6,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.factories import make_grid
 from xclab.catalog import catalog_dict
 
 # Answers that are not JSON bodies: an artifact's bytes, a 204, and the docs redirect.
@@ -58,7 +59,7 @@ def test_health_and_grid_lists_keep_their_fields(api: TestClient) -> None:
         "task": "digits",
         "students": {"models": [{"name": "small-cnn"}], "methods": [{"name": "erm"}]},
     }
-    api.post("/api/v1/grids", json={"definition": definition})
+    make_grid(api, definition)
     for cells in (True, False):
         [grid] = api.get("/api/v1/grids", params={"cells": cells}).json()["data"]
         assert list(grid) == [

@@ -15,6 +15,7 @@ from backend.app import create_app
 from backend.db import make_engine
 from backend.models import Run
 from tests.backend.conftest import TOKEN
+from tests.factories import create_experiment, finish, submit
 from tests.support import digits_spec
 from xclab.settings import Settings
 
@@ -22,10 +23,6 @@ DOWN = "redis://127.0.0.1:1/0"  # port 1: connection refused (after the Redis cl
 # Each refused publish costs those retries, so the broker-down tests run on SQLite only; the commit of a failed
 # publish is tested on both databases in test_unit_of_work.
 SQLITE_ONLY = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-
-
-def _experiment(api: TestClient) -> int:
-    return api.post("/api/v1/experiments", json={"name": "e"}).json()["id"]
 
 
 def _stored(database_url: str, run_id: int) -> tuple[str, str | None]:
@@ -60,7 +57,7 @@ def published(api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatc
 def test_a_new_run_is_committed_before_it_is_published(
     api: TestClient, database_url: str, published: list[dict[str, Any]]
 ) -> None:
-    run = api.post("/api/v1/runs", json={"experiment_id": _experiment(api), "spec": digits_spec()}).json()
+    run = submit(api, create_experiment(api)["id"])
     assert published == [
         {"run": run["id"], "attempt": 1, "stored": "queued", "task_id": published[0]["task_id"]}
     ]
@@ -70,13 +67,12 @@ def test_a_new_run_is_committed_before_it_is_published(
 def test_released_and_retried_runs_are_committed_before_they_are_published(
     api: TestClient, published: list[dict[str, Any]]
 ) -> None:
-    exp = _experiment(api)
-    teacher = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+    exp = create_experiment(api)["id"]
+    teacher = submit(api, exp)["id"]
     spec = digits_spec(method={"name": "kd"}, teachers=[teacher])
-    student = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": spec}).json()["id"]
+    student = submit(api, exp, spec)["id"]
     assert [p["run"] for p in published] == [teacher]  # the student waits
-    api.post(f"/api/v1/runs/{teacher}/claim", json={"worker_host": "w"})
-    assert api.post(f"/api/v1/runs/{teacher}/finish", json={"status": "succeeded"}).status_code == 200
+    finish(api, teacher)
     assert published[-1] == {
         "run": student,
         "attempt": 1,
@@ -110,7 +106,9 @@ def test_broker_down_answers_503_and_fails_the_stored_run(broker_down: TestClien
     assert health.status_code == 503 and health.json()["status"] == "degraded"
     assert health.json()["broker"]["ok"] is False and health.json()["database"]["ok"] is True
 
-    response = api.post("/api/v1/runs", json={"experiment_id": _experiment(api), "spec": digits_spec()})
+    response = api.post(
+        "/api/v1/runs", json={"experiment_id": create_experiment(api)["id"], "spec": digits_spec()}
+    )
     assert response.status_code == 503
     detail = response.json()["detail"]
     _assert_broker_error(detail)

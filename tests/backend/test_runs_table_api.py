@@ -8,25 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.support import digits_spec
-
-
-def _experiment(api: TestClient, name: str = "exp") -> int:
-    response = api.post("/api/v1/experiments", json={"name": name})
-    assert response.status_code == 201, response.text
-    return response.json()["id"]
-
-
-def _submit(api: TestClient, exp: int, **spec: Any) -> int:
-    response = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(**spec)})
-    assert response.status_code == 202, response.text
-    return response.json()["id"]
-
-
-def _log(api: TestClient, run_id: int, **values: float) -> None:
-    points = [{"key": k, "step": 1, "value": v} for k, v in values.items()]
-    response = api.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
-    assert response.status_code == 200, response.text
+from tests.factories import create_experiment, log_metrics, submit
 
 
 def _patch(api: TestClient, run_id: int, **body: Any):  # type: ignore[no-untyped-def]
@@ -48,7 +30,7 @@ def _ids(api: TestClient, **params: Any) -> list[int]:
 
 
 def test_tags_and_notes_are_patched_normalised_and_returned(api: TestClient) -> None:
-    run = _submit(api, _experiment(api))
+    run = submit(api, create_experiment(api)["id"])["id"]
     assert api.get(f"/api/v1/runs/{run}").json()["tags"] == []
     response = _patch(api, run, tags=[" Baseline", "paper:fig-3.b", "baseline", "A_b"], notes="lr too high?")
     assert response.status_code == 200, response.text
@@ -67,7 +49,7 @@ def test_tags_and_notes_are_patched_normalised_and_returned(api: TestClient) -> 
 
 
 def test_tag_and_note_validation_names_the_field(api: TestClient) -> None:
-    run = _submit(api, _experiment(api))
+    run = submit(api, create_experiment(api)["id"])["id"]
     assert "body.tags.1" in _errors(_patch(api, run, tags=["ok", "no spaces"]))
     assert "body.tags.0" in _errors(_patch(api, run, tags=["x" * 51]))
     assert "body.tags.0" in _errors(_patch(api, run, tags=["   "]))
@@ -84,8 +66,8 @@ def test_tag_and_note_validation_names_the_field(api: TestClient) -> None:
 
 
 def test_tag_filter_needs_every_tag(api: TestClient) -> None:
-    a, b = _experiment(api, "a"), _experiment(api, "b")
-    r1, r2, r3 = _submit(api, a), _submit(api, a, seed=1), _submit(api, b)
+    a, b = create_experiment(api, "a")["id"], create_experiment(api, "b")["id"]
+    r1, r2, r3 = submit(api, a)["id"], submit(api, a, seed=1)["id"], submit(api, b)["id"]
     _patch(api, r1, tags=["baseline", "paper"])
     _patch(api, r2, tags=["baseline"])
     _patch(api, r3, tags=["paper"])
@@ -119,15 +101,16 @@ def _walk(api: TestClient, limit: int, **params: Any) -> list[int]:
 
 
 def test_metric_sort_pages_through_every_run_once_with_missing_metrics_last(api: TestClient) -> None:
-    exp, other = _experiment(api, "sorted"), _experiment(api, "other")
+    exp, other = create_experiment(api, "sorted")["id"], create_experiment(api, "other")["id"]
     # Ties (0.5 three times), runs without the metric, and a late write of an older step (not the latest).
     values = [0.5, 0.1, None, 0.5, 0.9, None, 0.3, 0.5, None, 0.7, 0.0]
-    ids = [_submit(api, exp, seed=i) for i in range(len(values))]
+    ids = [submit(api, exp, seed=i)["id"] for i in range(len(values))]
     for run_id, value in zip(ids, values, strict=True):
         if value is not None:
-            _log(api, run_id, acc=value, loss=1 - value)
-    api.post(f"/api/v1/runs/{ids[1]}/metrics", json={"metrics": [{"key": "acc", "step": 0, "value": 99.0}]})
-    _log(api, _submit(api, other), acc=0.6)  # another experiment's run, filtered out below
+            log_metrics(api, run_id, {"acc": value, "loss": 1 - value})
+    late = {"metrics": [{"key": "acc", "step": 0, "value": 99.0}]}
+    assert api.post(f"/api/v1/runs/{ids[1]}/metrics", json=late).status_code == 200
+    log_metrics(api, submit(api, other)["id"], {"acc": 0.6})  # another experiment's run, filtered out below
 
     with_value = [(v, i) for i, v in zip(ids, values, strict=True) if v is not None]
     missing = [i for i, v in zip(ids, values, strict=True) if v is None]
@@ -150,9 +133,9 @@ def test_metric_sort_pages_through_every_run_once_with_missing_metrics_last(api:
 
 
 def test_bad_sorts_and_tokens_are_422(api: TestClient) -> None:
-    exp = _experiment(api)
+    exp = create_experiment(api)["id"]
     for i in range(3):
-        _submit(api, exp, seed=i)
+        submit(api, exp, seed=i)["id"]
     assert "metric:<key>" in _errors(api.get("/api/v1/runs", params={"sort": "metric:"}))["query.sort"]
     assert "query.sort" in _errors(api.get("/api/v1/runs", params={"sort": "metric:bad key"}))
     assert "query.page_token" in _errors(api.get("/api/v1/runs", params={"page_token": "garbage"}))
@@ -162,9 +145,9 @@ def test_bad_sorts_and_tokens_are_422(api: TestClient) -> None:
 
 
 def test_forged_page_tokens_are_422_with_the_same_message(api: TestClient) -> None:
-    exp = _experiment(api)
+    exp = create_experiment(api)["id"]
     for i in range(2):
-        _submit(api, exp, seed=i)
+        submit(api, exp, seed=i)["id"]
     message = "malformed page_token; pass the next_page_token of the previous page unchanged (same sort)"
     forged = {  # well-formed base64 JSON whose values do not fit the sort
         "-id": base64.urlsafe_b64encode(b"[1.5, 1]").decode(),
@@ -183,14 +166,18 @@ def test_forged_page_tokens_are_422_with_the_same_message(api: TestClient) -> No
 
 
 def test_columns_lists_spec_paths_metric_keys_and_tags_of_the_filtered_runs(api: TestClient) -> None:
-    a, b, empty = _experiment(api, "a"), _experiment(api, "b"), _experiment(api, "empty")
-    teacher = _submit(api, a)
-    student = _submit(api, a, method={"name": "kd", "temperature": 4.0}, teachers=[teacher])
-    _log(api, teacher, test_top1=90.0, train_loss=0.2)
-    _log(api, student, test_top1=91.0, kd_loss=0.4)
+    a, b, empty = (
+        create_experiment(api, "a")["id"],
+        create_experiment(api, "b")["id"],
+        create_experiment(api, "empty")["id"],
+    )
+    teacher = submit(api, a)["id"]
+    student = submit(api, a, method={"name": "kd", "temperature": 4.0}, teachers=[teacher])["id"]
+    log_metrics(api, teacher, {"test_top1": 90.0, "train_loss": 0.2})
+    log_metrics(api, student, {"test_top1": 91.0, "kd_loss": 0.4})
     _patch(api, student, tags=["kd"])
-    plain = _submit(api, b)
-    _log(api, plain, val_top1=50.0)
+    plain = submit(api, b)["id"]
+    log_metrics(api, plain, {"val_top1": 50.0})
 
     columns = api.get("/api/v1/runs/columns", params={"experiment_id": a}).json()
     assert columns["metric_keys"] == ["kd_loss", "test_top1", "train_loss"]
@@ -263,13 +250,13 @@ def test_saved_views_create_list_delete_and_unique_names(api: TestClient) -> Non
 
 
 def test_compare_diffs_only_differing_paths_and_lists_common_metrics(api: TestClient) -> None:
-    exp = _experiment(api)
-    a = _submit(api, exp, seed=0)
-    b = _submit(api, exp, seed=1, model={"name": "small-cnn", "width": 0.25})
-    c = _submit(api, exp, seed=0, overrides={"lr": 0.01})
-    _log(api, a, test_top1=90.0, train_loss=0.3)
-    _log(api, b, test_top1=88.0, train_loss=0.4, extra=1.0)
-    _log(api, c, test_top1=91.0, train_loss=0.2)
+    exp = create_experiment(api)["id"]
+    a = submit(api, exp, seed=0)["id"]
+    b = submit(api, exp, seed=1, model={"name": "small-cnn", "width": 0.25})["id"]
+    c = submit(api, exp, seed=0, overrides={"lr": 0.01})["id"]
+    log_metrics(api, a, {"test_top1": 90.0, "train_loss": 0.3})
+    log_metrics(api, b, {"test_top1": 88.0, "train_loss": 0.4, "extra": 1.0})
+    log_metrics(api, c, {"test_top1": 91.0, "train_loss": 0.2})
 
     response = api.get("/api/v1/runs/compare", params={"ids": [a, b]})
     assert response.status_code == 200, response.text
@@ -288,7 +275,7 @@ def test_compare_diffs_only_differing_paths_and_lists_common_metrics(api: TestCl
     assert three["spec_diff"]["overrides.lr"] == {str(c): 0.01, str(a): None, str(b): None}
     assert three["spec_diff"]["hparams.lr"][str(c)] == 0.01
 
-    same = api.get("/api/v1/runs/compare", params={"ids": [a, _submit(api, exp, seed=0)]}).json()
+    same = api.get("/api/v1/runs/compare", params={"ids": [a, submit(api, exp, seed=0)["id"]]}).json()
     assert same["spec_diff"] == {}
 
     missing = api.get("/api/v1/runs/compare", params={"ids": [a, 424242]})
@@ -299,8 +286,8 @@ def test_compare_diffs_only_differing_paths_and_lists_common_metrics(api: TestCl
 
 
 def test_new_run_routes_do_not_shadow_run_ids(api: TestClient) -> None:
-    exp = _experiment(api)
-    first, second = _submit(api, exp), _submit(api, exp)
+    exp = create_experiment(api)["id"]
+    first, second = submit(api, exp)["id"], submit(api, exp)["id"]
     assert api.get("/api/v1/runs/columns").status_code == 200
     assert api.get(f"/api/v1/runs/compare?ids={first}&ids={second}").status_code == 200
     assert api.get(f"/api/v1/runs/{first}").json()["id"] == first

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.support import Stack, digits_spec
+from tests.factories import create_experiment, submit
+from tests.support import Stack
 from xclab.settings import get_settings
 
 APP = Path(__file__).resolve().parents[2] / "dashboard" / "app.py"
@@ -28,35 +29,15 @@ class Seeded:
     parked_runs: list[dict[str, Any]]  # the first is cancelled, the rest stay queued
 
 
-def create_experiment(stack: Stack, name: str) -> dict[str, Any]:
-    with stack.client() as client:
-        response = client.post("/experiments", json={"name": name})
-        assert response.status_code == 201, response.text
-        return response.json()
-
-
-def submit(
-    stack: Stack, experiment_id: int, spec: dict[str, Any], queue: str | None = None
-) -> dict[str, Any]:
-    with stack.client() as client:
-        body: dict[str, Any] = {"experiment_id": experiment_id, "spec": spec}
-        if queue:
-            body["queue"] = queue
-        response = client.post("/runs", json=body)
-        assert response.status_code == 202, response.text
-        return response.json()
-
-
 @pytest.fixture(scope="session")
 def seeded(live_stack: Stack) -> Seeded:
-    trained_experiment = create_experiment(live_stack, "dashboard-trained")
-    run = submit(live_stack, trained_experiment["id"], digits_spec())
-    parked_experiment = create_experiment(live_stack, "dashboard-parked")
-    parked = [
-        submit(live_stack, parked_experiment["id"], digits_spec(seed=i), queue=PARKED_QUEUE)
-        for i in range(PARKED_RUNS)
-    ]
     with live_stack.client() as client:
+        trained_experiment = create_experiment(client, "dashboard-trained")
+        run = submit(client, trained_experiment["id"])
+        parked_experiment = create_experiment(client, "dashboard-parked")
+        parked = [
+            submit(client, parked_experiment["id"], queue=PARKED_QUEUE, seed=i) for i in range(PARKED_RUNS)
+        ]
         parked[0] = client.post(f"/runs/{parked[0]['id']}/cancel").json()
     assert parked[0]["status"] == "cancelled"
     trained = live_stack.wait_for_status(run["id"], {"succeeded", "failed", "cancelled"}, timeout=180)

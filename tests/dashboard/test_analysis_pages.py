@@ -14,6 +14,7 @@ from streamlit.testing.v1 import AppTest
 from backend.db import make_engine, make_session_factory
 from backend.models import Run
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage
+from tests.factories import finish, make_grid
 from tests.support import Stack
 from xclab.settings import Settings
 
@@ -66,28 +67,18 @@ def student_metrics(key: str) -> dict[str, float]:
     return metrics
 
 
-def fake_run(client: Any, run_id: int, metrics: dict[str, float]) -> None:
-    assert client.post(f"/runs/{run_id}/claim", json={"worker_host": "dashboard-test"}).status_code == 200
-    points = [{"key": k, "step": 1, "value": v} for k, v in metrics.items()]
-    assert client.post(f"/runs/{run_id}/metrics", json={"metrics": points}).status_code == 200
-    assert client.post(f"/runs/{run_id}/finish", json={"status": "succeeded"}).status_code == 200
-
-
 @pytest.fixture(scope="module")
 def analysis_grid(live_stack: Stack) -> dict[str, Any]:
     with live_stack.client() as client:
-        response = client.post("/grids", json={"definition": definition("dash-analysis")})
-        assert response.status_code == 201, response.text
-        grid = response.json()
-        cells = {c["key"]: c["run_id"] for c in grid["cells"]}
+        grid, cells = make_grid(client, definition("dash-analysis"))
         for key, run_id in cells.items():
             if key.startswith("teacher/"):
-                fake_run(client, run_id, {"test_top1": 95.0, "wall_time_s": 300.0})
+                finish(client, run_id, metrics={"test_top1": 95.0, "wall_time_s": 300.0})
             elif key.startswith("generator/"):
-                fake_run(client, run_id, {"wall_time_s": 200.0})
+                finish(client, run_id, metrics={"wall_time_s": 200.0})
         for key, run_id in cells.items():
             if key.startswith("student/"):
-                fake_run(client, run_id, student_metrics(key))
+                finish(client, run_id, metrics=student_metrics(key))
         grid = client.get(f"/grids/{grid['id']}").json()
     assert grid["counts"] == {"succeeded": 43}
     return {**grid, "run_ids": cells}

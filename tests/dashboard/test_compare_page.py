@@ -4,56 +4,32 @@ overlaid learning curves, the latest metrics, CSV downloads; too few or unknown 
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, create_experiment, submit
-from tests.support import Stack, digits_spec
+from tests.dashboard.conftest import PARKED_QUEUE, OpenPage
+from tests.factories import create_experiment, finish, submit
+from tests.support import Stack
 
 COMPARE_PAGE = "app_pages/compare.py"
 
 
-def fake_finish(stack: Stack, run_id: int, curves: dict[str, list[float]], status: str = "succeeded") -> None:
-    """Claim a parked run, log its curves (one point per step from 1) and finish it, as a worker would."""
-    with stack.client() as client:
-        claimed = client.post(f"/runs/{run_id}/claim", json={"worker_host": "fake"})
-        assert claimed.status_code == 200, claimed.text
-        points = [
-            {"key": key, "step": step, "value": value}
-            for key, values in curves.items()
-            for step, value in enumerate(values, start=1)
-        ]
-        if points:
-            assert client.post(f"/runs/{run_id}/metrics", json={"metrics": points}).status_code == 200
-            # The API commits a metrics batch just after answering: wait until it is visible.
-            deadline = time.monotonic() + 10
-            while set(client.get(f"/runs/{run_id}").json()["summary"]) != set(curves):
-                assert time.monotonic() < deadline, "metrics never became visible"
-                time.sleep(0.05)
-        finished = client.post(f"/runs/{run_id}/finish", json={"status": status})
-        assert finished.status_code == 200, finished.text
-
-
 @pytest.fixture(scope="module")
 def finished_pair(live_stack: Stack) -> list[dict[str, Any]]:
-    experiment = create_experiment(live_stack, "dashboard-compare")
-    a = submit(live_stack, experiment["id"], digits_spec(seed=3), queue=PARKED_QUEUE)
-    b = submit(
-        live_stack,
-        experiment["id"],
-        digits_spec(seed=4, model={"name": "small-cnn", "width": 0.25}),
-        queue=PARKED_QUEUE,
-    )
-    fake_finish(live_stack, a["id"], {"test_top1": [60.0, 80.0, 90.0], "train_loss": [1.0, 0.5, 0.2]})
-    fake_finish(
-        live_stack,
-        b["id"],
-        {"test_top1": [50.0, 70.0, 85.0], "train_loss": [1.2, 0.7, 0.4], "only_b": [1.0]},
-    )
     with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-compare")
+        a = submit(client, experiment["id"], queue=PARKED_QUEUE, seed=3)
+        b = submit(
+            client, experiment["id"], queue=PARKED_QUEUE, seed=4, model={"name": "small-cnn", "width": 0.25}
+        )
+        finish(client, a["id"], metrics={"test_top1": [60.0, 80.0, 90.0], "train_loss": [1.0, 0.5, 0.2]})
+        finish(
+            client,
+            b["id"],
+            metrics={"test_top1": [50.0, 70.0, 85.0], "train_loss": [1.2, 0.7, 0.4], "only_b": [1.0]},
+        )
         return [client.get(f"/runs/{r['id']}").json() for r in (a, b)]
 
 

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from dashboard.notify import finished_grids, gone
-from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, create_experiment, submit
+from tests.dashboard.conftest import PARKED_QUEUE, OpenPage
+from tests.factories import create_experiment, submit
 from tests.support import Stack, digits_spec
 
 
 def test_a_run_finishing_while_a_page_is_open_shows_a_toast(open_page: OpenPage, live_stack: Stack) -> None:
-    experiment = create_experiment(live_stack, "dashboard-toasts")
-    run = submit(live_stack, experiment["id"], digits_spec(seed=7), queue=PARKED_QUEUE)
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-toasts")
+        run = submit(client, experiment["id"], digits_spec(seed=7), queue=PARKED_QUEUE)
     with live_stack.client() as client:  # a fake worker starts it
         assert client.post(f"/runs/{run['id']}/claim", json={"worker_host": "fake"}).status_code == 200
     at = open_page()  # the first look only remembers what is running

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 import time
 
-from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded, create_experiment, submit
-from tests.support import Stack, digits_spec
+from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded
+from tests.factories import create_experiment, submit
+from tests.support import Stack
 
 RUN_PAGE = "app_pages/run.py"
 
@@ -50,8 +51,10 @@ def test_number_input_picks_a_run_and_updates_the_url(open_page: OpenPage, seede
 
 
 def test_cancel_and_retry_show_the_api_answer(open_page: OpenPage, seeded: Seeded, live_stack: Stack) -> None:
-    experiment = create_experiment(live_stack, "dashboard-actions")
-    run = submit(live_stack, experiment["id"], digits_spec(seed=99), queue=PARKED_QUEUE)
+    with live_stack.client() as client:
+        run = submit(
+            client, create_experiment(client, "dashboard-actions")["id"], queue=PARKED_QUEUE, seed=99
+        )
     at = open_page(RUN_PAGE, run=str(run["id"]))
     assert at.toggle(key="run_live").value is True  # a queued run refreshes live
     assert at.button(key="run_retry").disabled

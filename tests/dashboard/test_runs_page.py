@@ -9,16 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.tables import DEFAULT_COLUMNS
-from tests.dashboard.conftest import (
-    PARKED_QUEUE,
-    PARKED_RUNS,
-    OpenPage,
-    Seeded,
-    click_row,
-    create_experiment,
-    submit,
-)
-from tests.dashboard.test_compare_page import fake_finish
+from tests.dashboard.conftest import PARKED_QUEUE, PARKED_RUNS, OpenPage, Seeded, click_row
+from tests.factories import create_experiment, finish, submit
 from tests.support import Stack, digits_spec
 
 
@@ -122,15 +114,16 @@ def test_live_refresh_can_be_switched_off(open_page: OpenPage, seeded: Seeded) -
 @pytest.fixture(scope="module")
 def research_runs(live_stack: Stack) -> dict[str, Any]:
     """Three parked runs of their own experiment: two finished with curves (lifecycles faked), one queued."""
-    experiment = create_experiment(live_stack, "dashboard-research")
     specs = [
         digits_spec(seed=0),
         digits_spec(seed=1, model={"name": "small-cnn", "width": 0.25}),
         digits_spec(seed=2, model={"name": "small-cnn", "width": 1.0}),
     ]
-    ids = [submit(live_stack, experiment["id"], spec, queue=PARKED_QUEUE)["id"] for spec in specs]
-    fake_finish(live_stack, ids[0], {"test_top1": [50.0, 70.0], "train_loss": [1.0, 0.6]})
-    fake_finish(live_stack, ids[1], {"test_top1": [60.0, 90.0], "train_loss": [0.9, 0.3]})
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-research")
+        ids = [submit(client, experiment["id"], spec, queue=PARKED_QUEUE)["id"] for spec in specs]
+        finish(client, ids[0], metrics={"test_top1": [50.0, 70.0], "train_loss": [1.0, 0.6]})
+        finish(client, ids[1], metrics={"test_top1": [60.0, 90.0], "train_loss": [0.9, 0.3]})
     return {"experiment": experiment["id"], "ids": ids}
 
 

@@ -8,7 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.dashboard.conftest import PARKED_QUEUE, create_experiment, submit
+from tests.dashboard.conftest import PARKED_QUEUE
+from tests.factories import create_experiment, submit
 from tests.e2e.browser import chrome, chromium_available, start_dashboard
 from tests.e2e.test_dashboard_browser import _settled, _wait
 from tests.support import Stack, digits_spec
@@ -30,8 +31,9 @@ def _log(stack: Stack, run_id: int, steps: range) -> None:
 @pytest.fixture()
 def running_run(live_stack: Stack) -> Iterator[dict]:
     """A run claimed by a fake worker that has logged 4 of its 10 epochs."""
-    experiment = create_experiment(live_stack, "browser-live")
-    run = submit(live_stack, experiment["id"], digits_spec(epochs=10), queue=PARKED_QUEUE)
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "browser-live")
+        run = submit(client, experiment["id"], digits_spec(epochs=10), queue=PARKED_QUEUE)
     with live_stack.client() as client:
         assert client.post(f"/runs/{run['id']}/claim", json={"worker_host": "fake"}).status_code == 200
     _log(live_stack, run["id"], range(1, 5))

@@ -7,17 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.factories import experiment_named
 from tests.support import REDIS_URL, Stack, digits_spec, start_process, start_stack
 
 
 def _submit(stack: Stack, spec: dict, experiment: str = "e2e") -> dict:
     with stack.client() as client:
-        experiments = client.get("/experiments").json()["data"]
-        match = [e for e in experiments if e["name"] == experiment]
-        exp_id = (
-            match[0]["id"] if match else client.post("/experiments", json={"name": experiment}).json()["id"]
+        response = client.post(
+            "/runs", json={"experiment_id": experiment_named(client, experiment), "spec": spec}
         )
-        response = client.post("/runs", json={"experiment_id": exp_id, "spec": spec})
         assert response.status_code == 202, response.text
         assert response.headers["Location"].endswith(f"/api/v1/runs/{response.json()['id']}")
         return response.json()

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from backend.analytics import cost, entropy, gap, lineage, student_size
 from backend.analytics.registry import VIEWS, get_view, register_view
 from backend.errors import NotFound
+from tests.factories import make_grid
 
 EXPECTED = {
     "gap": (gap.gap, gap.GapView),
@@ -53,7 +54,7 @@ def test_one_route_serves_every_view_and_404s_the_rest(api: TestClient) -> None:
             "methods": [{"name": "erm"}, {"name": "kd", "teachers": "ens"}],
         },
     }
-    grid_id = api.post("/api/v1/grids", json={"definition": definition}).json()["id"]
+    grid_id = make_grid(api, definition)[0]["id"]
     for name, (_, model) in EXPECTED.items():
         body = api.get(f"/api/v1/analytics/{name}", params={"grid_id": grid_id}).json()
         assert set(body) == set(model.model_fields), name

@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from tests.factories import finish, make_grid
+
 HEADER = ["grid_id", "grid", "task", "metric", "goal", "ensemble_score"]
 REPORT = ["grid_id", "grid", "task", "metric", "goal", "selection", "split", "seeds", "ensemble_score"]
 REPORT += ["teachers", "rows", "baselines", "val_metric", "kd_selection", "note"]
@@ -70,13 +72,6 @@ def _objects(body: Any, path: str) -> list[dict[str, Any]]:
     return found
 
 
-def _finish(api: TestClient, run_id: int, metrics: dict[str, float]) -> None:
-    api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "w"})
-    points = [{"key": k, "step": 1, "value": v} for k, v in metrics.items()]
-    api.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points})
-    api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"})
-
-
 def test_views_and_report_keep_every_field_in_order(api: TestClient) -> None:
     definition = {
         "name": "g",
@@ -87,11 +82,12 @@ def test_views_and_report_keep_every_field_in_order(api: TestClient) -> None:
             "methods": [{"name": "erm"}, {"name": "kd", "teachers": "ens"}],
         },
     }
-    grid = api.post("/api/v1/grids", json={"definition": definition}).json()
-    cells = {c["key"]: c["run_id"] for c in grid["cells"]}
-    _finish(api, cells["teacher/ens/0"], {"test_top1": 95.0})
-    _finish(
-        api, cells["student/kd/small-cnn@1/seed=0"], {"test_top1": 90.0, "h_hat": 3.0, "wall_time_s": 9.0}
+    grid, cells = make_grid(api, definition)
+    finish(api, cells["teacher/ens/0"], metrics={"test_top1": 95.0})
+    finish(
+        api,
+        cells["student/kd/small-cnn@1/seed=0"],
+        metrics={"test_top1": 90.0, "h_hat": 3.0, "wall_time_s": 9.0},
     )
     for view, shape in SHAPES.items():
         body = api.get(f"/api/v1/analytics/{view}", params={"grid_id": grid["id"]}).json()
