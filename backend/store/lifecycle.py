@@ -13,12 +13,22 @@ from datetime import datetime
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.models import FINAL_STATUSES, Run, RunTeacher, utcnow
 from backend.store.runs import dependency_ids, get_run
 
 # Ended without a result: such a run can be retried, and a run depending on one cannot start.
 RETRYABLE = frozenset({"failed", "cancelled"})
+
+
+def require_open_run(session: Session, run_id: int) -> None:
+    """Refuse writes (metrics, artifacts) to a run that has ended: its record is final. Locks the run's row so a
+    concurrent finish cannot slip between this check and the write."""
+    status = session.scalar(select(Run.status).where(Run.id == run_id).with_for_update())
+    if status is None:
+        raise NotFound(f"run {run_id} not found")
+    if status in FINAL_STATUSES:
+        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
 
 
 def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | None) -> Run:
