@@ -8,10 +8,13 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DataError, StatementError
 
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
+from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
 from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
 from backend.store.lifecycle import fail_stale_runs
 from backend.unit_of_work import unit_of_work
@@ -36,6 +39,10 @@ async def _sweep_stale_runs(app: FastAPI) -> None:
                 log.warning("failed runs with a silent worker: %s", failed)
         except Exception:
             log.exception("stale-run sweep failed")
+
+
+def _drop_none(error: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in error.items() if v is not None or k == "input"}
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
@@ -68,6 +75,36 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own shape, but the offending input quoted safely: NaN or a lone surrogate in an echo is a 500.
+        detail = [{**e, "input": echo(e.get("input")), "ctx": None} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": [_drop_none(e) for e in detail]})
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": too_large_detail(exc.limit)})
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # The last line of defence behind the request checks: a value the database cannot hold is the client's.
+        log.warning("value refused by the database: %s", exc)
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "a value is out of range for the database (64-bit integers, text without NUL)"
+            },
+        )
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError | ValueError):
+            return await out_of_range(request, exc)
+        raise exc
+
+    app.add_middleware(RequestGuard, prefix=API_PREFIX, artifact_limit=settings.max_artifact_bytes)
 
     for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics):
         app.include_router(module.router, prefix=API_PREFIX)

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
         description="How long workers and the CLI retry a request that is safe to repeat (rides out API restarts).",
     )
     read_requires_auth: bool = Field(default=False, description="Require the token for reads too.")
+    max_artifact_bytes: int = Field(
+        default=2 * 1024**3, description="Largest artifact upload accepted (bytes); larger ones get 413."
+    )
     default_queue: str = Field(default="cpu", description="Queue for runs that do not name one.")
     heartbeat_seconds: float = Field(
         default=2.0, description="How often a worker heartbeats and checks for cancel."

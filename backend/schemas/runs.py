@@ -118,9 +118,18 @@ class ClaimIn(BaseModel):
     attempt: int | None = None
 
 
+ERROR_MAX = 20_000
+
+
 class FinishIn(BaseModel):
     status: Literal["succeeded", "failed", "cancelled"]
     error: str | None = None
+
+    @field_validator("error")
+    @classmethod
+    def _clip(cls, error: str | None) -> str | None:
+        # Clipped, not refused: a worker's long traceback must never keep it from reporting the failure.
+        return error if error is None or len(error) <= ERROR_MAX else error[: ERROR_MAX - 3] + "..."
 
 
 class HeartbeatOut(BaseModel):
