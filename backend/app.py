@@ -15,7 +15,18 @@ from sqlalchemy.exc import DataError, StatementError
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
 from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
-from backend.routes import analytics, artifacts, catalog, experiments, grids, health, metrics, runs, views
+from backend.routes import (
+    analytics,
+    artifacts,
+    catalog,
+    experiments,
+    grids,
+    health,
+    metrics,
+    runs,
+    tokens,
+    views,
+)
 from backend.store.lifecycle import fail_stale_runs
 from backend.unit_of_work import unit_of_work
 from xclab import __version__
@@ -71,6 +82,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.session_factory = make_session_factory(engine)
     app.state.celery = create_celery(settings)
     app.state.api_token = settings.resolved_api_token()
+    app.state.auth_disabled = settings.insecure_no_auth
+    if settings.insecure_no_auth:
+        log.warning("AUTHENTICATION IS OFF (insecure_no_auth): anyone who can reach this API can do anything")
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
@@ -104,9 +118,15 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             return await out_of_range(request, exc)
         raise exc
 
-    app.add_middleware(RequestGuard, prefix=API_PREFIX, artifact_limit=settings.max_artifact_bytes)
+    app.add_middleware(
+        RequestGuard,
+        prefix=API_PREFIX,
+        artifact_limit=settings.max_artifact_bytes,
+        token_for_writes=not settings.insecure_no_auth,
+        token_for_reads=settings.read_requires_auth and not settings.insecure_no_auth,
+    )
 
-    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics):
+    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

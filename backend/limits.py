@@ -34,6 +34,9 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+UNAUTHORISED = "missing token: send 'Authorization: Bearer <token>'"
+
+
 class BodyTooLarge(Exception):
     def __init__(self, limit: int) -> None:
         super().__init__(f"request body larger than {limit} bytes")
@@ -167,8 +170,11 @@ async def _send_json(send: Send, status: int, content: Any) -> None:
 class RequestGuard:
     """Pure ASGI middleware: size limits and the JSON checks above, before any route reads the request."""
 
-    def __init__(self, app: ASGIApp, prefix: str, artifact_limit: int) -> None:
+    def __init__(
+        self, app: ASGIApp, prefix: str, artifact_limit: int, token_for_writes: bool, token_for_reads: bool
+    ) -> None:
         self.app, self.prefix, self.artifact_limit = app, prefix, artifact_limit
+        self.token_for_writes, self.token_for_reads = token_for_writes, token_for_reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -181,6 +187,17 @@ class RequestGuard:
         method = scope["method"]
         limit = _body_limit(method, scope["path"], self.prefix, self.artifact_limit)
         headers = dict(scope.get("headers") or [])
+        # No token, no body read: the full check (which token, which role) is the route's, after this.
+        reading = method in {"GET", "HEAD", "OPTIONS"}
+        if (
+            scope["path"].startswith(self.prefix)
+            and (self.token_for_reads if reading else self.token_for_writes)
+            and not headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+            and not scope["path"].endswith("/health")
+            and not scope["path"].endswith("/openapi.json")
+        ):
+            await _send_json(send, 401, {"detail": UNAUTHORISED})
+            return
         declared = headers.get(b"content-length", b"").decode("latin-1").strip()
         if declared.isdigit() and int(declared) > limit:
             await _send_json(send, 413, {"detail": too_large_detail(limit)})

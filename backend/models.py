@@ -110,6 +110,8 @@ class Run(Base):
     queue: Mapped[str] = mapped_column(String(64), default="cpu")
     worker_host: Mapped[str | None] = mapped_column(String(255), default=None)
     celery_task_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The worker token that claimed the current attempt: only it may heartbeat, report and finish the run.
+    claim_token_id: Mapped[int | None] = mapped_column(Integer, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     # A researcher's free-text notes; tags live in run_tag so filtering by tag stays indexed.
@@ -199,3 +201,20 @@ class SavedView(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+TOKEN_ROLES = ("admin", "user", "worker")
+
+
+class ApiToken(Base):
+    """A bearer token: only its sha256 is stored, so the table leaks no usable token. Revoked, never deleted,
+    so a run's claim keeps naming the token that made it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -33,6 +33,10 @@ class Settings(BaseSettings):
         default=120.0,
         description="How long workers and the CLI retry a request that is safe to repeat (rides out API restarts).",
     )
+    insecure_no_auth: bool = Field(
+        default=False,
+        description="Accept every request without a token (a local sandbox only; never exposed).",
+    )
     read_requires_auth: bool = Field(default=False, description="Require the token for reads too.")
     max_artifact_bytes: int = Field(
         default=2 * 1024**3, description="Largest artifact upload accepted (bytes); larger ones get 413."
@@ -51,6 +55,10 @@ class Settings(BaseSettings):
         default=None, description="Threads per training run; default: cores / concurrency."
     )
     dashboard_port: int = 8501
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Interface the dashboard listens on (0.0.0.0 exposes it to the network).",
+    )
     data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
     cache_dir: Path | None = Field(
         default=None,

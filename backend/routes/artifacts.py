@@ -6,7 +6,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
 
 from backend.artifact_files import exclusive_writer, file_sha256, run_folder, safe_relative_path, write_temp
-from backend.deps import ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
+from backend.deps import ReadAuth, ReporterAuth, SessionDep, SettingsDep, UnitOfWorkDep
 from backend.errors import Conflict, NotFound
 from backend.schemas.runs import ArtifactOut
 from backend.store import artifacts as artifact_store
@@ -24,7 +24,7 @@ def _path_clash(path: str) -> Conflict:
     )
 
 
-@router.put("/{path:path}", dependencies=[WriteAuth], responses=CONFLICTS)
+@router.put("/{path:path}", dependencies=[ReporterAuth], responses=CONFLICTS)
 async def upload_artifact(
     run_id: int,
     path: str,
@@ -37,7 +37,7 @@ async def upload_artifact(
     409 when the run is final or another upload to the same path is under way."""
     rel = safe_relative_path(path)
     require_open_run(uow.session, run_id)
-    uow.commit()  # no transaction (nor row lock) stays open while the body streams in
+    uow.checkpoint()  # no transaction (nor row lock) stays open while the body streams in
     target = run_folder(settings.resolved_artifact_root, run_id) / rel
     try:
         with exclusive_writer(target, str(rel)):
@@ -48,7 +48,7 @@ async def upload_artifact(
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)
-            uow.commit()
+            uow.checkpoint()
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         raise _path_clash(str(rel)) from None
     out = ArtifactOut.model_validate(artifact)

@@ -31,8 +31,11 @@ def require_open_run(session: Session, run_id: int) -> None:
         raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
 
 
-def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | None) -> Run:
-    """A worker takes a queued run. Refused when the run was cancelled, or already taken by another attempt."""
+def claim_run(
+    session: Session, run_id: int, worker_host: str, attempt: int | None, token_id: int | None = None
+) -> Run:
+    """A worker takes a queued run. Refused when the run was cancelled, or already taken by another attempt.
+    `token_id`: the worker token claiming it (None for the admin token), the only one to report on it after."""
     run = get_run(session, run_id, lock=True)
     if attempt is not None and attempt != run.attempt:
         raise Conflict(f"run {run_id} is at attempt {run.attempt}; this delivery was for attempt {attempt}")
@@ -40,6 +43,7 @@ def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | No
         raise Conflict(f"run {run_id} is {run.status}, not queued; nothing to do")
     run.status = "running"
     run.worker_host = worker_host
+    run.claim_token_id = token_id
     run.started_at = run.heartbeat_at = utcnow()
     run.finished_at = None
     return run
@@ -129,6 +133,7 @@ def retry_run(session: Session, run_id: int) -> Run:
     run.error = None
     run.cancel_requested = False
     run.worker_host = None
+    run.claim_token_id = None
     run.started_at = run.finished_at = run.heartbeat_at = None
     return run
 
