@@ -15,6 +15,8 @@ from sqlalchemy.exc import DataError, StatementError
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
 from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
+from backend.queueing import enqueue_released
+from backend.requeue import LostRunSweeper
 from backend.routes import (
     analytics,
     artifacts,
@@ -26,6 +28,7 @@ from backend.routes import (
     runs,
     tokens,
     views,
+    whoami,
 )
 from backend.store.lifecycle import fail_stale_runs
 from backend.unit_of_work import unit_of_work
@@ -38,18 +41,35 @@ API_PREFIX = "/api/v1"
 
 
 async def _sweep_stale_runs(app: FastAPI) -> None:
-    """Fail runs whose worker vanished: the embedded broker never redelivers, and a hung run must not sit forever."""
+    """Runs whose worker vanished are re-queued (up to XCL_MAX_ATTEMPTS attempts) or failed: the embedded broker
+    never redelivers, and a hung run must not sit forever. Queued runs whose broker message is gone are
+    published again (backend.requeue)."""
     settings: Settings = app.state.settings
     interval = max(5.0, settings.heartbeat_timeout_seconds / 4)
+    lost = LostRunSweeper(grace_seconds=max(30.0, 2 * interval))
     while True:
         await asyncio.sleep(interval)
-        try:
-            with unit_of_work(app.state.session_factory) as uow:
-                failed = fail_stale_runs(uow.session, settings.heartbeat_timeout_seconds)
-            if failed:
-                log.warning("failed runs with a silent worker: %s", failed)
-        except Exception:
-            log.exception("stale-run sweep failed")
+        await asyncio.to_thread(_sweep_once, app, settings, lost)
+
+
+def _sweep_once(app: FastAPI, settings: Settings, lost: LostRunSweeper) -> None:
+    celery = app.state.celery
+    try:
+        with unit_of_work(app.state.session_factory) as uow:
+            failed, requeued = fail_stale_runs(
+                uow.session, settings.heartbeat_timeout_seconds, settings.max_attempts
+            )
+            enqueue_released(uow, celery, requeued)
+        if failed:
+            log.warning("failed runs with a silent worker: %s", failed)
+        if requeued:
+            log.warning("re-queued runs with a silent worker: %s", [r.id for r in requeued])
+        with unit_of_work(app.state.session_factory) as uow:
+            republished = lost.sweep(uow.session, celery, settings)
+        if republished:
+            log.warning("republished queued runs missing from the broker: %s", republished)
+    except Exception:
+        log.exception("stale-run sweep failed")
 
 
 def _drop_none(error: dict[str, object]) -> dict[str, object]:
@@ -126,7 +146,19 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         token_for_reads=settings.read_requires_auth and not settings.insecure_no_auth,
     )
 
-    for module in (health, catalog, experiments, runs, metrics, artifacts, grids, views, analytics, tokens):
+    for module in (
+        health,
+        catalog,
+        experiments,
+        runs,
+        metrics,
+        artifacts,
+        grids,
+        views,
+        analytics,
+        tokens,
+        whoami,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
 
     @app.get("/", include_in_schema=False)

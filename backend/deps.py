@@ -32,6 +32,7 @@ bearer = HTTPBearer(
 class Principal:
     role: str  # admin, user or worker
     token_id: int | None = None  # None for the configured admin token (and with auth off)
+    name: str = "admin"
 
 
 def get_settings(request: Request) -> Settings:
@@ -75,10 +76,12 @@ def _forbidden(role: str, what: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {role} token may not {what}")
 
 
-def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
     """Who is calling; 401 when auth is on and the token is missing, wrong or revoked."""
     if request.app.state.auth_disabled:
-        return Principal("admin")
+        return Principal("admin", name="anyone (authentication is off)")
     if credentials is None:
         raise _unauthorised()
     admin: str | None = request.app.state.api_token
@@ -89,7 +92,7 @@ def authenticate(request: Request, credentials: HTTPAuthorizationCredentials | N
         row = find_token(session, given)
         if row is None:
             raise _unauthorised()
-        return Principal(row.role, row.id)
+        return Principal(row.role, row.id, row.name)
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
@@ -161,3 +164,4 @@ WorkerAuth = Depends(require_worker)
 HolderAuth = Depends(require_holder)
 ReporterAuth = Depends(require_reporter)
 CallerDep = Annotated[Principal, Depends(require_worker)]
+AnyCallerDep = Annotated[Principal, Depends(authenticate)]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.api import get_api
+from dashboard.api import api_url, get_api
+from dashboard.auth import login_sidebar
 from dashboard.ui import GRIDS_PAGE, LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
 
 st.set_page_config(page_title="XCL Lab", page_icon=":material/science:", layout="wide")
@@ -23,5 +24,6 @@ pages = [
     st.Page("app_pages/cost.py", title="Cost", icon=":material/timer:"),
 ]
 page = st.navigation(pages)
+login_sidebar(api_url())
 st.sidebar.caption(f"API: {get_api().url}")
 page.run()

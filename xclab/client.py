@@ -59,6 +59,10 @@ class ApiClient:
     def health(self) -> dict[str, Any]:
         return self._http.json("GET", "/health")
 
+    def whoami(self) -> dict[str, Any]:
+        """{role, name, auth} of this client's token (401 when it is missing or wrong)."""
+        return self._http.json("GET", "/whoami")
+
     def get_catalog(self) -> dict[str, Any]:
         return self._http.json("GET", "/catalog")
 

@@ -46,7 +46,11 @@ class Settings(BaseSettings):
         default=2.0, description="How often a worker heartbeats and checks for cancel."
     )
     heartbeat_timeout_seconds: float = Field(
-        default=300.0, description="A running run silent this long is failed."
+        default=300.0,
+        description="A running run silent this long is re-queued, or failed after max_attempts.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Attempts a run gets in all when its worker dies (1: fail at once)."
     )
     visibility_timeout_seconds: int = Field(
         default=7 * 24 * 3600, description="Redis redelivery timeout (> longest run)."

@@ -29,5 +29,11 @@ class TokenCreated(TokenOut):
     token: str = Field(description="The bearer token; shown this once, only its sha256 is stored.")
 
 
+class WhoAmI(BaseModel):
+    role: Role
+    name: str
+    auth: bool = Field(description="False when the API accepts every request (--insecure-no-auth).")
+
+
 class TokensPage(BaseModel):
     data: list[TokenOut]

@@ -138,13 +138,34 @@ def retry_run(session: Session, run_id: int) -> Run:
     return run
 
 
-def fail_stale_runs(session: Session, older_than_seconds: float) -> list[int]:
-    """Fail running runs whose worker stopped heartbeating (the embedded broker never redelivers)."""
+def fail_stale_runs(
+    session: Session, older_than_seconds: float, max_attempts: int = 1
+) -> tuple[list[int], list[Run]]:
+    """Running runs whose worker stopped heartbeating: re-queued as their next attempt while fewer than
+    `max_attempts` were made (returned, for the caller to publish once committed), failed after that.
+    Returns (failed run ids, re-queued runs). A re-run writes the same metric steps again, so its history
+    holds each step once."""
     cutoff = datetime.fromtimestamp(time.time() - older_than_seconds).astimezone()
-    stale = list(session.scalars(select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff)))
+    stale = list(
+        session.scalars(
+            select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff).with_for_update()
+        )
+    )
+    failed, requeued = [], []
     for run in stale:
-        run.status = "failed"
-        run.error = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
+        silent = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
+        if run.attempt < max_attempts and not run.cancel_requested:
+            run.attempt += 1
+            run.status = "queued"
+            run.worker_host = None
+            run.claim_token_id = None
+            run.started_at = run.heartbeat_at = None
+            run.error = f"attempt {run.attempt - 1}: {silent}; re-queued"  # cleared by the next finish
+            requeued.append(run)
+            continue
+        run.status = "cancelled" if run.cancel_requested else "failed"
+        run.error = silent + (f" (after {run.attempt} attempts)" if run.attempt > 1 else "")
         run.finished_at = utcnow()
         settle_dependents(session, run)
-    return [r.id for r in stale]
+        failed.append(run.id)
+    return failed, requeued
