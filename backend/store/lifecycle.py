@@ -10,8 +10,8 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, NotFound
 from backend.models import FINAL_STATUSES, Run, RunTeacher, utcnow
@@ -90,19 +90,28 @@ def _chunks(ids: list[int]) -> list[list[int]]:
     return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
 
 
-def _dependents(session: Session, run_ids: list[int]) -> list[Run]:
-    """Waiting runs with a teacher or generator among `run_ids`, locked, in id order."""
-    found: dict[int, Run] = {}
-    for chunk in _chunks(run_ids):
+def _waiting_dependents(session: Session, parent_ids: list[int]) -> dict[int, tuple[list[int], int | None]]:
+    """Waiting runs with a teacher or generator among `parent_ids` (rows locked) -> (their teachers in spec
+    order, their generator). Columns only: no spec or hparams JSON is loaded."""
+    generator: dict[int, int | None] = {}
+    for chunk in _chunks(parent_ids):
         students = select(RunTeacher.student_id).where(RunTeacher.teacher_id.in_(chunk))
-        for run in session.scalars(
-            select(Run)
+        rows = session.execute(
+            select(Run.id, Run.generator_run_id)
             .where(Run.status == "waiting", or_(Run.id.in_(students), Run.generator_run_id.in_(chunk)))
-            .options(selectinload(Run.teacher_links))
             .with_for_update()
-        ):
-            found[run.id] = run
-    return [found[i] for i in sorted(found)]
+        )
+        generator.update(dict(rows.all()))
+    teachers: dict[int, list[int]] = {run_id: [] for run_id in generator}
+    for chunk in _chunks(sorted(generator)):
+        links = session.execute(
+            select(RunTeacher.student_id, RunTeacher.teacher_id)
+            .where(RunTeacher.student_id.in_(chunk))
+            .order_by(RunTeacher.student_id, RunTeacher.position)
+        )
+        for student, teacher in links:
+            teachers[student].append(teacher)
+    return {r: (teachers[r], g) for r, g in sorted(generator.items())}
 
 
 def _statuses(session: Session, run_ids: set[int]) -> dict[int, str]:
@@ -116,40 +125,46 @@ def settle_dependents(session: Session, run: Run) -> list[Run]:
     """After `run` reached a final status: release waiting dependents whose dependencies all succeeded, or fail
     them (and, transitively, their own dependents) with a reason that names the run. Returns runs to enqueue.
 
-    Level by level with a few set-based queries per level, not queries per dependent: failing the 2,000
-    students of a cancelled teacher takes milliseconds, so the write lock it holds delays nobody."""
+    Level by level with set-based queries and bulk updates, never statements per dependent: failing the 2,000
+    students of a cancelled teacher is a handful of statements, so the write lock it holds delays nobody."""
     session.flush()
-    released: list[Run] = []
-    frontier = [run]
+    released: list[int] = []
+    # id -> (status, error) of the runs whose dependents are settled next
+    frontier: dict[int, tuple[str, str | None]] = {run.id: (run.status, run.error)}
     while frontier:
-        parents = {r.id: r for r in frontier}
-        dependents = _dependents(session, list(parents))
+        dependents = _waiting_dependents(session, list(frontier))
         if not dependents:
             break
-        statuses = _statuses(session, {d for dep in dependents for d in dependency_ids(dep)})
-        failed: list[Run] = []
-        for dependent in dependents:
-            ended = [
-                parents[d]
-                for d in dependency_ids(dependent)
-                if d in parents and parents[d].status != "succeeded"
-            ]
+        depends = {r: t + ([g] if g else []) for r, (t, g) in dependents.items()}
+        statuses = _statuses(session, {d for deps in depends.values() for d in deps})
+        failures: dict[str, list[int]] = {}  # error message -> runs failed with it
+        for dependent, deps in depends.items():
+            ended = [d for d in deps if d in frontier and frontier[d][0] != "succeeded"]
             if not ended:
-                if all(statuses.get(d) == "succeeded" for d in dependency_ids(dependent)):
-                    dependent.status = "queued"
+                if all(statuses.get(d) == "succeeded" for d in deps):
                     released.append(dependent)
                 continue
             cause = ended[0]
-            role = "generator" if dependent.generator_run_id == cause.id else "teacher"
-            dependent.status = "failed"
-            dependent.error = f"{role} run {cause.id} {cause.status}" + (
-                f": {cause.error}" if cause.error else ""
+            status, error = frontier[cause]
+            role = "generator" if dependents[dependent][1] == cause else "teacher"
+            failures.setdefault(f"{role} run {cause} {status}" + (f": {error}" if error else ""), []).append(
+                dependent
             )
-            dependent.finished_at = utcnow()
-            failed.append(dependent)
-        session.flush()
-        frontier = failed
-    return released
+        now = utcnow()
+        frontier = {}
+        for message, ids in failures.items():
+            for chunk in _chunks(ids):
+                session.execute(
+                    update(Run)
+                    .where(Run.id.in_(chunk))
+                    .values(status="failed", error=message, finished_at=now)
+                )
+            frontier.update(dict.fromkeys(ids, ("failed", message)))
+    runs: list[Run] = []
+    for chunk in _chunks(released):
+        session.execute(update(Run).where(Run.id.in_(chunk)).values(status="queued"))
+        runs += session.scalars(select(Run).where(Run.id.in_(chunk)).order_by(Run.id))
+    return runs
 
 
 def retry_run(session: Session, run_id: int) -> Run:

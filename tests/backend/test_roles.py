@@ -129,3 +129,14 @@ def open_api(settings: Settings) -> Iterator[TestClient]:
 
 def test_insecure_no_auth_accepts_everything(open_api: TestClient) -> None:
     assert open_api.post("/api/v1/experiments", json={"name": "open"}).status_code == 201
+
+
+def test_health_hides_details_from_anonymous_callers_when_reads_need_a_token(settings: Settings) -> None:
+    locked = settings.model_copy(update={"read_requires_auth": True})
+    with TestClient(create_app(locked)) as client:
+        anonymous = client.get("/api/v1/health").json()
+        assert anonymous["status"] == "ok" and anonymous["version"] == ""
+        assert anonymous["database"]["revision"] is None and anonymous["broker"]["detail"] == "ok"
+        assert client.get("/api/v1/runs").status_code == 401
+        full = client.get("/api/v1/health", headers={"Authorization": f"Bearer {settings.api_token}"}).json()
+        assert full["version"] and full["database"]["revision"] == full["database"]["head"]
