@@ -215,9 +215,10 @@ def claim_run(run_id: int, body: ClaimIn, session: SessionDep, request: Request,
 
 
 @router.post("/{run_id}/heartbeat", dependencies=[HolderAuth])
-def heartbeat(run_id: int, session: SessionDep) -> HeartbeatOut:
-    """A running worker's pulse; the answer says whether the user asked to cancel."""
-    run = lifecycle.heartbeat(session, run_id)
+def heartbeat(run_id: int, session: SessionDep, attempt: int | None = None) -> HeartbeatOut:
+    """A running worker's pulse; the answer says whether the user asked to cancel. With `attempt`, 409 when the
+    run has moved on to another attempt (its worker was presumed dead and the run re-queued)."""
+    run = lifecycle.heartbeat(session, run_id, attempt)
     return HeartbeatOut(status=run.status, cancel_requested=run.cancel_requested)  # type: ignore[arg-type]
 
 
@@ -226,6 +227,6 @@ def finish_run(
     run_id: int, body: FinishIn, uow: UnitOfWorkDep, celery: CeleryDep, request: Request
 ) -> RunOut:
     """A worker reports the final status (and the error message of a failure); waiting dependents move on."""
-    run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error)
+    run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error, body.attempt)
     enqueue_released(uow, celery, released)
     return run_out(run, request)

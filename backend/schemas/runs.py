@@ -124,6 +124,9 @@ ERROR_MAX = 20_000
 class FinishIn(BaseModel):
     status: Literal["succeeded", "failed", "cancelled"]
     error: str | None = None
+    attempt: int | None = Field(
+        default=None, description="The attempt the worker ran: refused (409) when the run has moved on since."
+    )
 
     @field_validator("error")
     @classmethod

@@ -49,17 +49,28 @@ def claim_run(
     return run
 
 
-def heartbeat(session: Session, run_id: int) -> Run:
+def _same_attempt(run: Run, attempt: int | None) -> None:
+    if attempt is not None and attempt != run.attempt:
+        raise Conflict(
+            f"run {run.id} is at attempt {run.attempt}; this worker's attempt {attempt} was given up (re-queued)"
+        )
+
+
+def heartbeat(session: Session, run_id: int, attempt: int | None = None) -> Run:
     run = get_run(session, run_id)
+    _same_attempt(run, attempt)
     if run.status != "running":
         raise Conflict(f"run {run_id} is {run.status}, not running")
     run.heartbeat_at = utcnow()
     return run
 
 
-def finish_run(session: Session, run_id: int, status: str, error: str | None) -> tuple[Run, list[Run]]:
+def finish_run(
+    session: Session, run_id: int, status: str, error: str | None, attempt: int | None = None
+) -> tuple[Run, list[Run]]:
     """Record a worker's final status; returns the run and the dependents it released (to enqueue)."""
     run = get_run(session, run_id, lock=True)
+    _same_attempt(run, attempt)
     if run.status != "running":
         raise Conflict(f"run {run_id} is {run.status}; only a running run can finish")
     if status == "succeeded" and run.cancel_requested:

@@ -11,7 +11,7 @@ from backend.models import Metric
 from backend.requeue import LostRunSweeper, broker_task_ids
 from backend.store import lifecycle, metrics, runs
 from tests.backend.store.factories import make_run
-from tests.support import REDIS_URL
+from tests.support import REDIS_URL, digits_spec
 from xclab.settings import Settings
 from xclab.transport import TASK_EXECUTE_RUN, create_celery
 
@@ -73,3 +73,26 @@ def test_redis_queues_are_inspected_too(tmp_path: Path) -> None:
     finally:
         with celery.connection_for_write() as conn:
             conn.default_channel.client.delete(queue)
+
+
+def test_a_presumed_dead_worker_that_comes_back_cannot_report_on_the_new_attempt(
+    api, session: Session
+) -> None:  # type: ignore[no-untyped-def]
+    exp = api.post("/api/v1/experiments", json={"name": "back"}).json()["id"]
+    run_id = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec(epochs=1)}).json()["id"]
+    assert (
+        api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "old", "attempt": 1}).status_code == 200
+    )
+    _, requeued = lifecycle.fail_stale_runs(session, -1, max_attempts=3)
+    session.commit()
+    assert [r.id for r in requeued] == [run_id]
+    assert (
+        api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "new", "attempt": 2}).status_code == 200
+    )
+    stale_beat = api.post(f"/api/v1/runs/{run_id}/heartbeat", params={"attempt": 1})
+    assert stale_beat.status_code == 409 and "attempt 2" in stale_beat.json()["detail"]
+    stale_finish = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded", "attempt": 1})
+    assert stale_finish.status_code == 409
+    assert api.post(f"/api/v1/runs/{run_id}/heartbeat", params={"attempt": 2}).status_code == 200
+    done = api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded", "attempt": 2})
+    assert done.json()["status"] == "succeeded" and done.json()["error"] is None
