@@ -47,9 +47,14 @@ def too_large_detail(limit: int) -> str:
     return f"request body too large: this endpoint accepts at most {limit:,} bytes"
 
 
+def _is_upload(method: str, path: str, prefix: str) -> bool:
+    sub = path[len(prefix) :] if path.startswith(prefix) else path
+    return method == "PUT" and re.match(r"^/runs/[^/]+/artifacts/", sub) is not None
+
+
 def _body_limit(method: str, path: str, prefix: str, artifact_limit: int) -> int:
     sub = path[len(prefix) :] if path.startswith(prefix) else path
-    if method == "PUT" and re.match(r"^/runs/[^/]+/artifacts/", sub):
+    if _is_upload(method, path, prefix):
         return artifact_limit
     for m, pattern, limit in BODY_LIMITS:
         if m == method and pattern.match(sub):
@@ -204,7 +209,13 @@ class RequestGuard:
             return
         content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
         # FastAPI parses a body without a content type as JSON too.
-        if method in {"POST", "PUT", "PATCH"} and ("json" in content_type or not content_type):
+        # An artifact upload is raw bytes of any type, streamed to disk: never buffered here.
+        json_body = "json" in content_type or not content_type
+        if (
+            method in {"POST", "PUT", "PATCH"}
+            and json_body
+            and not _is_upload(method, scope["path"], self.prefix)
+        ):
             body, more, chunks = 0, True, []
             while more:
                 message = await receive()

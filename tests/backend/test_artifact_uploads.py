@@ -62,3 +62,13 @@ def test_a_file_where_a_folder_is_needed_is_409(api: TestClient) -> None:
     assert clash.status_code == 409 and "clashes" in clash.json()["detail"]
     assert api.put(f"/api/v1/runs/{run_id}/artifacts/c/d", content=b"x").status_code == 200
     assert api.put(f"/api/v1/runs/{run_id}/artifacts/c", content=b"y").status_code == 409
+
+
+def test_an_upload_is_raw_bytes_whatever_its_content_type(api: TestClient) -> None:
+    run_id = _run(api)
+    raw = b'{"loss": NaN, "text": "\\u0000"}' + b"x" * 300_000  # would be refused as a JSON body
+    for content_type in ("application/json", None):
+        headers = {"content-type": content_type} if content_type else {}
+        up = api.put(f"/api/v1/runs/{run_id}/artifacts/metrics.json", content=raw, headers=headers)
+        assert up.status_code == 200, up.text
+        assert api.get(f"/api/v1/runs/{run_id}/artifacts/metrics.json").content == raw
