@@ -78,7 +78,7 @@ class GridDefinition(RunDefaults):
     description: str = Field(default="", max_length=20_000)
     task: str
     experiment: str | None = Field(default=None, description="Experiment name; default: the grid's name.")
-    queue: str | None = None
+    queue: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
     teachers: list[EnsembleDef] = Field(default_factory=list)
     generators: list[GeneratorDef] = Field(default_factory=list)
     students: StudentsDef | None = None

@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.errors import Invalid, NotFound, pydantic_errors, spec_errors
+from backend.errors import Invalid, NotFound, field_error, pydantic_errors, spec_errors
 from backend.models import Grid, Run, RunTeacher
 from backend.store.experiments import create_experiment, find_experiment, get_experiment
 from backend.store.lifecycle import RETRYABLE, retry_run
@@ -17,6 +17,7 @@ from xclab.grids import Cell, GridDefinition, expand
 from xclab.spec import MethodSpec, RunSpec, check_spec, resolve_hparams
 
 BATCH = 250  # cells written per transaction
+CELL_KEY_MAX = 300  # the run.cell column
 
 
 def _cell_specs(definition: GridDefinition) -> tuple[list[tuple[Cell, RunSpec]], list[dict[str, Any]]]:
@@ -25,6 +26,15 @@ def _cell_specs(definition: GridDefinition) -> tuple[list[tuple[Cell, RunSpec]],
     issues: list[dict[str, Any]] = []
     specs: list[tuple[Cell, RunSpec]] = []
     for cell in expand(definition):
+        if len(cell.key) > CELL_KEY_MAX:
+            issues.append(
+                field_error(
+                    ("body", "definition", "cells", cell.key[:100]),
+                    f"cell key longer than {CELL_KEY_MAX} characters: use fewer or shorter swept values",
+                    len(cell.key),
+                )
+            )
+            continue
         spec_dict = dict(cell.spec)
         spec_dict["teachers"] = list(range(1, len(cell.teachers) + 1))
         if cell.generator:

@@ -40,3 +40,22 @@ def test_a_grid_past_the_cell_cap_is_422(api: TestClient) -> None:
     response = api.post("/api/v1/grids", json={"definition": grid})
     assert response.status_code == 422 and "at most 2,000" in response.text
     assert api.get("/api/v1/grids").json()["data"] == []
+
+
+def test_a_cell_key_longer_than_its_column_and_a_bad_queue_are_422(api: TestClient) -> None:
+    long_values = [float(f"0.{'1' * 15}{i}") for i in range(20)]
+    grid = {
+        "name": "long",
+        "task": "digits",
+        "teachers": [{"name": "ens", "members": 1, "model": {"name": "small-cnn"}}],
+        "students": {
+            "models": [{"name": "small-cnn"}],
+            "methods": [{"name": "kd", "teachers": "ens", "temperature": long_values, "alpha": [0.5]}],
+        },
+    }
+    grid["students"]["methods"][0]["beta_" + "x" * 280] = [1.0]
+    response = api.post("/api/v1/grids", json={"definition": grid})
+    assert response.status_code == 422 and "cell key longer than 300" in response.text, response.text
+    assert api.get("/api/v1/grids").json()["data"] == []
+    bad_queue = {**grid, "queue": "Q" * 100, "students": {**grid["students"], "methods": [{"name": "erm"}]}}
+    assert api.post("/api/v1/grids", json={"definition": bad_queue}).status_code == 422
