@@ -8,10 +8,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy.exc import DataError, StatementError
 
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
+from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
+from backend.queueing import enqueue_released
+from backend.requeue import LostRunSweeper
 from backend.routes import (
     analytics,
     artifacts,
@@ -22,7 +27,9 @@ from backend.routes import (
     metrics,
     run_count,
     runs,
+    tokens,
     views,
+    whoami,
     workers,
 )
 from backend.store.lifecycle import fail_stale_runs
@@ -36,18 +43,39 @@ API_PREFIX = "/api/v1"
 
 
 async def _sweep_stale_runs(app: FastAPI) -> None:
-    """Fail runs whose worker vanished: the embedded broker never redelivers, and a hung run must not sit forever."""
+    """Runs whose worker vanished are re-queued (up to XCL_MAX_ATTEMPTS attempts) or failed: the embedded broker
+    never redelivers, and a hung run must not sit forever. Queued runs whose broker message is gone are
+    published again (backend.requeue)."""
     settings: Settings = app.state.settings
     interval = max(5.0, settings.heartbeat_timeout_seconds / 4)
+    lost = LostRunSweeper(grace_seconds=max(30.0, 2 * interval))
     while True:
         await asyncio.sleep(interval)
-        try:
-            with unit_of_work(app.state.session_factory) as uow:
-                failed = fail_stale_runs(uow.session, settings.heartbeat_timeout_seconds)
-            if failed:
-                log.warning("failed runs with a silent worker: %s", failed)
-        except Exception:
-            log.exception("stale-run sweep failed")
+        await asyncio.to_thread(_sweep_once, app, settings, lost)
+
+
+def _sweep_once(app: FastAPI, settings: Settings, lost: LostRunSweeper) -> None:
+    celery = app.state.celery
+    try:
+        with unit_of_work(app.state.session_factory) as uow:
+            failed, requeued = fail_stale_runs(
+                uow.session, settings.heartbeat_timeout_seconds, settings.max_attempts
+            )
+            enqueue_released(uow, celery, requeued)
+        if failed:
+            log.warning("failed runs with a silent worker: %s", failed)
+        if requeued:
+            log.warning("re-queued runs with a silent worker: %s", [r.id for r in requeued])
+        with unit_of_work(app.state.session_factory) as uow:
+            republished = lost.sweep(uow.session, celery, settings)
+        if republished:
+            log.warning("republished queued runs missing from the broker: %s", republished)
+    except Exception:
+        log.exception("stale-run sweep failed")
+
+
+def _drop_none(error: dict[str, object]) -> dict[str, object]:
+    return {k: v for k, v in error.items() if v is not None or k == "input"}
 
 
 def create_app(settings: Settings | None = None, *, check_schema: bool = True) -> FastAPI:
@@ -76,10 +104,49 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.session_factory = make_session_factory(engine)
     app.state.celery = create_celery(settings)
     app.state.api_token = settings.resolved_api_token()
+    app.state.auth_disabled = settings.insecure_no_auth
+    if settings.insecure_no_auth:
+        log.warning("AUTHENTICATION IS OFF (insecure_no_auth): anyone who can reach this API can do anything")
 
     @app.exception_handler(StoreError)
     async def store_error(_: Request, exc: StoreError) -> JSONResponse:
         return JSONResponse(status_code=exc.status_code, content={"detail": exc.detail})
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI's own shape, but the offending input quoted safely: NaN or a lone surrogate in an echo is a 500.
+        detail = [{**e, "input": echo(e.get("input")), "ctx": None} for e in exc.errors()]
+        return JSONResponse(status_code=422, content={"detail": [_drop_none(e) for e in detail]})
+
+    @app.exception_handler(BodyTooLarge)
+    async def body_too_large(_: Request, exc: BodyTooLarge) -> JSONResponse:
+        return JSONResponse(status_code=413, content={"detail": too_large_detail(exc.limit)})
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def out_of_range(_: Request, exc: Exception) -> JSONResponse:
+        # The last line of defence behind the request checks: a value the database cannot hold is the client's.
+        log.warning("value refused by the database: %s", exc)
+        return JSONResponse(
+            status_code=422,
+            content={
+                "detail": "a value is out of range for the database (64-bit integers, text without NUL)"
+            },
+        )
+
+    @app.exception_handler(StatementError)
+    async def statement_error(request: Request, exc: StatementError) -> JSONResponse:
+        if isinstance(exc.orig, OverflowError | ValueError):
+            return await out_of_range(request, exc)
+        raise exc
+
+    app.add_middleware(
+        RequestGuard,
+        prefix=API_PREFIX,
+        artifact_limit=settings.max_artifact_bytes,
+        token_for_writes=not settings.insecure_no_auth,
+        token_for_reads=settings.read_requires_auth and not settings.insecure_no_auth,
+    )
 
     for module in (
         health,
@@ -92,6 +159,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         grids,
         views,
         analytics,
+        tokens,
+        whoami,
         workers,
     ):
         app.include_router(module.router, prefix=API_PREFIX)

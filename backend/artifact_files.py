@@ -1,22 +1,34 @@
-"""Artifact files on disk under the artifact root, one folder per run; metadata rows in the database."""
+"""Artifact files on disk under the artifact root, one folder per run; metadata rows in the database.
+
+An upload streams into a temporary file of its own, and only a complete file is renamed over the target, so a
+reader never sees half an artifact. One writer per path: a second concurrent upload to the same path is refused
+(409) instead of interleaving with the first (an OS lock, released even when the API process dies)."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import os
-from collections.abc import AsyncIterator
+import tempfile
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path, PurePosixPath
 
-from backend.errors import invalid
+from backend.errors import Conflict, invalid
 
 CHUNK = 1 << 20
+PATH_MAX = 500  # the artifact.path column
 
 
 def safe_relative_path(path: str) -> PurePosixPath:
     rel = PurePosixPath(path)
-    if not path or rel.is_absolute() or any(part in {"..", ""} for part in rel.parts) or "\\" in path:
+    bad_part = any(part in {"..", ".", ""} or part.startswith(".") for part in path.split("/"))
+    if not path or rel.is_absolute() or bad_part or "\\" in path or "\x00" in path or len(path) > PATH_MAX:
         raise invalid(
-            ("path", "path"), "artifact path must be relative, use '/' separators and contain no '..'", path
+            ("path", "path"),
+            f"artifact path must be relative, at most {PATH_MAX} characters, use '/' separators, and have no "
+            "empty, '.' or '..' parts nor parts starting with '.'",
+            path[:100],
         )
     return rel
 
@@ -25,18 +37,44 @@ def run_folder(root: Path, run_id: int) -> Path:
     return root / "runs" / str(run_id)
 
 
-async def write_stream(target: Path, chunks: AsyncIterator[bytes]) -> tuple[str, int]:
-    """Write to a temporary file then rename, so a reader never sees half an artifact."""
+@contextlib.contextmanager
+def exclusive_writer(target: Path, shown: str) -> Iterator[None]:
+    """Hold the one writer slot of `target`, or raise Conflict at once when another upload holds it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.part")
+    lock_file = target.parent / f".{target.name}.lock"
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Conflict(f"artifact '{shown}' is being uploaded by another request; retry when it is done")
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+async def write_temp(target: Path, chunks: AsyncIterator[bytes]) -> tuple[Path, str, int]:
+    """Stream into a fresh temporary file next to `target`; returns it with its sha256 and size."""
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".part")
+    tmp = Path(name)
     digest, size = hashlib.sha256(), 0
     try:
-        with tmp.open("wb") as fh:
+        with os.fdopen(fd, "wb") as fh:
             async for chunk in chunks:
                 digest.update(chunk)
                 size += len(chunk)
                 fh.write(chunk)
-        tmp.replace(target)
-    finally:
+            fh.flush()
+            os.fsync(fh.fileno())
+    except BaseException:
         tmp.unlink(missing_ok=True)
-    return digest.hexdigest(), size
+        raise
+    return tmp, digest.hexdigest(), size
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()

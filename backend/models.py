@@ -112,6 +112,8 @@ class Run(Base):
     priority: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     worker_host: Mapped[str | None] = mapped_column(String(255), default=None)
     celery_task_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The worker token that claimed the current attempt: only it may heartbeat, report and finish the run.
+    claim_token_id: Mapped[int | None] = mapped_column(Integer, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
     # A researcher's free-text notes; tags live in run_tag so filtering by tag stays indexed.
@@ -223,3 +225,20 @@ class Worker(Base):
     state: Mapped[str] = mapped_column(String(20), default="online")  # online | stopped
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+TOKEN_ROLES = ("admin", "user", "worker")
+
+
+class ApiToken(Base):
+    """A bearer token: only its sha256 is stored, so the table leaks no usable token. Revoked, never deleted,
+    so a run's claim keeps naming the token that made it."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

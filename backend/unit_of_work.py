@@ -9,7 +9,8 @@ Work that needs the rows committed first goes through `commit_then`: publishing 
 work, since a worker may claim the run at once and must find its row. The unit of work commits, runs the action,
 and commits what the action changed (a Celery task id, or the run failed because the broker is down) even when
 the action raises; the error (`BrokerUnavailable`, answered 503) then leaves the route like any other. A route
-calls it when its answer needs the outcome, so the answer shows the state the database now holds.
+calls it when its answer needs the outcome, so the answer shows the state the database now holds. `checkpoint`
+commits mid-route for the artifact upload, so that no transaction stays open while a large body streams in.
 
 In a request the unit of work is a dependency with scope="function": FastAPI runs its exit code, hence the final
 commit, once the route has returned and before the response is sent, so a client's next call (a worker's
@@ -40,6 +41,11 @@ class UnitOfWork:
             self.session.commit()
 
     def commit(self) -> None:
+        self.session.commit()
+
+    def checkpoint(self) -> None:
+        """Commit what is done so far, holding no transaction or row lock afterwards: before a long wait (an
+        upload streaming in), and to make a write durable while an outside resource (a file lock) is held."""
         self.session.commit()
 
     def rollback(self) -> None:

@@ -8,6 +8,7 @@ from cli import rerun, runs, services, stack
 from cli.common import print_api_error
 from cli.db import db_app
 from cli.grids import grid_app
+from cli.tokens import token_app
 from xclab.client import ApiError
 
 app = typer.Typer(
@@ -16,6 +17,7 @@ app = typer.Typer(
 )
 app.add_typer(db_app, name="db")
 app.add_typer(grid_app, name="grid")
+app.add_typer(token_app, name="token")
 for command in (
     services.serve,
     services.worker,

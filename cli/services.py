@@ -15,18 +15,44 @@ from xclab.settings import get_settings
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000) -> None:
-    """Run the REST API (refuses a database that is not migrated)."""
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    insecure_no_auth: Annotated[
+        bool, typer.Option("--insecure-no-auth", help="Accept every request without a token (sandbox only).")
+    ] = False,
+) -> None:
+    """Run the REST API. Refuses a database that is not migrated, and to run without any token unless
+    --insecure-no-auth is given."""
     import uvicorn
 
     from backend.app import create_app
     from backend.db import SchemaOutOfDate
+    from backend.store.tokens import has_live_tokens
 
+    settings = get_settings()
+    if insecure_no_auth:
+        settings = settings.model_copy(update={"insecure_no_auth": True})
     try:
-        api = create_app(get_settings())
+        api = create_app(settings)
     except SchemaOutOfDate as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2)
+    if settings.insecure_no_auth:
+        console.print(
+            "[bold red]WARNING: authentication is OFF.[/bold red] Anyone who can reach "
+            f"{host}:{port} can submit, cancel and overwrite anything. Use this only on a machine of your own."
+        )
+    elif settings.resolved_api_token() is None:
+        with api.state.session_factory() as session:
+            tokens_exist = has_live_tokens(session)
+        if not tokens_exist:
+            console.print(
+                "[red]error:[/red] refusing to serve without a token: set XCL_API_TOKEN (the admin token), or "
+                "create one with `xclab token create --role admin --name me`, or pass --insecure-no-auth "
+                "to accept every request (unsafe)"
+            )
+            raise typer.Exit(2)
     uvicorn.run(api, host=host, port=port, log_level="info")
 
 
@@ -73,7 +99,7 @@ def worker(
     )
 
 
-def dashboard_command(port: int) -> list[str]:
+def dashboard_command(port: int, host: str = "127.0.0.1") -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -82,6 +108,8 @@ def dashboard_command(port: int) -> list[str]:
         str(DASHBOARD_SCRIPT),
         "--server.port",
         str(port),
+        "--server.address",
+        host,
         "--server.headless",
         "true",
         "--browser.gatherUsageStats",
@@ -91,9 +119,15 @@ def dashboard_command(port: int) -> list[str]:
     ]
 
 
-def dashboard(port: Annotated[int | None, typer.Option(help="Default: XCL_DASHBOARD_PORT.")] = None) -> None:
-    """Run the Streamlit dashboard (it talks to the API at XCL_API_URL)."""
-    command = dashboard_command(port or get_settings().dashboard_port)
+def dashboard(
+    port: Annotated[int | None, typer.Option(help="Default: XCL_DASHBOARD_PORT.")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Default: XCL_DASHBOARD_HOST (127.0.0.1, this machine only).")
+    ] = None,
+) -> None:
+    """Run the Streamlit dashboard (it talks to the API at XCL_API_URL; visitors log in with a user token)."""
+    settings = get_settings()
+    command = dashboard_command(port or settings.dashboard_port, host or settings.dashboard_host)
     # Become Streamlit rather than wait on it: stopping `xclab dashboard` (Ctrl-C, SIGTERM, a process manager)
     # then stops the server itself, never leaving an orphan on the port.
     os.execv(command[0], command)

@@ -17,6 +17,7 @@ from cli.common import console, open_client
 from cli.grids import follow_grid, grid_definition, print_grid
 from cli.local_worker import lower_priority, worker_env
 from cli.services import dashboard_command
+from cli.tokens import issue_token
 from xclab.client import ApiClient, ApiError
 from xclab.grids import builtin_grids
 from xclab.settings import Settings, get_settings
@@ -36,6 +37,7 @@ class Stack:
     def __init__(self, settings: Settings, port: int, dashboard_port: int, concurrency: int = 1) -> None:
         self.settings, self.port, self.dashboard_port = settings, port, dashboard_port
         self.concurrency = concurrency
+        self.user_token = ""
         self.procs: list[tuple[str, subprocess.Popen[bytes]]] = []
 
     def start(self) -> str:
@@ -47,12 +49,24 @@ class Stack:
         self.settings.home.mkdir(parents=True, exist_ok=True)
         upgrade(self.settings.resolved_database_url)
         token = self.settings.ensure_api_token()
+        # Least privilege: the worker gets a worker token, the dashboard none (its visitors log in with a user
+        # token); the admin token stays with the API and whoever started the stack.
+        worker_token = issue_token(self.settings, "xclab-up worker", "worker", replace=True)
+        self.user_token = issue_token(self.settings, "xclab-up dashboard", "user", replace=True)
+        user_file = self.settings.home / "user-token"
+        user_file.write_text(self.user_token + "\n")
+        user_file.chmod(0o600)
         api_url = f"http://127.0.0.1:{self.port}"
         env = {
             **os.environ,
             "XCL_API_URL": api_url,
             "XCL_API_TOKEN": token,
             "XCL_HOME": str(self.settings.home),
+        }
+        roles = {
+            "api": env,
+            "worker": {**env, "XCL_API_TOKEN": worker_token},
+            "dashboard": {k: v for k, v in env.items() if k != "XCL_API_TOKEN"},
         }
         logs = self.settings.home / "logs"
         logs.mkdir(exist_ok=True)
@@ -69,7 +83,9 @@ class Stack:
                     name,
                     subprocess.Popen(
                         cmd,
-                        env=worker_env(env, os.cpu_count() or 1, self.concurrency) if is_worker else env,
+                        env=worker_env(roles[name], os.cpu_count() or 1, self.concurrency)
+                        if is_worker
+                        else roles[name],
                         stdout=log,
                         stderr=subprocess.STDOUT,
                         start_new_session=True,
@@ -113,12 +129,13 @@ class Stack:
                 proc.wait()
 
 
-def _print_stack(settings: Settings, token: str, port: int, dashboard_port: int) -> None:
+def _print_stack(settings: Settings, token: str, port: int, dashboard_port: int, user_token: str) -> None:
     console.print(f"[bold green]XCL Lab is up[/bold green] (data in {settings.home.resolve()})")
     console.print(f"  API        http://127.0.0.1:{port}/api/v1   docs: http://127.0.0.1:{port}/docs")
-    console.print(f"  dashboard  http://127.0.0.1:{dashboard_port}")
+    console.print(f"  dashboard  http://127.0.0.1:{dashboard_port}   (local only)")
+    console.print(f"  log in     {user_token}   (a user token; also in {settings.home / 'user-token'})")
     console.print(
-        f"  API token  {token}   (stored in {settings.token_file}; send as 'Authorization: Bearer <token>')"
+        f"  admin      {token}   (stored in {settings.token_file}; keep it out of browsers and workers)"
     )
     console.print("  logs       " + str(settings.home / "logs") + "   — Ctrl-C stops everything")
 
@@ -129,7 +146,7 @@ def up(port: int = 8000, dashboard_port: int = 8501) -> None:
     stack = Stack(settings, port, dashboard_port)
     try:
         token = stack.start()
-        _print_stack(settings, token, port, dashboard_port)
+        _print_stack(settings, token, port, dashboard_port, stack.user_token)
         while True:
             stack.check_alive()
             time.sleep(1)
@@ -154,7 +171,7 @@ def demo(
     stack = Stack(settings, port, dashboard_port, concurrency or max(1, os.cpu_count() or 1))
     try:
         token = stack.start()
-        _print_stack(settings, token, port, dashboard_port)
+        _print_stack(settings, token, port, dashboard_port, stack.user_token)
         settings = settings.model_copy(update={"api_url": f"http://127.0.0.1:{port}", "api_token": token})
         started = time.monotonic()
         with open_client(settings) as client:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from dashboard.auth import session_token
 from xclab.client import ApiClient
 from xclab.settings import get_settings
 
@@ -22,7 +23,11 @@ def _api_for(url: str, token: str | None) -> ApiClient:
     return ApiClient(url, token, timeout=15.0, connect_timeout=3.0, retry_seconds=0)
 
 
+def api_url() -> str:
+    return get_settings().api_url.rstrip("/")
+
+
 def get_api() -> ApiClient:
-    """The client for the configured API (XCL_API_URL, and XCL_API_TOKEN or the token `xclab up` stored)."""
-    settings = get_settings()
-    return _api_for(settings.api_url.rstrip("/"), settings.resolved_api_token())
+    """The client for the configured API (XCL_API_URL) with this browser session's login token: never a token
+    of the dashboard process (no XCL_API_TOKEN, no stored admin token), see dashboard/auth.py."""
+    return _api_for(api_url(), session_token())

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.api import get_api
+from dashboard.api import api_url, get_api
+from dashboard.auth import login_sidebar
 from dashboard.notify import notifications
 from dashboard.ui import GRIDS_PAGE, LAUNCH_PAGE, RUN_PAGE, RUNS_PAGE
 
@@ -26,6 +27,7 @@ pages = [
     st.Page("app_pages/fleet.py", title="Fleet", icon=":material/dns:"),
 ]
 page = st.navigation(pages)
+login_sidebar(api_url())
 st.sidebar.caption(f"API: {get_api().url}")
 # Live refresh reruns a fragment every few seconds; Streamlit's "Running... Stop" badge would flicker each time.
 st.html("<style>[data-testid='stStatusWidget'] {visibility: hidden;}</style>")

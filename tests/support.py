@@ -141,7 +141,11 @@ class Stack:
 
 
 def start_stack(
-    home: Path, database_url: str | None = None, broker_url: str | None = None, workers: int = 0
+    home: Path,
+    database_url: str | None = None,
+    broker_url: str | None = None,
+    workers: int = 0,
+    extra_env: dict[str, str] | None = None,
 ) -> Stack:
     """Migrate, start `xclab serve` on a free port and wait for health; optionally start workers."""
     port = free_port()
@@ -150,6 +154,7 @@ def start_stack(
         "XCL_API_TOKEN": token,
         "XCL_API_URL": f"http://127.0.0.1:{port}",
         "XCL_HEARTBEAT_SECONDS": "0.5",
+        **(extra_env or {}),
     }
     if database_url:
         overrides["XCL_DATABASE_URL"] = database_url

@@ -23,16 +23,16 @@ PREDICTIONS_ARTIFACT = "predictions/test.json"
 class Heartbeat(threading.Thread):
     """Pings the API in the background; sets `cancelled` when the user asked to stop the run."""
 
-    def __init__(self, client: ApiClient, run_id: int, interval: float) -> None:
+    def __init__(self, client: ApiClient, run_id: int, interval: float, attempt: int | None = None) -> None:
         super().__init__(name=f"heartbeat-{run_id}", daemon=True)
-        self.client, self.run_id, self.interval = client, run_id, interval
+        self.client, self.run_id, self.interval, self.attempt = client, run_id, interval, attempt
         self.cancelled = threading.Event()
         self._halt = threading.Event()
 
     def run(self) -> None:
         while not self._halt.wait(self.interval):
             try:
-                answer = self.client.heartbeat_run(self.run_id)
+                answer = self.client.heartbeat_run(self.run_id, self.attempt)
             except ApiError as exc:
                 if exc.status_code == 409:  # no longer running on the server: stop working on it
                     self.cancelled.set()
@@ -58,13 +58,13 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
                 log.info("run %s not executed: %s", run_id, exc.detail)
                 return "skipped"
             raise
-        heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds)
+        heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds, run["attempt"])
         heartbeat.start()
         try:
             status, error = _train_and_report(client, run, settings, heartbeat)
         finally:
             heartbeat.stop()
-        client.finish_run(run_id, status, error)
+        client.finish_run(run_id, status, error, run["attempt"])
         return status
 
 

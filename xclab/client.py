@@ -59,6 +59,10 @@ class ApiClient:
     def health(self) -> dict[str, Any]:
         return self._http.json("GET", "/health")
 
+    def whoami(self) -> dict[str, Any]:
+        """{role, name, auth} of this client's token (401 when it is missing or wrong)."""
+        return self._http.json("GET", "/whoami")
+
     def get_catalog(self) -> dict[str, Any]:
         return self._http.json("GET", "/catalog")
 
@@ -176,17 +180,23 @@ class ApiClient:
                 return run
             raise
 
-    def heartbeat_run(self, run_id: int) -> dict[str, Any]:
-        """{status, cancel_requested}; 409 when the run is no longer running."""
-        return self._http.json("POST", f"/runs/{run_id}/heartbeat", idempotent=True)
+    def heartbeat_run(self, run_id: int, attempt: int | None = None) -> dict[str, Any]:
+        """{status, cancel_requested}; 409 when the run is no longer running (at this attempt)."""
+        params = {"attempt": attempt} if attempt is not None else None
+        return self._http.json("POST", f"/runs/{run_id}/heartbeat", params=params, idempotent=True)
 
-    def finish_run(self, run_id: int, status: str, error: str | None = None) -> dict[str, Any]:
+    def finish_run(
+        self, run_id: int, status: str, error: str | None = None, attempt: int | None = None
+    ) -> dict[str, Any]:
         """Report the final status. A repeat after a lost answer is refused (the run is no longer running);
         the run is then read back and counts as finished when it holds the status sent (or cancelled, which a
         success becomes when the user asked to cancel)."""
         try:
             return self._http.json(
-                "POST", f"/runs/{run_id}/finish", json={"status": status, "error": error}, idempotent=True
+                "POST",
+                f"/runs/{run_id}/finish",
+                json={"status": status, "error": error, "attempt": attempt},
+                idempotent=True,
             )
         except ApiError as exc:
             if exc.status_code != 409 or exc.attempts < 2:

@@ -4,16 +4,21 @@ parameter sweeps), expanded into cells with teacher -> student dependencies. Tor
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from xclab.catalog import TASKS
 from xclab.spec import MethodSpec, ModelSpec
 
 BUILTIN_PACKAGE = "xclab.builtin_grids"
+# Cells one grid may hold: creating, listing and cancelling a grid stay well under a second per thousand cells;
+# larger studies are several grids. Documented in docs/reliability.md.
+MAX_GRID_CELLS = 2_000
 
 
 class RunDefaults(BaseModel):
@@ -56,6 +61,10 @@ class StudentMethod(BaseModel):
     def swept_keys(self) -> list[str]:
         return sorted(k for k, v in (self.model_extra or {}).items() if isinstance(v, list))
 
+    def sweep_size(self) -> int:
+        """len(self.sweeps()), without building the cartesian product."""
+        return math.prod(len(v) for v in (self.model_extra or {}).values() if isinstance(v, list))
+
 
 class StudentsDef(RunDefaults):
     models: list[ModelSpec] = Field(min_length=1)
@@ -66,16 +75,23 @@ class StudentsDef(RunDefaults):
 
 class GridDefinition(RunDefaults):
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: str = Field(default="", max_length=20_000)
     task: str
     experiment: str | None = Field(default=None, description="Experiment name; default: the grid's name.")
-    queue: str | None = None
+    queue: str | None = Field(default=None, pattern=r"^[a-z0-9_-]{1,64}$")
     priority: int = Field(
         default=0, ge=0, le=9, description="Of every run of the grid: 0 to 9 (most urgent)."
     )
     teachers: list[EnsembleDef] = Field(default_factory=list)
     generators: list[GeneratorDef] = Field(default_factory=list)
     students: StudentsDef | None = None
+
+    @field_validator("task")
+    @classmethod
+    def _known_task(cls, task: str) -> str:
+        if task not in TASKS:
+            raise ValueError(f"unknown task '{task}'; allowed: {', '.join(sorted(TASKS))}")
+        return task
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GridDefinition:
@@ -94,7 +110,25 @@ class GridDefinition(RunDefaults):
                     f"student method '{method.name}' names generator '{method.generator}', but the grid defines "
                     f"generators: {sorted(generators) or 'none'}"
                 )
+        cells = cell_count(self)
+        if cells == 0:
+            raise ValueError("the grid has no cells: give it teachers, generators or students")
+        if cells > MAX_GRID_CELLS:
+            raise ValueError(
+                f"the grid expands to {cells:,} cells; at most {MAX_GRID_CELLS:,} are accepted: split it into "
+                "several grids (fewer seeds, widths or swept values each)"
+            )
         return self
+
+
+def cell_count(grid: GridDefinition) -> int:
+    """How many cells `expand` would make, computed without making them."""
+    count = sum(e.members for e in grid.teachers) + len(grid.generators)
+    if grid.students is not None:
+        s = grid.students
+        models = len(s.models) * (len(s.widths) if s.widths else 1)
+        count += sum(m.sweep_size() for m in s.methods) * models * len(s.seeds)
+    return count
 
 
 @dataclass

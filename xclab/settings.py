@@ -33,13 +33,24 @@ class Settings(BaseSettings):
         default=120.0,
         description="How long workers and the CLI retry a request that is safe to repeat (rides out API restarts).",
     )
+    insecure_no_auth: bool = Field(
+        default=False,
+        description="Accept every request without a token (a local sandbox only; never exposed).",
+    )
     read_requires_auth: bool = Field(default=False, description="Require the token for reads too.")
+    max_artifact_bytes: int = Field(
+        default=2 * 1024**3, description="Largest artifact upload accepted (bytes); larger ones get 413."
+    )
     default_queue: str = Field(default="cpu", description="Queue for runs that do not name one.")
     heartbeat_seconds: float = Field(
         default=2.0, description="How often a worker heartbeats and checks for cancel."
     )
     heartbeat_timeout_seconds: float = Field(
-        default=300.0, description="A running run silent this long is failed."
+        default=300.0,
+        description="A running run silent this long is re-queued, or failed after max_attempts.",
+    )
+    max_attempts: int = Field(
+        default=3, ge=1, description="Attempts a run gets in all when its worker dies (1: fail at once)."
     )
     visibility_timeout_seconds: int = Field(
         default=7 * 24 * 3600, description="Redis redelivery timeout (> longest run)."
@@ -61,6 +72,10 @@ class Settings(BaseSettings):
         description="The GPUs a worker reports, as JSON [{index, name, memory_mb}]; default: from nvidia-smi.",
     )
     dashboard_port: int = 8501
+    dashboard_host: str = Field(
+        default="127.0.0.1",
+        description="Interface the dashboard listens on (0.0.0.0 exposes it to the network).",
+    )
     data_root: Path = Field(default=Path("data"), description="Where the real datasets live.")
     cache_dir: Path | None = Field(
         default=None,

@@ -246,6 +246,8 @@ def _check_overrides(spec: RunSpec) -> list[SpecIssue]:
         resolved = resolve_hparams(spec)
     except KeyError:  # unknown task, recipe or method (reported above): check the overrides alone
         resolved = dict(spec.overrides)
+    # The overrides' own values, even one the `epochs` shortcut hides: whatever the spec stores must be valid.
+    resolved.update(spec.overrides)
     for problem in _problems(Hparams, {k: v for k, v in resolved.items() if k not in unknown}):
         if problem.field is None:
             issues.append(SpecIssue(("overrides",), problem.msg, spec.overrides))

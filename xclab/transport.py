@@ -6,8 +6,12 @@ Celery but no task code, so the API never loads the training engine."""
 from __future__ import annotations
 
 from celery import Celery
+from kombu.transport import TRANSPORT_ALIASES
 
 from xclab.settings import Settings, get_settings
+
+# filesystem:// uses the hardened channel (xclab.fs_broker): a bad message file is dropped, not fatal.
+TRANSPORT_ALIASES["filesystem"] = "xclab.fs_broker:Transport"
 
 TASK_EXECUTE_RUN = "xclab.execute_run"
 QUEUES = ("gpu", "cpu")

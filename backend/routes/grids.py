@@ -65,7 +65,9 @@ def grid_summary(grid: Grid, counts: dict[str, int]) -> GridOut:
 def create_grid(body: GridCreate, uow: UnitOfWorkDep, celery: CeleryDep, settings: SettingsDep) -> GridOut:
     """Expand a grid definition into runs: teachers and generators start at once, students wait for them."""
     session = uow.session
-    grid, ready = grid_store.create_grid(session, body.definition, body.experiment_id, settings.default_queue)
+    grid, ready = grid_store.create_grid(
+        session, body.definition, body.experiment_id, settings.default_queue, between_batches=uow.checkpoint
+    )
     enqueue_released(uow, celery, ready)
     return grid_out(grid, grid_store.grid_runs(session, grid.id))
 

@@ -5,14 +5,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 
-from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.deps import ReadAuth, ReporterAuth, SessionDep
 from backend.schemas.metrics import MetricHistory, MetricKeys, MetricsIn, MetricsWritten
 from backend.store import metrics as metric_store
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
-@router.post("", dependencies=[WriteAuth])
+@router.post("", dependencies=[ReporterAuth])
 def log_metrics(run_id: int, body: MetricsIn, session: SessionDep) -> MetricsWritten:
     """Write a batch of points; idempotent: a (key, step) written again is stored once (last value wins)."""
     points = [metric_store.MetricPoint(m.key, m.step, m.value, m.wall_time) for m in body.metrics]

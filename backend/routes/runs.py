@@ -4,7 +4,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
 
-from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
+from backend.deps import (
+    CallerDep,
+    CeleryDep,
+    HolderAuth,
+    ReadAuth,
+    SessionDep,
+    SettingsDep,
+    UnitOfWorkDep,
+    WriteAuth,
+)
 from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
 from backend.schemas.runs import (
@@ -227,30 +236,33 @@ def compare_reproduction(run_id: int, other_id: int, session: SessionDep) -> Rep
 # the answer is sent, so the worker's next call (heartbeat, metrics, finish) already sees what this one wrote.
 
 
-@router.post("/{run_id}/claim", dependencies=[WriteAuth])
-def claim_run(run_id: int, body: ClaimIn, session: SessionDep, request: Request) -> RunOut:
-    """A worker takes a queued run (409 when it was cancelled or taken)."""
-    return run_out(lifecycle.claim_run(session, run_id, body.worker_host, body.attempt), request)
+@router.post("/{run_id}/claim")
+def claim_run(run_id: int, body: ClaimIn, session: SessionDep, request: Request, caller: CallerDep) -> RunOut:
+    """A worker takes a queued run (409 when it was cancelled or taken); from then on only this worker token may
+    heartbeat, report on and finish it."""
+    run = lifecycle.claim_run(session, run_id, body.worker_host, body.attempt, token_id=caller.token_id)
+    return run_out(run, request)
 
 
-@router.post("/{run_id}/heartbeat", dependencies=[WriteAuth])
-def heartbeat(run_id: int, session: SessionDep) -> HeartbeatOut:
-    """A running worker's pulse; the answer says whether the user asked to cancel."""
-    run = lifecycle.heartbeat(session, run_id)
+@router.post("/{run_id}/heartbeat", dependencies=[HolderAuth])
+def heartbeat(run_id: int, session: SessionDep, attempt: int | None = None) -> HeartbeatOut:
+    """A running worker's pulse; the answer says whether the user asked to cancel. With `attempt`, 409 when the
+    run has moved on to another attempt (its worker was presumed dead and the run re-queued)."""
+    run = lifecycle.heartbeat(session, run_id, attempt)
     return HeartbeatOut(status=run.status, cancel_requested=run.cancel_requested)  # type: ignore[arg-type]
 
 
-@router.post("/{run_id}/finish", dependencies=[WriteAuth])
+@router.post("/{run_id}/finish", dependencies=[HolderAuth])
 def finish_run(
     run_id: int, body: FinishIn, uow: UnitOfWorkDep, celery: CeleryDep, request: Request
 ) -> RunOut:
     """A worker reports the final status (and the error message of a failure); waiting dependents move on."""
-    run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error)
+    run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error, body.attempt)
     enqueue_released(uow, celery, released)
     return run_out(run, request)
 
 
-@router.put("/{run_id}/environment", dependencies=[WriteAuth])
+@router.put("/{run_id}/environment", dependencies=[HolderAuth])
 def put_environment(
     run_id: int,
     session: SessionDep,

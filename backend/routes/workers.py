@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from backend.deps import ReadAuth, SessionDep, SettingsDep, WriteAuth
+from backend.deps import ReadAuth, SessionDep, SettingsDep, WorkerAuth
 from backend.schemas.workers import WorkerOut, WorkerReport, WorkersPage
 from backend.store import workers as worker_store
 
@@ -13,7 +13,7 @@ router = APIRouter(prefix="/workers", tags=["workers"])
 WorkerName = Path(min_length=1, max_length=200, pattern=r"^[\w.@:+-]+$", description="The Celery node name.")
 
 
-@router.put("/{name}", dependencies=[WriteAuth])
+@router.put("/{name}", dependencies=[WorkerAuth])
 def report_worker(
     name: str = WorkerName, *, body: WorkerReport, session: SessionDep, settings: SettingsDep
 ) -> WorkerOut:

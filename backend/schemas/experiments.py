@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 class ExperimentCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str = Field(min_length=1, max_length=200)
-    description: str = ""
+    description: str = Field(default="", max_length=20_000)
 
 
 class ExperimentOut(BaseModel):

@@ -127,9 +127,21 @@ class ClaimIn(BaseModel):
     attempt: int | None = None
 
 
+ERROR_MAX = 20_000
+
+
 class FinishIn(BaseModel):
     status: Literal["succeeded", "failed", "cancelled"]
     error: str | None = None
+    attempt: int | None = Field(
+        default=None, description="The attempt the worker ran: refused (409) when the run has moved on since."
+    )
+
+    @field_validator("error")
+    @classmethod
+    def _clip(cls, error: str | None) -> str | None:
+        # Clipped, not refused: a worker's long traceback must never keep it from reporting the failure.
+        return error if error is None or len(error) <= ERROR_MAX else error[: ERROR_MAX - 3] + "..."
 
 
 class HeartbeatOut(BaseModel):

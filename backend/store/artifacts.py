@@ -7,12 +7,12 @@ from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
 from backend.models import Artifact, utcnow
-from backend.store.runs import require_run
+from backend.store.lifecycle import require_open_run
 
 
 def record_artifact(session: Session, run_id: int, path: str, kind: str, sha256: str, size: int) -> Artifact:
-    """Record an uploaded file; uploading the same path again replaces the record."""
-    require_run(session, run_id)
+    """Record an uploaded file; uploading the same path again replaces the record. A finished run is final."""
+    require_open_run(session, run_id)
     artifact = session.scalars(
         select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
     ).first()

@@ -2,27 +2,127 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.errors import Invalid, NotFound, pydantic_errors, spec_errors
-from backend.models import Grid, Run
+from backend.errors import Invalid, NotFound, field_error, pydantic_errors, spec_errors
+from backend.models import Grid, Run, RunTeacher
 from backend.store.experiments import create_experiment, find_experiment, get_experiment
 from backend.store.lifecycle import RETRYABLE, retry_run
-from backend.store.runs import create_run
-from xclab.grids import GridDefinition, expand
-from xclab.spec import RunSpec, check_spec
+from backend.store.runs import gpu_queue
+from backend.store.workers import placement_problem
+from xclab.grids import Cell, GridDefinition, expand
+from xclab.spec import MethodSpec, RunSpec, check_spec, resolve_hparams
+
+BATCH = 250  # cells written per transaction
+CELL_KEY_MAX = 300  # the run.cell column
+
+
+def _cell_specs(definition: GridDefinition) -> tuple[list[tuple[Cell, RunSpec]], list[dict[str, Any]]]:
+    """Every cell's spec, checked against the catalog before anything is written (teacher and generator ids are
+    placeholders here: they are runs of this grid, made before their dependents)."""
+    issues: list[dict[str, Any]] = []
+    specs: list[tuple[Cell, RunSpec]] = []
+    for cell in expand(definition):
+        if len(cell.key) > CELL_KEY_MAX:
+            issues.append(
+                field_error(
+                    ("body", "definition", "cells", cell.key[:100]),
+                    f"cell key longer than {CELL_KEY_MAX} characters: use fewer or shorter swept values",
+                    len(cell.key),
+                )
+            )
+            continue
+        spec_dict = dict(cell.spec)
+        spec_dict["teachers"] = list(range(1, len(cell.teachers) + 1))
+        if cell.generator:
+            spec_dict["method"] = {**spec_dict["method"], "generator_run": 1}
+        prefix = ("body", "definition", "cells", cell.key)
+        try:
+            spec = RunSpec.model_validate(spec_dict)
+        except ValidationError as exc:
+            issues += pydantic_errors(exc, prefix)
+            continue
+        problems = check_spec(spec)
+        if problems:
+            issues += spec_errors(problems, prefix)
+            continue
+        specs.append((cell, spec))
+    return specs, issues
+
+
+def _grid_run(
+    grid: Grid,
+    experiment_id: int,
+    cell: Cell,
+    spec: RunSpec,
+    run_ids: dict[str, int],
+    queue: str,
+    priority: int,
+) -> Run:
+    teachers = [run_ids[t] for t in cell.teachers]
+    method = spec.method
+    if cell.generator:
+        method = MethodSpec.model_validate({**method.model_dump(), "generator_run": run_ids[cell.generator]})
+    spec = spec.model_copy(update={"teachers": teachers, "method": method})
+    run = Run(
+        grid_id=grid.id,
+        cell=cell.key,
+        generator_run_id=spec.method.params.get("generator_run"),
+        experiment_id=experiment_id,
+        spec=spec.model_dump(mode="json"),
+        hparams=resolve_hparams(spec),
+        task=spec.task,
+        method=spec.method.name,
+        model=spec.model.name,
+        # Its dependencies are runs of this grid, all new: a cell with any waits for them.
+        status="waiting" if teachers or cell.generator else "queued",
+        queue=gpu_queue(spec, queue),
+        priority=priority,
+    )
+    run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(teachers)]
+    return run
+
+
+def _placement_issues(
+    session: Session, specs: list[tuple[Cell, RunSpec]], queue: str
+) -> list[dict[str, Any]]:
+    """One error per distinct GPU request that no known worker can hold (checked once, not per cell)."""
+    issues: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for cell, spec in specs:
+        r = spec.resources
+        key = (gpu_queue(spec, queue), r.gpus, r.gpu_kind, r.min_gpu_memory_mb)
+        if key in seen:
+            continue
+        seen.add(key)
+        problem = placement_problem(session, *key)
+        if problem:
+            loc = ("body", "definition", "cells", cell.key, "resources", "gpus")
+            issues.append(field_error(loc, problem, r.gpus))
+    return issues
 
 
 def create_grid(
-    session: Session, definition: GridDefinition, experiment_id: int | None, queue: str
+    session: Session,
+    definition: GridDefinition,
+    experiment_id: int | None,
+    queue: str,
+    between_batches: Callable[[], None] = lambda: None,
 ) -> tuple[Grid, list[Run]]:
     """Expand a grid into runs (dependencies first); returns the grid and the runs ready to enqueue now.
 
-    Every cell is checked before anything is kept: one bad cell refuses the grid, naming each bad cell."""
+    Every cell is checked before anything is written: one bad cell refuses the grid, naming each bad cell. The
+    runs are then written BATCH cells at a time, `between_batches` (the unit of work's checkpoint) running after
+    each, so a 2,000-cell grid never holds the database's write lock for long."""
+    specs, issues = _cell_specs(definition)
+    issues += _placement_issues(session, specs, definition.queue or queue)
+    if issues:
+        raise Invalid(issues)
     if experiment_id is None:
         name = definition.experiment or definition.name
         experiment = find_experiment(session, name) or create_experiment(
@@ -35,38 +135,31 @@ def create_grid(
     )
     session.add(grid)
     session.flush()
-    issues: list[dict[str, Any]] = []
     run_ids: dict[str, int] = {}
-    created: list[Run] = []
-    for cell in expand(definition):
-        spec_dict = dict(cell.spec)
-        spec_dict["teachers"] = [run_ids[t] for t in cell.teachers if t in run_ids]
-        if cell.generator and cell.generator in run_ids:
-            spec_dict["method"] = {**spec_dict["method"], "generator_run": run_ids[cell.generator]}
-        prefix = ("body", "definition", "cells", cell.key)
-        try:
-            spec = RunSpec.model_validate(spec_dict)
-        except ValidationError as exc:
-            issues += pydantic_errors(exc, prefix)
-            continue
-        problems = check_spec(spec)
-        if problems:
-            issues += spec_errors(problems, prefix)
-            continue
-        run = create_run(
-            session,
-            experiment.id,
-            spec,
-            definition.queue or queue,
-            grid_id=grid.id,
-            cell=cell.key,
-            priority=definition.priority,
+    ready: list[Run] = []
+    pending: list[tuple[str, Run]] = []
+
+    def flush_pending() -> None:
+        session.flush()
+        for key, run in pending:
+            run_ids[key] = run.id
+            if run.status == "queued":
+                ready.append(run)
+        pending.clear()
+
+    for n, (cell, spec) in enumerate(specs, 1):
+        if any(k not in run_ids for k in [*cell.teachers, *([cell.generator] if cell.generator else [])]):
+            flush_pending()  # its teachers or generator were added in this batch: they need their ids now
+        run = _grid_run(
+            grid, experiment.id, cell, spec, run_ids, definition.queue or queue, definition.priority
         )
-        run_ids[cell.key] = run.id
-        created.append(run)
-    if issues:
-        raise Invalid(issues)  # the unit of work rolls back the grid and the cells created so far
-    return grid, [r for r in created if r.status == "queued"]
+        pending.append((cell.key, run))
+        session.add(pending[-1][1])
+        if n % BATCH == 0:
+            flush_pending()
+            between_batches()
+    flush_pending()
+    return grid, ready
 
 
 def get_grid(session: Session, grid_id: int) -> Grid:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
-from backend.errors import Conflict
+from backend.errors import Conflict, NotFound
 from backend.models import FINAL_STATUSES, Run, RunTeacher, utcnow
 from backend.store.runs import dependency_ids, get_run
 
@@ -21,8 +21,21 @@ from backend.store.runs import dependency_ids, get_run
 RETRYABLE = frozenset({"failed", "cancelled"})
 
 
-def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | None) -> Run:
-    """A worker takes a queued run. Refused when the run was cancelled, or already taken by another attempt."""
+def require_open_run(session: Session, run_id: int) -> None:
+    """Refuse writes (metrics, artifacts) to a run that has ended: its record is final. Locks the run's row so a
+    concurrent finish cannot slip between this check and the write."""
+    status = session.scalar(select(Run.status).where(Run.id == run_id).with_for_update())
+    if status is None:
+        raise NotFound(f"run {run_id} not found")
+    if status in FINAL_STATUSES:
+        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
+
+
+def claim_run(
+    session: Session, run_id: int, worker_host: str, attempt: int | None, token_id: int | None = None
+) -> Run:
+    """A worker takes a queued run. Refused when the run was cancelled, or already taken by another attempt.
+    `token_id`: the worker token claiming it (None for the admin token), the only one to report on it after."""
     run = get_run(session, run_id, lock=True)
     if attempt is not None and attempt != run.attempt:
         raise Conflict(f"run {run_id} is at attempt {run.attempt}; this delivery was for attempt {attempt}")
@@ -30,22 +43,34 @@ def claim_run(session: Session, run_id: int, worker_host: str, attempt: int | No
         raise Conflict(f"run {run_id} is {run.status}, not queued; nothing to do")
     run.status = "running"
     run.worker_host = worker_host
+    run.claim_token_id = token_id
     run.started_at = run.heartbeat_at = utcnow()
     run.finished_at = None
     return run
 
 
-def heartbeat(session: Session, run_id: int) -> Run:
+def _same_attempt(run: Run, attempt: int | None) -> None:
+    if attempt is not None and attempt != run.attempt:
+        raise Conflict(
+            f"run {run.id} is at attempt {run.attempt}; this worker's attempt {attempt} was given up (re-queued)"
+        )
+
+
+def heartbeat(session: Session, run_id: int, attempt: int | None = None) -> Run:
     run = get_run(session, run_id)
+    _same_attempt(run, attempt)
     if run.status != "running":
         raise Conflict(f"run {run_id} is {run.status}, not running")
     run.heartbeat_at = utcnow()
     return run
 
 
-def finish_run(session: Session, run_id: int, status: str, error: str | None) -> tuple[Run, list[Run]]:
+def finish_run(
+    session: Session, run_id: int, status: str, error: str | None, attempt: int | None = None
+) -> tuple[Run, list[Run]]:
     """Record a worker's final status; returns the run and the dependents it released (to enqueue)."""
     run = get_run(session, run_id, lock=True)
+    _same_attempt(run, attempt)
     if run.status != "running":
         raise Conflict(f"run {run_id} is {run.status}; only a running run can finish")
     if status == "succeeded" and run.cancel_requested:
@@ -69,38 +94,88 @@ def request_cancel(session: Session, run_id: int) -> tuple[Run, list[Run]]:
     return run, []
 
 
-def _dependents(session: Session, run_id: int) -> list[Run]:
-    students = select(RunTeacher.student_id).where(RunTeacher.teacher_id == run_id)
-    return list(
-        session.scalars(
-            select(Run)
-            .where(Run.status == "waiting", or_(Run.id.in_(students), Run.generator_run_id == run_id))
-            .options(selectinload(Run.teacher_links))
+CHUNK = 500  # ids per IN (...) list
+
+
+def _chunks(ids: list[int]) -> list[list[int]]:
+    return [ids[i : i + CHUNK] for i in range(0, len(ids), CHUNK)]
+
+
+def _waiting_dependents(session: Session, parent_ids: list[int]) -> dict[int, tuple[list[int], int | None]]:
+    """Waiting runs with a teacher or generator among `parent_ids` (rows locked) -> (their teachers in spec
+    order, their generator). Columns only: no spec or hparams JSON is loaded."""
+    generator: dict[int, int | None] = {}
+    for chunk in _chunks(parent_ids):
+        students = select(RunTeacher.student_id).where(RunTeacher.teacher_id.in_(chunk))
+        rows = session.execute(
+            select(Run.id, Run.generator_run_id)
+            .where(Run.status == "waiting", or_(Run.id.in_(students), Run.generator_run_id.in_(chunk)))
             .with_for_update()
         )
-    )
+        generator.update(dict(rows.all()))
+    teachers: dict[int, list[int]] = {run_id: [] for run_id in generator}
+    for chunk in _chunks(sorted(generator)):
+        links = session.execute(
+            select(RunTeacher.student_id, RunTeacher.teacher_id)
+            .where(RunTeacher.student_id.in_(chunk))
+            .order_by(RunTeacher.student_id, RunTeacher.position)
+        )
+        for student, teacher in links:
+            teachers[student].append(teacher)
+    return {r: (teachers[r], g) for r, g in sorted(generator.items())}
+
+
+def _statuses(session: Session, run_ids: set[int]) -> dict[int, str]:
+    statuses: dict[int, str] = {}
+    for chunk in _chunks(sorted(run_ids)):
+        statuses.update(dict(session.execute(select(Run.id, Run.status).where(Run.id.in_(chunk))).all()))
+    return statuses
 
 
 def settle_dependents(session: Session, run: Run) -> list[Run]:
     """After `run` reached a final status: release waiting dependents whose dependencies all succeeded, or fail
-    them (and, transitively, their own dependents) with a reason that names the run. Returns runs to enqueue."""
+    them (and, transitively, their own dependents) with a reason that names the run. Returns runs to enqueue.
+
+    Level by level with set-based queries and bulk updates, never statements per dependent: failing the 2,000
+    students of a cancelled teacher is a handful of statements, so the write lock it holds delays nobody."""
     session.flush()
-    released: list[Run] = []
-    for dependent in _dependents(session, run.id):
-        if run.status == "succeeded":
-            statuses = dict(
-                session.execute(select(Run.id, Run.status).where(Run.id.in_(dependency_ids(dependent)))).all()
+    released: list[int] = []
+    # id -> (status, error) of the runs whose dependents are settled next
+    frontier: dict[int, tuple[str, str | None]] = {run.id: (run.status, run.error)}
+    while frontier:
+        dependents = _waiting_dependents(session, list(frontier))
+        if not dependents:
+            break
+        depends = {r: t + ([g] if g else []) for r, (t, g) in dependents.items()}
+        statuses = _statuses(session, {d for deps in depends.values() for d in deps})
+        failures: dict[str, list[int]] = {}  # error message -> runs failed with it
+        for dependent, deps in depends.items():
+            ended = [d for d in deps if d in frontier and frontier[d][0] != "succeeded"]
+            if not ended:
+                if all(statuses.get(d) == "succeeded" for d in deps):
+                    released.append(dependent)
+                continue
+            cause = ended[0]
+            status, error = frontier[cause]
+            role = "generator" if dependents[dependent][1] == cause else "teacher"
+            failures.setdefault(f"{role} run {cause} {status}" + (f": {error}" if error else ""), []).append(
+                dependent
             )
-            if all(s == "succeeded" for s in statuses.values()):
-                dependent.status = "queued"
-                released.append(dependent)
-        else:
-            role = "generator" if dependent.generator_run_id == run.id else "teacher"
-            dependent.status = "failed"
-            dependent.error = f"{role} run {run.id} {run.status}" + (f": {run.error}" if run.error else "")
-            dependent.finished_at = utcnow()
-            released += settle_dependents(session, dependent)
-    return released
+        now = utcnow()
+        frontier = {}
+        for message, ids in failures.items():
+            for chunk in _chunks(ids):
+                session.execute(
+                    update(Run)
+                    .where(Run.id.in_(chunk))
+                    .values(status="failed", error=message, finished_at=now)
+                )
+            frontier.update(dict.fromkeys(ids, ("failed", message)))
+    runs: list[Run] = []
+    for chunk in _chunks(released):
+        session.execute(update(Run).where(Run.id.in_(chunk)).values(status="queued"))
+        runs += session.scalars(select(Run).where(Run.id.in_(chunk)).order_by(Run.id))
+    return runs
 
 
 def retry_run(session: Session, run_id: int) -> Run:
@@ -119,17 +194,39 @@ def retry_run(session: Session, run_id: int) -> Run:
     run.error = None
     run.cancel_requested = False
     run.worker_host = None
+    run.claim_token_id = None
     run.started_at = run.finished_at = run.heartbeat_at = None
     return run
 
 
-def fail_stale_runs(session: Session, older_than_seconds: float) -> list[int]:
-    """Fail running runs whose worker stopped heartbeating (the embedded broker never redelivers)."""
+def fail_stale_runs(
+    session: Session, older_than_seconds: float, max_attempts: int = 1
+) -> tuple[list[int], list[Run]]:
+    """Running runs whose worker stopped heartbeating: re-queued as their next attempt while fewer than
+    `max_attempts` were made (returned, for the caller to publish once committed), failed after that.
+    Returns (failed run ids, re-queued runs). A re-run writes the same metric steps again, so its history
+    holds each step once."""
     cutoff = datetime.fromtimestamp(time.time() - older_than_seconds).astimezone()
-    stale = list(session.scalars(select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff)))
+    stale = list(
+        session.scalars(
+            select(Run).where(Run.status == "running", Run.heartbeat_at < cutoff).with_for_update()
+        )
+    )
+    failed, requeued = [], []
     for run in stale:
-        run.status = "failed"
-        run.error = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
+        silent = f"worker {run.worker_host} stopped heartbeating for over {older_than_seconds:.0f} s"
+        if run.attempt < max_attempts and not run.cancel_requested:
+            run.attempt += 1
+            run.status = "queued"
+            run.worker_host = None
+            run.claim_token_id = None
+            run.started_at = run.heartbeat_at = None
+            run.error = f"attempt {run.attempt - 1}: {silent}; re-queued"  # cleared by the next finish
+            requeued.append(run)
+            continue
+        run.status = "cancelled" if run.cancel_requested else "failed"
+        run.error = silent + (f" (after {run.attempt} attempts)" if run.attempt > 1 else "")
         run.finished_at = utcnow()
         settle_dependents(session, run)
-    return [r.id for r in stale]
+        failed.append(run.id)
+    return failed, requeued

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
 from backend.models import LatestMetric, Metric
+from backend.store.lifecycle import require_open_run
 from backend.store.runs import require_run
 
 
@@ -30,8 +31,9 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
 
 
 def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) -> int:
-    """Upsert a batch; the same (key, step) written twice is stored once. Returns the number of points."""
-    require_run(session, run_id)
+    """Upsert a batch; the same (key, step) written twice is stored once. Returns the number of points.
+    A finished run is final (409)."""
+    require_open_run(session, run_id)
     now = time.time()
     # Within one batch the last write of a (key, step) wins, as it would across batches.
     rows = {

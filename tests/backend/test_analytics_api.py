@@ -435,7 +435,7 @@ def test_cost_leaves_the_rate_of_runs_under_a_minute_empty(api: TestClient) -> N
             "students": {"models": [{"name": "small-cnn", "width": 0.5}], "methods": [{"name": "erm"}]},
         },
     )
-    _finish(api, cells["student/erm/small-cnn@0.5/seed=0"], {"test_top1": 50.0, "wall_time_s": 6.0})
+    finish(api, cells["student/erm/small-cnn@0.5/seed=0"], metrics={"test_top1": 50.0, "wall_time_s": 6.0})
     [erm] = _get(api, "cost", grid_id=grid["id"])["methods"]
     assert erm["gain"] == 0.0 and erm["hours_per_run"] == pytest.approx(6 / 3600)
     assert erm["gain_per_hour"] is None  # not 0 / 0.0017 h, and never a gain divided by ~0

@@ -45,6 +45,15 @@ def seeded(live_stack: Stack) -> Seeded:
     return Seeded(trained_experiment, trained, parked_experiment, parked)
 
 
+@pytest.fixture(scope="session")
+def user_token(live_stack: Stack) -> str:
+    """A user token, as a visitor logs in with (the dashboard refuses the stack's admin token)."""
+    with live_stack.client() as client:
+        response = client.post("/tokens", json={"name": "dashboard-tests", "role": "user"})
+        assert response.status_code == 201, response.text
+        return response.json()["token"]
+
+
 @pytest.fixture()
 def dashboard_env(live_stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
     """Point the in-process dashboard at the live API; settings are cached, so clear them around the test."""
@@ -59,11 +68,15 @@ OpenPage = Callable[..., AppTest]
 
 
 @pytest.fixture()
-def open_page(dashboard_env: Stack) -> OpenPage:
-    """Run app.py, optionally switch to a page (path relative to app.py) with query params, and run it."""
+def open_page(dashboard_env: Stack, user_token: str) -> OpenPage:
+    """Run app.py logged in with a user token, optionally switch to a page (path relative to app.py) with query
+    params, and run it."""
 
     def _open(page: str | None = None, **query: str) -> AppTest:
-        at = AppTest.from_file(str(APP), default_timeout=30).run()
+        at = AppTest.from_file(str(APP), default_timeout=30)
+        at.session_state["xcl_token"] = user_token
+        at.session_state["xcl_token_name"] = "dashboard-tests"
+        at.run()
         assert not at.exception, at.exception
         if page:
             at.switch_page(page)

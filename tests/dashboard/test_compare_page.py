@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage
 from tests.factories import create_experiment, finish, submit
-from tests.support import Stack
+from tests.support import Stack, digits_spec
 
 COMPARE_PAGE = "app_pages/compare.py"
 
@@ -89,14 +89,15 @@ def test_compare_shows_the_spec_diff_curves_and_metrics(
 
 
 def test_charts_start_with_the_primary_metric_and_losses(live_stack: Stack, open_page: OpenPage) -> None:
-    experiment = create_experiment(live_stack, "dashboard-compare-keys")
-    runs = [submit(live_stack, experiment["id"], digits_spec(seed=s), queue=PARKED_QUEUE) for s in (5, 6)]
     curves = {
         k: [1.0, 2.0]
         for k in ("binary_macs", "epoch_seconds", "h_hat", "lr", "macs", "params", "test_top1", "train_loss")
     }
-    for run in runs:
-        fake_finish(live_stack, run["id"], curves)
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-compare-keys")
+        runs = [submit(client, experiment["id"], digits_spec(seed=s), queue=PARKED_QUEUE) for s in (5, 6)]
+        for run in runs:
+            finish(client, run["id"], metrics=curves)
     at = open_page(COMPARE_PAGE, ids=",".join(str(r["id"]) for r in runs))
     assert not at.exception, at.exception
     assert at.multiselect(key="compare_keys").value == ["test_top1", "train_loss"]

@@ -7,7 +7,7 @@ import time
 
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded
 from tests.factories import create_experiment, submit
-from tests.support import Stack
+from tests.support import Stack, digits_spec
 
 RUN_PAGE = "app_pages/run.py"
 
@@ -87,9 +87,9 @@ def test_unknown_run_shows_the_api_error(open_page: OpenPage, live_stack: Stack)
 
 
 def test_a_running_run_shows_its_epoch_elapsed_time_and_eta(open_page: OpenPage, live_stack: Stack) -> None:
-    experiment = create_experiment(live_stack, "dashboard-progress")
-    run = submit(live_stack, experiment["id"], digits_spec(epochs=5), queue=PARKED_QUEUE)
     with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-progress")
+        run = submit(client, experiment["id"], digits_spec(epochs=5), queue=PARKED_QUEUE)
         assert client.post(f"/runs/{run['id']}/claim", json={"worker_host": "fake"}).status_code == 200
         points = [{"key": "test_top1", "step": s, "value": 50.0 + s} for s in (1, 2)]
         assert client.post(f"/runs/{run['id']}/metrics", json={"metrics": points}).status_code == 200

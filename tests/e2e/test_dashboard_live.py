@@ -9,9 +9,9 @@ from collections.abc import Iterator
 import pytest
 
 from tests.dashboard.conftest import PARKED_QUEUE
-from tests.factories import create_experiment, submit
 from tests.e2e.browser import chrome, chromium_available, start_dashboard
 from tests.e2e.test_dashboard_browser import _settled, _wait
+from tests.factories import create_experiment, submit
 from tests.support import Stack, digits_spec
 
 pytestmark = pytest.mark.skipif(

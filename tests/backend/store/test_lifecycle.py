@@ -40,8 +40,8 @@ def test_stale_running_runs_are_failed(session: Session) -> None:
     run_id = make_run(session)
     lifecycle.claim_run(session, run_id, "ghost", 1)
     session.commit()
-    assert lifecycle.fail_stale_runs(session, 3600) == []
-    assert lifecycle.fail_stale_runs(session, -1) == [run_id]
+    assert lifecycle.fail_stale_runs(session, 3600) == ([], [])
+    assert lifecycle.fail_stale_runs(session, -1) == ([run_id], [])
     assert "ghost stopped heartbeating" in runs.get_run(session, run_id).error
 
 

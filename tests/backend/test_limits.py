@@ -1,0 +1,95 @@
+"""Input limits: 413 for oversized bodies before parsing, 422 naming the field for JSON the service cannot
+store (NaN, Infinity, lone surrogates, NUL, integers past 64 bits), never a 500; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from backend.app import create_app
+from backend.limits import DEFAULT_BODY_LIMIT
+from tests.backend.conftest import TOKEN
+from tests.support import digits_spec
+from xclab.settings import Settings
+
+
+def _run(api: TestClient) -> int:
+    exp = api.post("/api/v1/experiments", json={"name": "lim"}).json()["id"]
+    return api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+
+
+def _raw(api: TestClient, method: str, url: str, text: str):  # type: ignore[no-untyped-def]
+    return api.request(
+        method,
+        url,
+        content=text.encode("utf-8", "surrogatepass"),
+        headers={"content-type": "application/json"},
+    )
+
+
+def test_an_oversized_body_is_413_before_parsing(api: TestClient) -> None:
+    big = '{"name": "x", "description": "' + "a" * (DEFAULT_BODY_LIMIT + 10) + '"}'
+    response = _raw(api, "POST", "/api/v1/experiments", big)
+    assert response.status_code == 413 and "at most" in response.json()["detail"]
+    run_id = _run(api)
+    batch = '{"metrics": [' + ",".join(['{"key": "loss", "step": 1, "value": 1.0}'] * 120_000) + "]}"
+    assert _raw(api, "POST", f"/api/v1/runs/{run_id}/metrics", batch).status_code == 413
+
+
+def test_artifact_size_is_enforced_declared_or_streamed(settings: Settings) -> None:
+    small = settings.model_copy(update={"max_artifact_bytes": 1000})
+    with TestClient(create_app(small), headers={"Authorization": f"Bearer {TOKEN}"}) as api:
+        run_id = _run(api)
+        url = f"/api/v1/runs/{run_id}/artifacts/big.bin"
+        assert api.put(url, content=b"x" * 1001).status_code == 413  # Content-Length says so
+        streamed = api.put(url, content=iter([b"x" * 600, b"x" * 600]))  # chunked: counted as it arrives
+        assert streamed.status_code == 413, streamed.text
+        assert api.get(url).status_code == 404  # nothing recorded
+        assert api.put(url, content=b"x" * 1000).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ('{"metrics": [{"key": "loss", "step": 1, "value": NaN}]}', ["body", "metrics", 0, "value"]),
+        ('{"metrics": [{"key": "loss", "step": 1, "value": Infinity}]}', ["body", "metrics", 0, "value"]),
+        (
+            '{"metrics": [{"key": "loss", "step": 99999999999999999999999, "value": 1}]}',
+            ["body", "metrics", 0, "step"],
+        ),
+        ('{"metrics": [{"key": "lo\\u0000ss", "step": 1, "value": 1}]}', ["body", "metrics", 0, "key"]),
+        ('{"metrics": [{"key": "\\ud800", "step": 1, "value": 1}]}', ["body", "metrics", 0, "key"]),
+    ],
+)
+def test_unstorable_json_is_422_naming_the_field(api: TestClient, body: str, loc: list) -> None:
+    run_id = _run(api)
+    response = _raw(api, "POST", f"/api/v1/runs/{run_id}/metrics", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == loc
+
+
+@pytest.mark.parametrize(
+    "text", ['{"name": "a\\u0000b"}', '{"name": "\\udc00x"}', '{"name": "ok", "description": "\\ud83d"}']
+)
+def test_text_fields_refuse_nul_and_surrogates(api: TestClient, text: str) -> None:
+    response = _raw(api, "POST", "/api/v1/experiments", text)
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"][0] == "body"
+
+
+def test_huge_integers_in_path_and_query_are_422(api: TestClient) -> None:
+    huge = "9" * 30
+    response = api.get(f"/api/v1/runs/{huge}")
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["path", "runs"]
+    response = api.get("/api/v1/runs", params={"experiment_id": huge})
+    assert response.status_code == 422 and response.json()["detail"][0]["loc"] == ["query", "experiment_id"]
+    assert api.get("/api/v1/runs", params={"task": "a\x00b"}).status_code == 422
+    assert api.get(f"/api/v1/runs/{2**31 - 1}").status_code == 404
+    assert api.get(f"/api/v1/runs/{2**31}").status_code == 422
+    # Past a 32-bit column: an empty page on SQLite, a 422 on PostgreSQL; never a 500.
+    assert api.get("/api/v1/runs", params={"experiment_id": 2**40}).status_code in {200, 422}
+
+
+def test_a_validation_error_never_echoes_what_cannot_be_encoded(api: TestClient) -> None:
+    # A long name fails pydantic's own length check; the echo is truncated, not 1 MB of text back.
+    response = api.post("/api/v1/experiments", json={"name": "n" * 5000})
+    assert response.status_code == 422 and len(response.text) < 2000
