@@ -33,6 +33,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("run", schema=None) as batch_op:
+    # recreate="never": SQLite (3.35+) drops the column in place. Copying the run table instead would, with foreign
+    # keys on, cascade-delete its children (metrics, artifacts) and turn inline foreign keys into table ones.
+    with op.batch_alter_table("run", schema=None, recreate="never") as batch_op:
         batch_op.drop_column("claim_token_id")
     op.drop_table("api_token")
