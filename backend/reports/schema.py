@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel
 
+from backend.vocabulary import BASELINE_METHOD, KD_REFERENCE_METHOD
+
 # The rows every other row is compared with by default: the KD reference (chosen on validation) and ERM.
-DEFAULT_BASELINES = ("kd", "erm")
+DEFAULT_BASELINES = (KD_REFERENCE_METHOD, BASELINE_METHOD)
 
 
 class Comparison(BaseModel):
