@@ -186,8 +186,7 @@ def paired(a: Mapping[int, float], b: Mapping[int, float], confidence: float = C
     if not seeds:
         return None
     diffs = [a[s] - b[s] for s in seeds]
-    summary = summarize(diffs, confidence)
-    assert summary is not None
+    summary = summarize(diffs, confidence) or Summary(0, 0.0, 0.0, None, None)  # diffs is never empty here
     positive, negative = sum(d > 0 for d in diffs), sum(d < 0 for d in diffs)
     return Paired(
         seeds=seeds,

@@ -143,10 +143,8 @@ def grid_report(
             gap_reduction_vs_kd=None,
             h_hat=statistics.fmean(h_values) if h_values else None,
         )
-        if teacher is not None and summ is not None:
-            gaps = stats.summarize(list(seed_gaps(row, goal).values()))
-            if gaps is not None:  # no seed with both a score and its teachers' score: no gap to show
-                row.gap, row.gap_ci_low, row.gap_ci_high = gaps.mean, gaps.ci_low, gaps.ci_high
+        if gaps := stats.summarize(list(seed_gaps(row, goal).values())):  # None without teacher or values
+            row.gap, row.gap_ci_low, row.gap_ci_high = gaps.mean, gaps.ci_low, gaps.ci_high
         rows.append(row)
     by_seed = {g: {int(r.spec.get("seed", 0)): r for r in members} for g, members in groups.items()}
     add_comparisons(rows, goal, baselines, by_seed, predictions, task.kind == "classification")
