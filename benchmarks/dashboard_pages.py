@@ -88,6 +88,19 @@ def start_training(stack, home: Path) -> subprocess.Popen[bytes]:  # type: ignor
     return worker
 
 
+def stop_training(stack, worker: subprocess.Popen[bytes]) -> None:  # type: ignore[no-untyped-def]
+    """Cancel the run (Celery's warm shutdown would wait for it), then stop the worker, killing it if it lingers."""
+    with stack.client() as client:
+        for run in client.get("/runs", params={"status": "running", "limit": 1000}).json()["data"]:
+            client.post(f"/runs/{run['id']}/cancel")
+    worker.terminate()
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+        worker.wait(timeout=10)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--database-url", help="default: a fresh SQLite file")
@@ -124,10 +137,11 @@ def main() -> None:
             driver.quit()
             proc.stop()
     finally:
-        if worker is not None:
-            worker.terminate()
-            worker.wait(timeout=30)
-        stack.stop()
+        try:
+            if worker is not None:
+                stop_training(stack, worker)
+        finally:
+            stack.stop()
 
 
 if __name__ == "__main__":
