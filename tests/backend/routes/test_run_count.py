@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.backend.test_runs_table_api import _experiment, _patch, _submit
+from tests.backend.test_runs_table_api import _patch
+from tests.factories import create_experiment, submit
 
 
 def test_count_follows_the_runs_list_filters(api: TestClient) -> None:
-    exp, other = _experiment(api, "count-a"), _experiment(api, "count-b")
-    ids = [_submit(api, exp, seed=i) for i in range(3)]
-    _submit(api, other, method={"name": "ls"})
+    exp, other = create_experiment(api, "count-a")["id"], create_experiment(api, "count-b")["id"]
+    ids = [submit(api, exp, seed=i)["id"] for i in range(3)]
+    submit(api, other, method={"name": "ls"})
     assert api.post(f"/api/v1/runs/{ids[0]}/cancel").status_code == 200
     assert _patch(api, ids[1], tags=["keep"]).status_code == 200
 
