@@ -45,6 +45,13 @@ class StudentMethod(BaseModel):
     name: str
     teachers: str | None = None
     generator: str | None = None
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^/\[\]]+$",
+        description="Row name in cell keys and reports instead of the method name, e.g. to mark an upper bound.",
+    )
 
     def sweeps(self) -> list[dict[str, Any]]:
         params = dict(self.model_extra or {})
@@ -160,7 +167,7 @@ def expand(grid: GridDefinition) -> list[Cell]:
     for method in students.methods:
         swept = method.swept_keys()
         for params in method.sweeps():
-            label = method.name + (
+            label = (method.label or method.name) + (
                 "[" + ",".join(f"{k}={_fmt(params[k])}" for k in swept) + "]" if swept else ""
             )
             for model in models:

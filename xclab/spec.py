@@ -164,6 +164,15 @@ def _check_method(spec: RunSpec, method: MethodInfo) -> list[SpecIssue]:
                     None,
                 )
             )
+        if task.builtin_generator is None and spec.method.params.get("renderer") == "oracle":
+            issues.append(
+                SpecIssue(
+                    ("method", "renderer"),
+                    f"renderer 'oracle' applies to tasks with a built-in generator (gaze); task '{task.name}' "
+                    "samples its generator_run: remove renderer",
+                    "oracle",
+                )
+            )
         if task.builtin_generator is not None and generator_run is not None:
             issues.append(
                 SpecIssue(

@@ -22,10 +22,15 @@ def test_method_defaults_are_unchanged() -> None:
             "mode": "online",
             "gan_fraction": 0.5,
             "offline_size": 10000,
+            "renderer": "gap",
         },
         "gan": {"latent_dim": 32},
     }
-    assert METHOD_CHOICES == {"mix": ("both", "mixup", "cutmix"), "mode": ("online", "offline")}
+    assert METHOD_CHOICES == {
+        "mix": ("both", "mixup", "cutmix"),
+        "mode": ("online", "offline"),
+        "renderer": ("gap", "oracle"),
+    }
 
 
 def test_catalog_dict_keeps_its_shape_and_is_json() -> None:

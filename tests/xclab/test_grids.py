@@ -48,6 +48,34 @@ def test_unknown_ensemble_reference_is_refused() -> None:
         GridDefinition.model_validate(bad)
 
 
+def test_a_label_names_the_row_and_keeps_the_parameters() -> None:
+    oracle = {
+        "name": "xcl-gan",
+        "teachers": "ens",
+        "renderer": "oracle",
+        "label": "oracle generator (upper bound)",
+    }
+    grid = {
+        "name": "g",
+        "task": "synthetic-gaze",
+        "teachers": [{"name": "ens", "members": 1, "model": {"name": "preact-resnet9"}}],
+        "students": {
+            "models": [{"name": "lenet"}],
+            "methods": [{"name": "xcl-gan", "teachers": "ens"}, oracle],
+        },
+    }
+    cells = [c for c in expand(GridDefinition.model_validate(grid)) if c.role == "student"]
+    assert [c.group for c in cells] == [
+        "student/xcl-gan/lenet@1",
+        "student/oracle generator (upper bound)/lenet@1",
+    ]
+    assert cells[1].spec["method"] == {"name": "xcl-gan", "renderer": "oracle"}
+    with pytest.raises(ValidationError, match="label"):
+        GridDefinition.model_validate(
+            {**grid, "students": {**grid["students"], "methods": [{**oracle, "label": "a/b"}]}}
+        )
+
+
 @pytest.mark.parametrize("name", sorted(builtin_grids()))
 def test_every_builtin_grid_expands_to_valid_specs(name: str) -> None:
     grid = GridDefinition.model_validate(load_grid_text(builtin_grids()[name]))

@@ -51,6 +51,12 @@ class XCLGANParams(DistillParams):
         default=0.5, gt=0, lt=1, description="Generated share of each transfer batch."
     )
     offline_size: int = Field(default=10_000, ge=1, description="offline: samples in the pool.")
+    renderer: Literal["gap", "oracle"] = Field(
+        default="gap",
+        description="Gaze tasks: the eye renderer sampled. 'gap': a domain-gap variant (narrower appearance, "
+        "flat light, no glints, no skin texture) that never drew the test persons. 'oracle': the renderer that "
+        "made the synthetic-gaze test set, an oracle generator (upper bound), not a method result.",
+    )
 
 
 class GANParams(MethodParams):
