@@ -76,6 +76,34 @@ def test_a_label_names_the_row_and_keeps_the_parameters() -> None:
         )
 
 
+def test_per_seed_ensembles_give_every_seed_its_own_split_and_teachers() -> None:
+    grid = {
+        "name": "g",
+        "task": "synthetic-gaze",
+        "teachers": [{"name": "ens", "members": 2, "model": {"name": "preact-resnet9"}, "per_seed": True}],
+        "students": {
+            "models": [{"name": "lenet"}],
+            "seeds": [0, 3],
+            "methods": [{"name": "erm"}, {"name": "kd", "teachers": "ens"}],
+        },
+    }
+    cells = expand(GridDefinition.model_validate(grid))
+    teachers = {c.key: c for c in cells if c.role == "teacher"}
+    assert sorted(teachers) == [
+        "teacher/ens/split=0/0",
+        "teacher/ens/split=0/1",
+        "teacher/ens/split=3/0",
+        "teacher/ens/split=3/1",
+    ]
+    assert teachers["teacher/ens/split=3/1"].spec["overrides"] == {"split_seed": 3}
+    kd = {c.spec["seed"]: c for c in cells if c.key.startswith("student/kd/")}
+    assert kd[3].teachers == ["teacher/ens/split=3/0", "teacher/ens/split=3/1"]
+    assert "split_seed" not in kd[3].spec["overrides"]  # the student's split follows its seed: the same one
+    assert len({c.group for c in kd.values()}) == 1  # seeds of one row, as ever
+    with pytest.raises(ValidationError, match="remove overrides.split_seed"):
+        GridDefinition.model_validate({**grid, "overrides": {"split_seed": 0}})
+
+
 @pytest.mark.parametrize("name", sorted(builtin_grids()))
 def test_every_builtin_grid_expands_to_valid_specs(name: str) -> None:
     grid = GridDefinition.model_validate(load_grid_text(builtin_grids()[name]))

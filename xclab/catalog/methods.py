@@ -15,6 +15,15 @@ class LabelSmoothingParams(MethodParams):
     epsilon: float = Field(default=0.1, ge=0, lt=1, description="Probability mass moved off the true class.")
 
 
+class ERMParams(MethodParams):
+    loss: Literal["auto", "mse", "nll"] = Field(
+        default="auto",
+        description="Regression loss: 'nll' the Gaussian negative log-likelihood (needs a variance output), "
+        "'mse' the squared error of the mean (a variance output stays untrained), 'auto' nll where the model "
+        "predicts a variance, else mse. Classification: cross-entropy; leave at auto.",
+    )
+
+
 class MixParams(MethodParams):
     alpha: float = Field(default=1.0, ge=0, description="lambda ~ Beta(alpha, alpha); 0 turns mixing off.")
 
@@ -66,7 +75,12 @@ class GANParams(MethodParams):
 METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in [
-        MethodInfo("erm", False, "Empirical risk minimisation: cross-entropy, or Gaussian NLL for gaze."),
+        MethodInfo(
+            "erm",
+            False,
+            "Empirical risk minimisation: cross-entropy; on regression (gaze) the Gaussian NLL or MSE (loss).",
+            ERMParams,
+        ),
         MethodInfo(
             "ls",
             False,

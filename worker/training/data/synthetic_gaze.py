@@ -23,7 +23,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from worker.training.data import TaskData, register_input_generator, register_loader
+from worker.training.data import TaskData, gaze_input, register_input_generator, register_loader
 from worker.training.data.gaze_domains import GAP, ORACLE, RenderDomain
 from worker.training.data.gaze_geometry import pitchyaw_to_vector
 from worker.training.data.gaze_protocol import PersonSamples, gaze_task
@@ -325,17 +325,18 @@ def sample_batch(
 @register_input_generator("eye-renderer")
 def render_inputs(n: int, generator: torch.Generator) -> torch.Tensor:
     """Fresh eye images in [0, 1] (as `prepare_gaze` outputs) from the domain the synthetic-gaze dataset
-    was rendered from: for XCL-GAN on synthetic-gaze an oracle generator (upper bound)."""
-    images, _ = sample_batch(n, generator, domain=ORACLE)
-    return images
+    was rendered from: for XCL-GAN on synthetic-gaze an oracle generator (upper bound). Returned as gaze
+    model inputs (the head pose in the extra row, see gaze_input)."""
+    images, _, head = sample_batch(n, generator, return_head_pose=True, domain=ORACLE)
+    return gaze_input.with_pose(images, head)
 
 
 @register_input_generator("eye-renderer-gap")
 def render_gap_inputs(n: int, generator: torch.Generator) -> torch.Tensor:
     """Fresh eye images from the renderer's domain-gap variant (gaze_domains.GAP): persons and lighting the
     dataset's test persons were never drawn from. XCL-GAN's default on gaze tasks."""
-    images, _ = sample_batch(n, generator, domain=GAP)
-    return images
+    images, _, head = sample_batch(n, generator, return_head_pose=True, domain=GAP)
+    return gaze_input.with_pose(images, head)
 
 
 def generate_dataset(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from worker.training.data import input_generator
+from worker.training.data import gaze_input, input_generator
 from worker.training.data.gaze_domains import GAP, ORACLE
 from worker.training.data.synthetic_gaze import render, sample_batch, sample_people
 from worker.training.methods.base import MethodContext
@@ -39,7 +39,8 @@ def test_the_two_registered_renderers_differ_and_are_deterministic() -> None:
     oracle, gap = input_generator("eye-renderer"), input_generator("eye-renderer-gap")
     a = gap(16, torch.Generator().manual_seed(3))
     assert torch.equal(a, gap(16, torch.Generator().manual_seed(3)))
-    assert torch.equal(a, sample_batch(16, torch.Generator().manual_seed(3), domain=GAP)[0])
+    images, _, pose = sample_batch(16, torch.Generator().manual_seed(3), return_head_pose=True, domain=GAP)
+    assert torch.equal(a, gaze_input.with_pose(images, pose))  # model inputs: image + head-pose row
     assert not torch.equal(a, oracle(16, torch.Generator().manual_seed(3)))
 
 
