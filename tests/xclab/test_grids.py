@@ -136,3 +136,58 @@ def test_builtin_paper_grids_cover_the_issue() -> None:
         for c in expand(GridDefinition.model_validate(load_grid_text(grids["digits-paper"])))
     }
     assert {"erm", "ls", "mixup", "cutmix", "kd", "xcl-mix", "xcl-gan"} <= digits
+
+
+def test_builtin_supplement_grids_on_their_own_data() -> None:
+    grids = builtin_grids()
+    assert {
+        "digits-teacher-ablation",
+        "cifar100-teacher-ablation",
+        "cifar100-label-smoothing",
+        "cifar100-temperature",
+        "cifar100-student-size",
+        "cifar100-binary-student-size",
+        "synthetic-gaze-evidence",
+    } <= set(grids)
+    imagenet = expand(GridDefinition.model_validate(load_grid_text(grids["imagenet-resnet50"])))
+    assert {c.spec["model"]["name"] for c in imagenet if c.role == "student"} == {"resnet50", "resnet101"}
+
+
+@pytest.mark.parametrize("name", ["digits-teacher-ablation", "cifar100-teacher-ablation"])
+def test_teacher_ablation_students_learn_from_their_own_ensemble(name: str) -> None:
+    grid = GridDefinition.model_validate(load_grid_text(builtin_grids()[name]))
+    cells = expand(grid)
+    teacher_methods = {e.name: e.method.name for e in grid.teachers}
+    assert {"erm", "ls", "mixup", "cutmix"} <= set(teacher_methods.values())
+    assert len({(e.model.name, e.model.width, tuple(e.model.options.items())) for e in grid.teachers}) == 2
+    rows: dict[str, set[str]] = {}
+    for cell in cells:
+        if cell.role == "student" and cell.teachers:
+            ensembles = {t.split("/")[1] for t in cell.teachers}
+            assert len(ensembles) == 1  # one ensemble per student, named in its row
+            (ensemble,) = ensembles
+            assert ensemble in cell.group
+            rows.setdefault(cell.spec["method"]["name"], set()).add(ensemble)
+    assert rows["kd"] == rows["xcl-mix"] == set(teacher_methods)
+
+
+def test_gaze_evidence_grid_is_paired_per_split_and_labels_the_oracle() -> None:
+    grid = GridDefinition.model_validate(load_grid_text(builtin_grids()["synthetic-gaze-evidence"]))
+    students = [c for c in expand(grid) if c.role == "student"]
+    groups = {c.group.split("/")[1] for c in students}
+    assert groups == {
+        "erm[loss=mse]",
+        "erm[loss=nll]",
+        "kd",
+        "xcl-mix",
+        "xcl-gan",
+        "xcl-gan oracle generator (upper bound)",
+    }
+    assert all(len([c for c in students if c.group == g]) >= 8 for g in {c.group for c in students})
+    gan = [c for c in students if c.spec["method"]["name"] == "xcl-gan"]
+    oracle = [c for c in gan if c.spec["method"].get("renderer") == "oracle"]
+    assert oracle and all("upper bound" in c.group for c in oracle)
+    assert all("upper bound" not in c.group for c in gan if c not in oracle)
+    for cell in students:
+        if cell.teachers:
+            assert all(f"/split={cell.spec['seed']}/" in t for t in cell.teachers)

@@ -17,7 +17,7 @@ from torch import nn
 from worker.training.batches import Batches
 from worker.training.checkpoint import resume, save_checkpoint, save_model
 from worker.training.data import TaskData, load_task
-from worker.training.evaluation import Scorer, teacher_metrics
+from worker.training.evaluation import Scorer, extra_test_metrics, teacher_metrics
 from worker.training.hooks import Cancelled, Hooks, TrainResult
 from worker.training.loop import autocast_for, evaluate, train_one_epoch
 from worker.training.methods import MethodContext, build_method, generator_trainer
@@ -105,6 +105,7 @@ def train(
 
     model_path = save_model(workdir / "model.pt", spec, model, hp, num_outputs, data)
     final = {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"}
+    final.update(extra_test_metrics(model, data.extra_test_datasets, batches.over, scorer, autocast))
     final.update(
         {**static, "wall_time_s": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb(dev)}
     )

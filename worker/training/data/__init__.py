@@ -46,6 +46,9 @@ class TaskData:
     # that MPIIGaze-style LeNets concatenate before their last layer. Models may ignore them.
     train_aux: torch.Tensor | None = None
     test_aux: torch.Tensor | None = None
+    # Further test sets (e.g. ImageNetV2's variants) by metric prefix: the final model is scored on each once
+    # training ends, next to the test split, and never used for any choice.
+    extra_test_datasets: dict[str, Dataset[Any]] | None = None
 
     @property
     def in_memory(self) -> bool:
