@@ -34,6 +34,12 @@ class EnsembleDef(RunDefaults):
     model: ModelSpec
     method: MethodSpec = Field(default_factory=lambda: MethodSpec(name="erm"))
     seed: int = Field(default=1000, ge=0, description="Member k trains with seed + k.")
+    per_seed: bool = Field(
+        default=False,
+        description="One ensemble per student seed s, trained with overrides.split_seed = s; students of seed s "
+        "distil from it. With tasks whose split follows the seed (gaze: the held-out persons), every seed "
+        "draws a new split and no teacher ever saw its students' test data.",
+    )
 
 
 class GeneratorDef(RunDefaults):
@@ -50,6 +56,13 @@ class StudentMethod(BaseModel):
     name: str
     teachers: str | None = None
     generator: str | None = None
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=80,
+        pattern=r"^[^/\[\]]+$",
+        description="Row name in cell keys and reports instead of the method name, e.g. to mark an upper bound.",
+    )
 
     def sweeps(self) -> list[dict[str, Any]]:
         params = dict(self.model_extra or {})
@@ -95,6 +108,13 @@ class GridDefinition(RunDefaults):
 
     @model_validator(mode="after")
     def _references_resolve(self) -> GridDefinition:
+        per_seed = [e.name for e in self.teachers if e.per_seed]
+        if per_seed and self.students is None:
+            raise ValueError(f"ensembles {per_seed} are per_seed: they need students (and their seeds)")
+        if per_seed and "split_seed" in self.overrides:
+            raise ValueError(
+                f"ensembles {per_seed} are per_seed (split_seed = each student seed); remove overrides.split_seed"
+            )
         ensembles = {e.name for e in self.teachers}
         generators = {g.name for g in self.generators}
         if len(ensembles) != len(self.teachers) or len(generators) != len(self.generators):
@@ -170,15 +190,23 @@ def model_label(model: ModelSpec) -> str:
 def expand(grid: GridDefinition) -> list[Cell]:
     """Every cell, dependencies before dependents."""
     cells: list[Cell] = []
+    seeds = grid.students.seeds if grid.students else []
+    # (ensemble, student seed or None) -> member keys; None: one ensemble shared by every seed.
+    members: dict[tuple[str, int | None], list[str]] = {}
     for ens in grid.teachers:
-        for k in range(ens.members):
-            spec = {
-                **_run_fields(grid, ens),
-                "model": ens.model.model_dump(),
-                "method": ens.method.model_dump(),
-                "seed": ens.seed + k,
-            }
-            cells.append(Cell(f"teacher/{ens.name}/{k}", "teacher", spec))
+        for split in seeds if ens.per_seed else [None]:
+            prefix = f"teacher/{ens.name}" + ("" if split is None else f"/split={split}")
+            members[(ens.name, split)] = [f"{prefix}/{k}" for k in range(ens.members)]
+            for k in range(ens.members):
+                spec = {
+                    **_run_fields(grid, ens),
+                    "model": ens.model.model_dump(),
+                    "method": ens.method.model_dump(),
+                    "seed": ens.seed + k,
+                }
+                if split is not None:
+                    spec["overrides"] = {**spec["overrides"], "split_seed": split}
+                cells.append(Cell(f"{prefix}/{k}", "teacher", spec))
     for gen in grid.generators:
         spec = {
             **_run_fields(grid, gen),
@@ -190,7 +218,7 @@ def expand(grid: GridDefinition) -> list[Cell]:
     if grid.students is None:
         return cells
     students = grid.students
-    members = {e.name: [f"teacher/{e.name}/{k}" for k in range(e.members)] for e in grid.teachers}
+    per_seed = {e.name for e in grid.teachers if e.per_seed}
     models = [
         m.model_copy(update={"width": w}) for m in students.models for w in (students.widths or [m.width])
     ]
@@ -205,7 +233,7 @@ def expand(grid: GridDefinition) -> list[Cell]:
                 parts.append(f"teachers={method.teachers}")
             if name_generator and method.generator:
                 parts.append(f"generator={method.generator}")
-            label = method.name + ("[" + ",".join(parts) + "]" if parts else "")
+            label = (method.label or method.name) + ("[" + ",".join(parts) + "]" if parts else "")
             for model in models:
                 for seed in students.seeds:
                     spec = {
@@ -219,7 +247,9 @@ def expand(grid: GridDefinition) -> list[Cell]:
                             f"student/{label}/{model_label(model)}/seed={seed}",
                             "student",
                             spec,
-                            teachers=members.get(method.teachers, []) if method.teachers else [],
+                            teachers=members[(method.teachers, seed if method.teachers in per_seed else None)]
+                            if method.teachers
+                            else [],
                             generator=f"generator/{method.generator}" if method.generator else None,
                         )
                     )

@@ -166,6 +166,28 @@ def _check_method(spec: RunSpec, method: MethodInfo) -> list[SpecIssue]:
     task = TASKS.get(spec.task)
     if task is None:
         return issues
+    loss = spec.method.params.get("loss", "auto") if "loss" in method.params_model.model_fields else "auto"
+    if loss != "auto" and not task.regression:
+        issues.append(
+            SpecIssue(
+                ("method", "loss"),
+                f"loss '{loss}' applies to regression tasks; task '{task.name}' trains with cross-entropy: "
+                "remove loss",
+                loss,
+            )
+        )
+    model = MODELS.get(spec.model.name)
+    valid_options = model is not None and not _problems(model.options_model, spec.model.options)
+    if loss == "nll" and task.regression and model is not None and valid_options:
+        if not model.options_model.model_validate(spec.model.options).adds_variance_output():
+            issues.append(
+                SpecIssue(
+                    ("method", "loss"),
+                    f"loss 'nll' needs a variance output; model '{model.name}' has none with these options "
+                    "(set its option uncertainty true, or use loss mse)",
+                    loss,
+                )
+            )
     if method.needs_class_labels and task.regression:
         issues.append(
             SpecIssue(
@@ -184,6 +206,15 @@ def _check_method(spec: RunSpec, method: MethodInfo) -> list[SpecIssue]:
                     f"{method.name} on task '{task.name}' needs generator_run: the id of a finished run with "
                     f"method {trainers} on the same task",
                     None,
+                )
+            )
+        if task.builtin_generator is None and spec.method.params.get("renderer") == "oracle":
+            issues.append(
+                SpecIssue(
+                    ("method", "renderer"),
+                    f"renderer 'oracle' applies to tasks with a built-in generator (gaze); task '{task.name}' "
+                    "samples its generator_run: remove renderer",
+                    "oracle",
                 )
             )
         if task.builtin_generator is not None and generator_run is not None:

@@ -10,7 +10,7 @@ from xclab.catalog import METHOD_CHOICES, METHODS, MODELS, TASKS, catalog_dict
 def test_method_defaults_are_unchanged() -> None:
     distill = {"temperature": 1.0, "t2_factor": True}
     assert {name: m.params for name, m in METHODS.items()} == {
-        "erm": {},
+        "erm": {"loss": "auto"},
         "ls": {"epsilon": 0.1},
         "mixup": {"alpha": 1.0},
         "cutmix": {"alpha": 1.0},
@@ -23,13 +23,16 @@ def test_method_defaults_are_unchanged() -> None:
             "mode": "online",
             "gan_fraction": 0.5,
             "offline_size": 10000,
+            "renderer": "gap",
         },
         "gan": {"latent_dim": 32},
     }
     assert METHOD_CHOICES == {
         "batch_composition": ("half", "append"),
+        "loss": ("auto", "mse", "nll"),
         "mix": ("both", "mixup", "cutmix"),
         "mode": ("online", "offline"),
+        "renderer": ("gap", "oracle"),
     }
 
 

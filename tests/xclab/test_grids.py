@@ -73,6 +73,62 @@ def test_unknown_ensemble_reference_is_refused() -> None:
         GridDefinition.model_validate(bad)
 
 
+def test_a_label_names_the_row_and_keeps_the_parameters() -> None:
+    oracle = {
+        "name": "xcl-gan",
+        "teachers": "ens",
+        "renderer": "oracle",
+        "label": "oracle generator (upper bound)",
+    }
+    grid = {
+        "name": "g",
+        "task": "synthetic-gaze",
+        "teachers": [{"name": "ens", "members": 1, "model": {"name": "preact-resnet9"}}],
+        "students": {
+            "models": [{"name": "lenet"}],
+            "methods": [{"name": "xcl-gan", "teachers": "ens"}, oracle],
+        },
+    }
+    cells = [c for c in expand(GridDefinition.model_validate(grid)) if c.role == "student"]
+    assert [c.group for c in cells] == [
+        "student/xcl-gan/lenet@1",
+        "student/oracle generator (upper bound)/lenet@1",
+    ]
+    assert cells[1].spec["method"] == {"name": "xcl-gan", "renderer": "oracle"}
+    with pytest.raises(ValidationError, match="label"):
+        GridDefinition.model_validate(
+            {**grid, "students": {**grid["students"], "methods": [{**oracle, "label": "a/b"}]}}
+        )
+
+
+def test_per_seed_ensembles_give_every_seed_its_own_split_and_teachers() -> None:
+    grid = {
+        "name": "g",
+        "task": "synthetic-gaze",
+        "teachers": [{"name": "ens", "members": 2, "model": {"name": "preact-resnet9"}, "per_seed": True}],
+        "students": {
+            "models": [{"name": "lenet"}],
+            "seeds": [0, 3],
+            "methods": [{"name": "erm"}, {"name": "kd", "teachers": "ens"}],
+        },
+    }
+    cells = expand(GridDefinition.model_validate(grid))
+    teachers = {c.key: c for c in cells if c.role == "teacher"}
+    assert sorted(teachers) == [
+        "teacher/ens/split=0/0",
+        "teacher/ens/split=0/1",
+        "teacher/ens/split=3/0",
+        "teacher/ens/split=3/1",
+    ]
+    assert teachers["teacher/ens/split=3/1"].spec["overrides"] == {"split_seed": 3}
+    kd = {c.spec["seed"]: c for c in cells if c.key.startswith("student/kd/")}
+    assert kd[3].teachers == ["teacher/ens/split=3/0", "teacher/ens/split=3/1"]
+    assert "split_seed" not in kd[3].spec["overrides"]  # the student's split follows its seed: the same one
+    assert len({c.group for c in kd.values()}) == 1  # seeds of one row, as ever
+    with pytest.raises(ValidationError, match="remove overrides.split_seed"):
+        GridDefinition.model_validate({**grid, "overrides": {"split_seed": 0}})
+
+
 @pytest.mark.parametrize("name", sorted(builtin_grids()))
 def test_every_builtin_grid_expands_to_valid_specs(name: str) -> None:
     grid = GridDefinition.model_validate(load_grid_text(builtin_grids()[name]))
@@ -105,3 +161,58 @@ def test_builtin_paper_grids_cover_the_issue() -> None:
         for c in expand(GridDefinition.model_validate(load_grid_text(grids["digits-paper"])))
     }
     assert {"erm", "ls", "mixup", "cutmix", "kd", "xcl-mix", "xcl-gan"} <= digits
+
+
+def test_builtin_supplement_grids_on_their_own_data() -> None:
+    grids = builtin_grids()
+    assert {
+        "digits-teacher-ablation",
+        "cifar100-teacher-ablation",
+        "cifar100-label-smoothing",
+        "cifar100-temperature",
+        "cifar100-student-size",
+        "cifar100-binary-student-size",
+        "synthetic-gaze-evidence",
+    } <= set(grids)
+    imagenet = expand(GridDefinition.model_validate(load_grid_text(grids["imagenet-resnet50"])))
+    assert {c.spec["model"]["name"] for c in imagenet if c.role == "student"} == {"resnet50", "resnet101"}
+
+
+@pytest.mark.parametrize("name", ["digits-teacher-ablation", "cifar100-teacher-ablation"])
+def test_teacher_ablation_students_learn_from_their_own_ensemble(name: str) -> None:
+    grid = GridDefinition.model_validate(load_grid_text(builtin_grids()[name]))
+    cells = expand(grid)
+    teacher_methods = {e.name: e.method.name for e in grid.teachers}
+    assert {"erm", "ls", "mixup", "cutmix"} <= set(teacher_methods.values())
+    assert len({(e.model.name, e.model.width, tuple(e.model.options.items())) for e in grid.teachers}) == 2
+    rows: dict[str, set[str]] = {}
+    for cell in cells:
+        if cell.role == "student" and cell.teachers:
+            ensembles = {t.split("/")[1] for t in cell.teachers}
+            assert len(ensembles) == 1  # one ensemble per student, named in its row
+            (ensemble,) = ensembles
+            assert ensemble in cell.group
+            rows.setdefault(cell.spec["method"]["name"], set()).add(ensemble)
+    assert rows["kd"] == rows["xcl-mix"] == set(teacher_methods)
+
+
+def test_gaze_evidence_grid_is_paired_per_split_and_labels_the_oracle() -> None:
+    grid = GridDefinition.model_validate(load_grid_text(builtin_grids()["synthetic-gaze-evidence"]))
+    students = [c for c in expand(grid) if c.role == "student"]
+    groups = {c.group.split("/")[1] for c in students}
+    assert groups == {
+        "erm[loss=mse]",
+        "erm[loss=nll]",
+        "kd",
+        "xcl-mix",
+        "xcl-gan",
+        "xcl-gan oracle generator (upper bound)",
+    }
+    assert all(len([c for c in students if c.group == g]) >= 8 for g in {c.group for c in students})
+    gan = [c for c in students if c.spec["method"]["name"] == "xcl-gan"]
+    oracle = [c for c in gan if c.spec["method"].get("renderer") == "oracle"]
+    assert oracle and all("upper bound" in c.group for c in oracle)
+    assert all("upper bound" not in c.group for c in gan if c not in oracle)
+    for cell in students:
+        if cell.teachers:
+            assert all(f"/split={cell.spec['seed']}/" in t for t in cell.teachers)

@@ -64,7 +64,10 @@ def test_same_named_parameters_follow_each_methods_rules() -> None:
         ("method", "offline_size"): "'offline_size' must be an integer"
     }
     assert _issues(method={"name": "erm", "epsilon": 0.1}) == {
-        ("method", "epsilon"): "method 'erm' has no parameter 'epsilon'; it takes: no parameters"
+        ("method", "epsilon"): "method 'erm' has no parameter 'epsilon'; it takes: loss"
+    }
+    assert _issues(method={"name": "mixup", "loss": "mse"}) == {
+        ("method", "loss"): "method 'mixup' has no parameter 'loss'; it takes: alpha"
     }
 
 

@@ -89,6 +89,10 @@ class Batches:
         else:
             yield from self._from_loader(self.data.test_dataset, shuffle=False)
 
+    def over(self, dataset: Any) -> Iterator[Batch]:
+        """Evaluation batches of any further dataset (e.g. an extra test set), prepared as the test split."""
+        yield from self._from_loader(dataset, shuffle=False)
+
     def val(self) -> Iterator[Batch]:
         assert self.val_x is not None
         yield from self._in_chunks(self.val_x, self.val_y)

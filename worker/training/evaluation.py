@@ -122,3 +122,18 @@ def teacher_metrics(
     metrics = scorer.score(outputs, test_y, prefix="teacher_test")
     metrics["teacher_members"] = float(len(teachers.members))
     return metrics, outputs
+
+
+def extra_test_metrics(
+    model: nn.Module,
+    datasets: dict[str, Any] | None,
+    batches_over: Callable[[Any], Iterable[tuple[torch.Tensor, torch.Tensor]]],
+    scorer: Scorer,
+    autocast: Any,
+) -> dict[str, float]:
+    """Scores of the final model on each extra test set, with the set's prefix (e.g. imagenetv2_..._top1)."""
+    metrics: dict[str, float] = {}
+    for prefix, dataset in (datasets or {}).items():
+        outputs, y = collect(model, lambda d=dataset: batches_over(d), autocast)
+        metrics.update(scorer.score(outputs, y, prefix=prefix))
+    return metrics

@@ -19,7 +19,7 @@ from worker.training.batches import Batches
 from worker.training.checkpoint import resume, save_checkpoint, save_model
 from worker.training.data import TaskData, load_task
 from worker.training.environment import configure, environment, watch_nondeterminism
-from worker.training.evaluation import Scorer, collect, teacher_metrics
+from worker.training.evaluation import Scorer, collect, extra_test_metrics, teacher_metrics
 from worker.training.hooks import Cancelled, Hooks, TrainResult
 from worker.training.loop import autocast_for, evaluate, train_one_epoch
 from worker.training.methods import MethodContext, build_method, generator_trainer
@@ -141,6 +141,7 @@ def _train(
     predictions_path = workdir / "predictions_test.json"
     predictions_path.write_text(json.dumps(scorer.per_sample(*collect(model, batches.test, autocast))))
     final = {k: v for k, v in (history[-1] if history else {}).items() if k != "epoch"}
+    final.update(extra_test_metrics(model, data.extra_test_datasets, batches.over, scorer, autocast))
     final.update(
         {**static, "wall_time_s": time.perf_counter() - started, "peak_memory_mb": peak_memory_mb(dev)}
     )

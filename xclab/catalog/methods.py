@@ -15,6 +15,15 @@ class LabelSmoothingParams(MethodParams):
     epsilon: float = Field(default=0.1, ge=0, lt=1, description="Probability mass moved off the true class.")
 
 
+class ERMParams(MethodParams):
+    loss: Literal["auto", "mse", "nll"] = Field(
+        default="auto",
+        description="Regression loss: 'nll' the Gaussian negative log-likelihood (needs a variance output), "
+        "'mse' the squared error of the mean (a variance output stays untrained), 'auto' nll where the model "
+        "predicts a variance, else mse. Classification: cross-entropy; leave at auto.",
+    )
+
+
 class MixParams(MethodParams):
     alpha: float = Field(default=1.0, ge=0, description="lambda ~ Beta(alpha, alpha); 0 turns mixing off.")
 
@@ -70,6 +79,12 @@ class XCLGANParams(TransferParams):
         default=0.5, gt=0, lt=1, description="Generated share of each transfer batch."
     )
     offline_size: int = Field(default=10_000, ge=1, description="offline: samples in the pool.")
+    renderer: Literal["gap", "oracle"] = Field(
+        default="gap",
+        description="Gaze tasks: the eye renderer sampled. 'gap': a domain-gap variant (narrower appearance, "
+        "flat light, no glints, no skin texture) that never drew the test persons. 'oracle': the renderer that "
+        "made the synthetic-gaze test set, an oracle generator (upper bound), not a method result.",
+    )
 
 
 class GANParams(MethodParams):
@@ -79,7 +94,12 @@ class GANParams(MethodParams):
 METHODS: dict[str, MethodInfo] = {
     m.name: m
     for m in [
-        MethodInfo("erm", False, "Empirical risk minimisation: cross-entropy, or Gaussian NLL for gaze."),
+        MethodInfo(
+            "erm",
+            False,
+            "Empirical risk minimisation: cross-entropy; on regression (gaze) the Gaussian NLL or MSE (loss).",
+            ERMParams,
+        ),
         MethodInfo(
             "ls",
             False,

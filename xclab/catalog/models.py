@@ -22,6 +22,12 @@ class GazeHeadOptions(ModelOptions):
         default=True, description="Predict a log variance after the 2-D gaze (Gaussian output)."
     )
 
+    head_pose: bool = Field(
+        default=True,
+        description="Concatenate the head pose (pitch, yaw) to the features before the last layer (MPIIGaze's "
+        "LeNet); false: image only.",
+    )
+
     def adds_variance_output(self) -> bool:
         return self.uncertainty
 

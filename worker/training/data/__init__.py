@@ -49,6 +49,9 @@ class TaskData:
     # A validation split the loader defines itself (in-memory tasks); the trainer logs val_* metrics on it.
     val_x: torch.Tensor | None = None
     val_y: torch.Tensor | None = None
+    # Further test sets (e.g. ImageNetV2's variants) by metric prefix: the final model is scored on each once
+    # training ends, next to the test split, and never used for any choice.
+    extra_test_datasets: dict[str, Dataset[Any]] | None = None
 
     @property
     def in_memory(self) -> bool:

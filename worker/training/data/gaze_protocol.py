@@ -1,8 +1,9 @@
 """Person-level splits and TaskData assembly shared by `synthetic-gaze` and `mpiigaze`.
 
-Gaze images are kept as uint8 [N, 1, 36, 60] (as MPIIGaze stores them); `prepare_gaze` maps them to floats in
-[0, 1], the same range the eye renderer outputs, so rendered XCL-GAN samples and real data can be mixed.
-No augmentation (the paper lists none for gaze). Head pose (pitch, yaw) goes to TaskData.train_aux/test_aux.
+Gaze inputs are kept as uint8 [N, 1, 37, 60]: the eye image (as MPIIGaze stores it) with the head pose in an
+extra row (see gaze_input); `prepare_gaze` maps them to floats, the image in [0, 1] as the eye renderer outputs,
+so rendered XCL-GAN samples and real data can be mixed. No augmentation (the paper lists none for gaze). The
+head pose (pitch, yaw) also goes to TaskData.train_aux/test_aux.
 
 Protocols (hparams `protocol`):
 - "paper" (default): 20 % of the persons (3 of 15) held out for testing, drawn per run seed, the rest trained
@@ -19,7 +20,7 @@ from typing import Any, get_args
 import numpy as np
 import torch
 
-from worker.training.data import TaskData
+from worker.training.data import TaskData, gaze_input
 from worker.training.data.common import subset_indices
 from xclab.hparams import DataHparams, GazeProtocol
 from xclab.spec import RunSpec
@@ -67,16 +68,17 @@ def split_persons(persons: list[str], spec: RunSpec, hp: DataHparams) -> tuple[l
 
 
 def prepare_gaze(x: torch.Tensor, _generator: torch.Generator | None = None) -> torch.Tensor:
-    """uint8 eye images -> float in [0, 1]; float input (rendered samples) is already in that range."""
-    return x.float().div_(255.0) if x.dtype == torch.uint8 else x.float()
+    """Stored gaze inputs -> model inputs (image in [0, 1], pose row in radians); float input (rendered
+    samples) is already prepared."""
+    return gaze_input.prepare(x)
 
 
 def _stack(samples: dict[str, PersonSamples], persons: list[str]) -> tuple[torch.Tensor, ...]:
     parts = [samples[p] for p in persons]
-    images = torch.cat([s.images for s in parts]).unsqueeze(1).contiguous()
+    images = torch.cat([s.images for s in parts]).unsqueeze(1)
     gaze = torch.cat([s.gaze for s in parts]).float()
     pose = torch.cat([s.pose for s in parts]).float()
-    return images, gaze, pose
+    return gaze_input.encode(images, pose).contiguous(), gaze, pose
 
 
 def gaze_task(
@@ -109,6 +111,6 @@ def gaze_task(
             "test_size": len(test_x),
             "targets": "gaze (pitch, yaw) radians",
             "aux": "head pose (pitch, yaw) radians",
-            "input_range": "[0, 1] after prepare",
+            "input": "eye image [0, 1] (rows 0-35) + head pose row (row 36, columns 0-1, radians)",
         },
     )

@@ -4,6 +4,11 @@ Too big for memory, so the task comes as torch Datasets decoded by DataLoader wo
 the paper's (App. A.5): random resized crop 224, horizontal flip, colour jitter 0.4, AlexNet PCA lighting
 noise, normalise; test: resize 256, centre crop 224, normalise. The raw validation set is one flat folder and
 must first be sorted into <wnid> folders (e.g. with the valprep.sh script of pytorch/examples).
+
+ImageNetV2 (Recht et al. 2019), where present beside it (`imagenetv2/` next to the `imagenet/` folder), is
+evaluated as extra test sets: the three variants as their tarballs unpack, `imagenetv2-matched-frequency-
+format-val`, `imagenetv2-threshold0.7-format-val` and `imagenetv2-top-images-format-val`, each with class
+folders named by the class index 0..999 (the position of the class in the sorted wnids), not by wnid.
 """
 
 from __future__ import annotations
@@ -20,6 +25,13 @@ from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
 FOLDER = "imagenet"
+V2_FOLDER = "imagenetv2"
+# metric prefix -> the folder the variant's tarball unpacks to (the supplement's V2-A, V2-B, V2-C columns)
+V2_VARIANTS = {
+    "imagenetv2_matched_frequency": "imagenetv2-matched-frequency-format-val",
+    "imagenetv2_threshold_0.7": "imagenetv2-threshold0.7-format-val",
+    "imagenetv2_top_images": "imagenetv2-top-images-format-val",
+}
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 # The ImageNet RGB covariance's principal components, as used since AlexNet (fb.resnet.torch, timm, ...).
@@ -99,6 +111,34 @@ def _image_folder(root: Path, transform: Any, classes: list[str] | None = None) 
     return dataset
 
 
+def _indexed_folder(root: Path, transform: Any, num_classes: int) -> Any:
+    """An ImageFolder whose class folders are named by class index ("0".."999"): ImageFolder sorts the names
+    as strings ("10" before "2"), so targets are mapped back to the index each folder names."""
+    from torchvision.datasets import ImageFolder
+
+    dataset = ImageFolder(str(root), transform=transform)
+    bad = [c for c in dataset.classes if not c.isdigit() or int(c) >= num_classes]
+    if bad:
+        raise ValueError(
+            f"{root}: class folders must be class indices 0..{num_classes - 1} (ImageNetV2 layout); found "
+            f"{', '.join(bad[:5])}{' ...' if len(bad) > 5 else ''}"
+        )
+    remap = [int(c) for c in dataset.classes]
+    dataset.samples = [(path, remap[t]) for path, t in dataset.samples]
+    dataset.imgs = dataset.samples
+    dataset.targets = [t for _, t in dataset.samples]
+    return dataset
+
+
+def imagenetv2_sets(root: Path, transform: Any, num_classes: int) -> dict[str, Any]:
+    """The ImageNetV2 variants found under `root`, by metric prefix (none: an empty dict)."""
+    return {
+        prefix: _indexed_folder(root / folder, transform, num_classes)
+        for prefix, folder in V2_VARIANTS.items()
+        if (root / folder).is_dir()
+    }
+
+
 @register_loader("imagenet")
 def load_imagenet(spec: RunSpec, hp: DataHparams) -> TaskData:
     folder = dataset_dir(hp, FOLDER)
@@ -116,6 +156,10 @@ def load_imagenet(spec: RunSpec, hp: DataHparams) -> TaskData:
     except FileNotFoundError as e:  # ImageFolder's "Couldn't find any class folder" / "Found no valid file"
         raise DatasetNotFoundError(f"ImageNet under {folder}: {e}") from e
     num_classes = len(train.classes)
+    try:
+        extra = imagenetv2_sets(folder.parent / V2_FOLDER, test_transform(size), num_classes)
+    except FileNotFoundError as e:
+        raise DatasetNotFoundError(f"ImageNetV2 under {folder.parent / V2_FOLDER}: {e}") from e
     train_size = len(train)
     subset = subset_indices(train_size, spec, hp)
     if subset is not None:
@@ -125,6 +169,7 @@ def load_imagenet(spec: RunSpec, hp: DataHparams) -> TaskData:
         num_outputs=num_classes,
         train_dataset=train,
         test_dataset=test,
+        extra_test_datasets=extra,
         info={
             "dataset": "imagenet",
             "path": str(folder),
@@ -132,5 +177,6 @@ def load_imagenet(spec: RunSpec, hp: DataHparams) -> TaskData:
             "train_size": len(train),  # type: ignore[arg-type]
             "test_size": len(test),  # type: ignore[arg-type]
             "image_size": size,
+            "extra_test_sets": {prefix: len(ds) for prefix, ds in extra.items()},
         },
     )

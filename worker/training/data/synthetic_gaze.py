@@ -15,7 +15,6 @@ Public API: `Appearance`, `sample_people`, `sample_orientations`, `render`, `sam
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -24,7 +23,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from worker.training.data import TaskData, register_input_generator, register_loader
+from worker.training.data import TaskData, gaze_input, register_input_generator, register_loader
+from worker.training.data.gaze_domains import GAP, ORACLE, RenderDomain
 from worker.training.data.gaze_geometry import pitchyaw_to_vector
 from worker.training.data.gaze_protocol import PersonSamples, gaze_task
 from xclab.hparams import DataHparams
@@ -40,43 +40,6 @@ DEFAULT_SAMPLES_PER_PERSON: int = DataHparams.model_fields["samples_per_person"]
 RENDER_CHUNK = 2048  # fixed, so dataset generation draws the same random stream whatever the machine
 CPU_CHUNK = 256  # images painted at once on CPU (see `render`)
 TEXTURE_SHAPE = (6, 10)
-
-# Per-person appearance ranges (uniform). Lengths are pixels of the 36x60 image.
-_RANGES: dict[str, tuple[float, float]] = {
-    "skin": (0.35, 0.85),  # skin reflectance
-    "eyeball_radius": (11.0, 13.5),
-    "eye_width": (17.0, 23.0),  # half-width of the lid opening
-    "eye_open": (4.5, 8.0),  # upper-lid height above the lid centre line at rest
-    "lower_lid": (3.0, 5.5),  # lower-lid depth below it
-    "lid_shape": (0.55, 1.1),  # exponent of the lid curves: < 1 round, > 1 almond
-    "lid_skew": (-0.25, 0.25),  # moves the highest point of the upper lid towards a corner
-    "canthal_tilt": (-0.12, 0.12),  # radians
-    "crease_gap": (2.5, 5.0),  # lid crease distance above the lid edge
-    "iris_radius": (5.0, 6.8),
-    "iris_dark": (0.08, 0.45),  # iris reflectance
-    "iris_phase": (0.0, 2 * math.pi),  # radial iris texture
-    "pupil_ratio": (0.3, 0.5),  # pupil radius / iris radius
-    "sclera": (0.55, 0.95),
-    "lash": (0.25, 0.75),  # darkness of the lash line and lid margins
-    "crease": (0.05, 0.35),
-    "brow": (0.0, 0.55),  # eyebrow darkness (0: none visible)
-    "brow_height": (13.0, 19.0),  # eyebrow distance above the lid centre
-    "light_dir": (-math.pi, math.pi),  # direction of the light in the image plane
-    "light_strength": (0.0, 0.45),  # left/right or top/bottom shading amplitude
-    "gamma": (0.8, 1.25),
-    "blur": (0.3, 1.3),  # Gaussian sigma, pixels
-    "noise": (0.005, 0.04),  # sensor noise std
-}
-_CENTER_RANGE = ((-2.5, 2.5), (-1.5, 2.5))  # eyeball centre offset from the image centre (x, y)
-# Per-image nuisances, drawn in this order by `render`.
-_NUISANCE_RANGES: dict[str, tuple[float, float]] = {
-    "light_jitter": (-0.6, 0.6),  # radians around the person's light direction
-    "light_gain": (0.7, 1.3),
-    "exposure": (0.75, 1.2),
-    "blink": (0.8, 1.1),  # scales the upper-lid opening
-    "glint": (0.0, 0.9),
-    "noise_gain": (0.6, 1.4),
-}
 
 # Orientation ranges (radians). Gaze = head pose + eye-in-head rotation, as MPIIGaze's mostly downward,
 # screen-bound gaze: pitch about -0.75..0.55, yaw about -1..1.
@@ -143,13 +106,18 @@ def _uniform(
 
 
 def sample_people(
-    n: int, generator: torch.Generator | None = None, device: torch.device | str | None = None
+    n: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    domain: RenderDomain = ORACLE,
 ) -> Appearance:
-    """n random persons. Random numbers come from `generator` (on its device); tensors end on `device`."""
+    """n random persons of `domain` (see gaze_domains). Random numbers come from `generator` (on its device);
+    tensors end on `device`."""
     gdev = _gen_device(generator, device)
-    values: dict[str, torch.Tensor] = {k: _uniform(n, r, generator, gdev) for k, r in _RANGES.items()}
-    values["eye_center"] = torch.stack([_uniform(n, r, generator, gdev) for r in _CENTER_RANGE], dim=1)
-    values["skin_texture"] = torch.randn((n, 1, *TEXTURE_SHAPE), generator=generator, device=gdev)
+    values = {k: _uniform(n, r, generator, gdev) for k, r in domain.ranges.items()}
+    values["eye_center"] = torch.stack([_uniform(n, r, generator, gdev) for r in domain.center], dim=1)
+    texture = torch.randn((n, 1, *TEXTURE_SHAPE), generator=generator, device=gdev)
+    values["skin_texture"] = texture * domain.texture
     people = Appearance(**values)
     return people.to(device) if device is not None else people
 
@@ -204,12 +172,14 @@ def render(
     head_pose: torch.Tensor,
     people: Appearance,
     generator: torch.Generator | None = None,
+    domain: RenderDomain = ORACLE,
 ) -> torch.Tensor:
     """Eye images [N, 1, 36, 60], float in [0, 1], on gaze's device.
 
     gaze, head_pose: [N, 2] (pitch, yaw) radians; people: N rows (use `Appearance.select` to map images to
     persons). Per-image nuisances (light jitter, exposure, blink, glint, noise) are drawn from `generator`
-    on its own device, so a CPU generator gives the same images whichever device renders them."""
+    on its own device, so a CPU generator gives the same images whichever device renders them. `domain`
+    sets the nuisances' ranges (persons carry their own appearance)."""
     n, dev = gaze.shape[0], gaze.device
     if head_pose.shape != gaze.shape or gaze.shape[1:] != (2,) or len(people) != n:
         raise ValueError(
@@ -219,7 +189,7 @@ def render(
     gdev = _gen_device(generator, dev)
     # All randomness first, for the whole batch, so chunking below never changes the images.
     nuisance = {
-        name: _uniform(n, bounds, generator, gdev).to(dev) for name, bounds in _NUISANCE_RANGES.items()
+        name: _uniform(n, bounds, generator, gdev).to(dev) for name, bounds in domain.nuisance.items()
     }
     noise = torch.randn((n, IMAGE_HEIGHT, IMAGE_WIDTH), generator=generator, device=gdev).to(dev)
     people = people.to(dev)
@@ -332,29 +302,41 @@ def sample_batch(
     people: Appearance | None = None,
     device: torch.device | str | None = None,
     return_head_pose: bool = False,
+    domain: RenderDomain = ORACLE,
 ) -> tuple[torch.Tensor, ...]:
     """n fresh eye images for random orientations: (images [n, 1, 36, 60] in [0, 1], gaze [n, 2]) and,
     with return_head_pose, head pose [n, 2]. Each image gets a new random person unless `people` is given
     (then persons are drawn from it). Randomness comes from `generator` on its device; rendering runs on
     `device` (default: the generator's), so a CPU generator can drive a GPU render reproducibly.
-    This is the XCL-GAN sample source for gaze (the paper's SimGAN generator)."""
+    New persons come from `domain` (see gaze_domains). This is XCL-GAN's sample source on gaze tasks (the
+    paper's SimGAN generator)."""
     gdev = _gen_device(generator, device)
     dev = torch.device(device) if device is not None else gdev
     if people is None:
-        persons = sample_people(n, generator)
+        persons = sample_people(n, generator, domain=domain)
     else:
         pick = torch.randint(len(people), (n,), generator=generator, device=gdev)
         persons = people.to(gdev).select(pick)
     gaze, head = sample_orientations(n, generator)
-    images = render(gaze.to(dev), head.to(dev), persons.to(dev), generator)
+    images = render(gaze.to(dev), head.to(dev), persons.to(dev), generator, domain)
     return (images, gaze.to(dev), head.to(dev)) if return_head_pose else (images, gaze.to(dev))
 
 
 @register_input_generator("eye-renderer")
 def render_inputs(n: int, generator: torch.Generator) -> torch.Tensor:
-    """XCL-GAN's generated inputs on gaze tasks: fresh eye images in [0, 1], as `prepare_gaze` outputs."""
-    images, _ = sample_batch(n, generator)
-    return images
+    """Fresh eye images in [0, 1] (as `prepare_gaze` outputs) from the domain the synthetic-gaze dataset
+    was rendered from: for XCL-GAN on synthetic-gaze an oracle generator (upper bound). Returned as gaze
+    model inputs (the head pose in the extra row, see gaze_input)."""
+    images, _, head = sample_batch(n, generator, return_head_pose=True, domain=ORACLE)
+    return gaze_input.with_pose(images, head)
+
+
+@register_input_generator("eye-renderer-gap")
+def render_gap_inputs(n: int, generator: torch.Generator) -> torch.Tensor:
+    """Fresh eye images from the renderer's domain-gap variant (gaze_domains.GAP): persons and lighting the
+    dataset's test persons were never drawn from. XCL-GAN's default on gaze tasks."""
+    images, _, head = sample_batch(n, generator, return_head_pose=True, domain=GAP)
+    return gaze_input.with_pose(images, head)
 
 
 def generate_dataset(

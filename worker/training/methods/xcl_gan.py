@@ -85,16 +85,29 @@ class XCLGAN(Distill[XCLGANParams]):
         return pool
 
 
+def builtin_generator_name(builtin: str, renderer: str) -> str:
+    """The registered input generator for a task's built-in generator and the `renderer` parameter: the
+    oracle is the task's own generator, a variant registers under "<name>-<variant>"."""
+    return builtin if renderer == "oracle" else f"{builtin}-{renderer}"
+
+
 def generated_sampler(ctx: MethodContext, method: str) -> Sampler:
-    """Where the generated inputs come from: the task's built-in generator, else the generator run's GAN."""
+    """Where the generated inputs come from: the task's built-in generator (in the `renderer` variant the
+    run asks for), else the generator run's GAN."""
     device = ctx.device
+    renderer = ctx.params.get("renderer", "gap")
     if ctx.task.builtin_generator is not None:
-        render = input_generator(ctx.task.builtin_generator)
+        render = input_generator(builtin_generator_name(ctx.task.builtin_generator, renderer))
 
         def draw_builtin(n: int, gen: torch.Generator) -> torch.Tensor:
             return render(n, gen).to(device)
 
         return draw_builtin
+    if renderer == "oracle":
+        raise ValueError(
+            f"{method}: renderer 'oracle' applies to gaze tasks only; task '{ctx.task.name}' samples a "
+            "generator run (leave renderer at its default)"
+        )
     if ctx.generator_path is None:
         raise ValueError(
             f"{method} on task '{ctx.task.name}' needs method.generator_run (a finished generator run)"

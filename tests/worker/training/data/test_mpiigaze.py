@@ -100,14 +100,14 @@ def test_mat_evaluation_subset_flips_right_eyes(tmp_path: Path) -> None:
     assert info["format"] == "mat" and info["test_persons"] == ["p03"] and len(info["train_persons"]) == 14
     # Per person the list names day01/0004 left, day01/0003 right, day01/0001 right, day02/0001 right.
     order = [("day01", 3, "left"), ("day01", 2, "right"), ("day01", 0, "right"), ("day02", 0, "right")]
-    assert data.test_x.shape == (4, 1, 36, 60) and data.test_x.dtype == torch.uint8
-    assert data.train_x.shape == (14 * 4, 1, 36, 60)
+    assert data.test_x.shape == (4, 1, 37, 60) and data.test_x.dtype == torch.uint8  # + head-pose row
+    assert data.train_x.shape == (14 * 4, 1, 37, 60)
     for k, (day, i, side) in enumerate(order):
         raw = written["p03"][day][side]
         image, gaze, pose = raw["image"][i], expected_pitchyaw(raw["gaze"][i]), expected_pose(raw["pose"][i])
         if side == "right":
             image, gaze, pose = image[:, ::-1], gaze * [1, -1], pose * [1, -1]
-        assert np.array_equal(data.test_x[k, 0].numpy(), image), (k, side)
+        assert np.array_equal(data.test_x[k, 0, :36].numpy(), image), (k, side)
         assert np.allclose(data.test_y[k].numpy(), gaze, atol=1e-6)
         assert np.allclose(data.test_aux[k].numpy(), pose, atol=1e-6)
 
@@ -156,7 +156,9 @@ def test_h5_layout(tmp_path: Path) -> None:
     info = data.info or {}
     assert info["format"] == "h5" and len(info["train_persons"]) == 12 and len(info["test_persons"]) == 3
     first = info["test_persons"][0]
-    assert np.array_equal(data.test_x[:5, 0].numpy(), written[first]["image"])  # already flipped: kept as is
+    assert np.array_equal(
+        data.test_x[:5, 0, :36].numpy(), written[first]["image"]
+    )  # already flipped: kept as is
     assert np.array_equal(data.test_y[:5].numpy(), written[first]["gaze"])
     assert np.array_equal(data.test_aux[:5].numpy(), written[first]["pose"])
     # The file itself as data_path, format forced.

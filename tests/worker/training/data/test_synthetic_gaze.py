@@ -104,11 +104,12 @@ def test_loader_paper_protocol_splits_12_3_and_moves_with_seed() -> None:
         info = data.info or {}
         assert len(info["train_persons"]) == 12 and len(info["test_persons"]) == 3
         assert not set(info["train_persons"]) & set(info["test_persons"])
-        assert data.train_x.shape == (12 * 6, 1, 36, 60) and data.train_x.dtype == torch.uint8
-        assert data.test_x.shape == (3 * 6, 1, 36, 60)
+        # Eye image + head-pose row (gaze_input)
+        assert data.train_x.shape == (12 * 6, 1, 37, 60) and data.train_x.dtype == torch.uint8
+        assert data.test_x.shape == (3 * 6, 1, 37, 60)
         assert data.train_y.shape == (72, 2) and data.train_y.dtype == torch.float32
         assert data.train_aux is not None and data.train_aux.shape == (72, 2)
-        prepared = data.prepare(data.train_x[:4], None)
+        prepared = data.prepare(data.train_x[:4], None)[:, :, :36]
         assert prepared.dtype == torch.float32 and 0 <= prepared.min() and prepared.max() <= 1
         splits[seed] = tuple(info["test_persons"])
     assert len(set(splits.values())) > 1

@@ -13,15 +13,21 @@ from worker.training.models.binary import BinaryConv2d
 from worker.training.models.complexity import count_parameters
 from worker.training.models.pyramidnet import PyramidBasicBlock, PyramidBottleneck
 
-GAZE = (1, 36, 60)
+GAZE = (1, 37, 60)  # eye image + head pose row (worker.training.data.gaze_input)
+EYE_ONLY = (1, 36, 60)
 CIFAR = (3, 32, 32)
 
 # name -> cases of (num_outputs, input_shape, options) small enough for a CPU forward + backward. The
 # CIFAR ResNets run at width 0.5 here to keep the file fast; full width is covered by the size tests.
 CASES: dict[str, list[tuple[int, tuple[int, ...], dict[str, Any]]]] = {
     "small-cnn": [(10, (1, 8, 8), {}), (10, (1, 8, 8), {"binary": True})],
-    "lenet": [(3, GAZE, {}), (2, GAZE, {"uncertainty": False}), (3, GAZE, {"conv_relu": True})],
-    "preact-resnet9": [(3, GAZE, {}), (2, GAZE, {"uncertainty": False})],
+    "lenet": [
+        (3, GAZE, {}),
+        (2, GAZE, {"uncertainty": False}),
+        (3, GAZE, {"conv_relu": True}),
+        (3, EYE_ONLY, {"head_pose": False}),
+    ],
+    "preact-resnet9": [(3, GAZE, {}), (2, GAZE, {"uncertainty": False}), (3, GAZE, {"head_pose": False})],
     "resnet18-cifar": [(100, CIFAR, {})],
     "binary-resnet18": [(100, CIFAR, {}), (10, CIFAR, {"block": "basic", "ste_clip": None})],
     "pyramidnet": [(100, CIFAR, {"depth": 20, "alpha": 48}), (10, CIFAR, {"depth": 29, "alpha": 24})],
@@ -101,9 +107,23 @@ def test_torchvision_resnet_rejects_width(name: str) -> None:
 
 def test_lenet_parameter_count() -> None:
     model = build_model("lenet", num_outputs=3, width=1.0, input_shape=GAZE)
-    # conv 1->20 5x5, conv 20->50 5x5, fc 50*6*12 -> 500, fc 500 -> 3 (all with biases)
-    expected = (20 * 25 + 20) + (50 * 20 * 25 + 50) + (3600 * 500 + 500) + (500 * 3 + 3)
+    # conv 1->20 5x5, conv 20->50 5x5, fc 50*6*12 -> 500, fc 500 + 2 (head pose) -> 3 (all with biases)
+    expected = (20 * 25 + 20) + (50 * 20 * 25 + 50) + (3600 * 500 + 500) + (502 * 3 + 3)
     assert count_parameters(model) == expected
+
+
+@pytest.mark.parametrize("name", ["lenet", "preact-resnet9"])
+def test_head_pose_reaches_the_last_layer_only_when_asked(name: str) -> None:
+    torch.manual_seed(0)
+    x = torch.rand(4, *GAZE)
+    moved = x.clone()
+    moved[:, 0, 36, :2] += 0.3  # the pose row (pitch, yaw)
+    with_pose = build_model(name, num_outputs=3, width=0.25, input_shape=GAZE).eval()
+    assert not torch.allclose(with_pose(x), with_pose(moved))
+    image_only = build_model(name, num_outputs=3, width=0.25, input_shape=GAZE, head_pose=False).eval()
+    assert torch.equal(image_only(x), image_only(moved))
+    with pytest.raises(ValueError, match="head_pose=True needs the gaze input"):
+        build_model(name, num_outputs=3, width=0.25, input_shape=EYE_ONLY)
 
 
 @pytest.mark.parametrize(
