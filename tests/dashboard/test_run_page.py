@@ -39,6 +39,7 @@ def test_succeeded_run_shows_report_and_learning_curves(open_page: OpenPage, see
     assert at.subheader[0].value == f"Run #{run['id']}: erm · small-cnn@0.5 · seed 0 · digits"
     # A finished successful run can be neither cancelled nor retried.
     assert at.button(key="run_cancel").disabled and at.button(key="run_retry").disabled
+    assert not at.button(key="run_rerun").disabled  # but it can be repeated to check it reproduces
 
 
 def test_number_input_picks_a_run_and_updates_the_url(open_page: OpenPage, seeded: Seeded) -> None:
@@ -112,3 +113,27 @@ def test_a_running_run_shows_its_epoch_elapsed_time_and_eta(open_page: OpenPage,
     finally:
         with live_stack.client() as client:
             client.post(f"/runs/{run['id']}/finish", json={"status": "cancelled"})
+
+
+def test_rerun_and_verify_repeats_a_run_and_its_page_gives_the_verdict(
+    open_page: OpenPage, seeded: Seeded, live_stack: Stack
+) -> None:
+    original = seeded.trained_run
+    at = open_page(RUN_PAGE, run=str(original["id"]))
+    button = at.button(key="run_rerun")
+    assert not button.disabled  # a succeeded run can be repeated
+    button.click().run()
+    assert not at.exception, at.exception
+    [message] = [m.value for m in at.success if "Rerun submitted as run #" in m.value]
+    repeat_id = int(message.split("run #")[1].split(":")[0])
+    with live_stack.client() as client:
+        assert client.get(f"/runs/{repeat_id}").json()["rerun_of"] == original["id"]
+
+    live_stack.wait_for_status(repeat_id, {"succeeded", "failed"}, timeout=240)
+    at = open_page(RUN_PAGE, run=str(repeat_id))
+    assert not at.exception, at.exception
+    verdicts = [m.value for m in at.success if "Reproduced run" in m.value]
+    assert verdicts == [f"Reproduced run #{original['id']} exactly: " + verdicts[0].split("exactly: ")[1]], [
+        e.value for e in at.error
+    ]
+    assert "all equal" in verdicts[0]
