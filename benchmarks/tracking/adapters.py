@@ -88,8 +88,9 @@ class XclLab(Tracker):
         super().__init__(server, "/api/v1", {"Authorization": f"Bearer {server.token}"})
 
     def health(self) -> None:
-        if _expect(self.http.get("/health"), 200)["status"] != "ok":
-            raise CheckFailed("XCL Lab health is not ok")
+        # Liveness, as MLflow's /health: the readiness check (/health/ready) also asks the database and broker.
+        if _expect(self.http.get("/health/live"), 200)["status"] != "ok":
+            raise CheckFailed("XCL Lab liveness is not ok")
 
     def create_experiment(self, name: str) -> str:
         return str(_expect(self.http.post("/experiments", json={"name": name}), 200, 201)["id"])
