@@ -8,18 +8,21 @@ from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWor
 from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
 from backend.schemas.runs import (
+    MAX_PARAMS,
     ArtifactOut,
     ClaimIn,
     CompareOut,
     FinishIn,
     HeartbeatOut,
+    ParamsBody,
+    ParamsOut,
     RunColumnsOut,
     RunCreate,
     RunOut,
     RunPatch,
     RunsPage,
 )
-from backend.store import lifecycle, run_columns
+from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
 from backend.store.run_list import RunFilter, list_runs
 
@@ -40,6 +43,9 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
     return RunOut(
         id=run.id,
         experiment_id=run.experiment_id,
+        kind=run.kind,  # type: ignore[arg-type]
+        name=run.name,
+        params=run_params.params_of(run),
         grid_id=run.grid_id,
         cell=run.cell,
         generator_run=run.generator_run_id,
@@ -76,10 +82,21 @@ def create_run(
     request: Request,
     response: Response,
 ) -> RunOut:
-    """Submit a run; it is queued at once. Poll the Location URL for its status."""
-    run = run_store.create_run(
-        uow.session, body.experiment_id, body.spec, body.queue or settings.default_queue
-    )
+    """Submit a training run (queued at once; poll the Location URL for its status), or, without a spec, start
+    a tracking run that a script logs to and finishes itself."""
+    if body.spec is None:
+        run = run_store.create_tracking_run(
+            uow.session, body.experiment_id, name=body.name, params=body.params
+        )
+    else:
+        run = run_store.create_run(
+            uow.session,
+            body.experiment_id,
+            body.spec,
+            body.queue or settings.default_queue,
+            name=body.name,
+            params=body.params,
+        )
     if run.status == "queued":
         enqueue(uow, celery, run)
     response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
@@ -88,6 +105,20 @@ def create_run(
 
 TagQuery = Annotated[
     list[str], Query(description="Only runs carrying this tag; repeat it for runs carrying every one.")
+]
+ParamQuery = Annotated[
+    list[str],
+    Query(
+        description="Only runs whose param has this value, as key:value (numbers as printed, booleans "
+        "true/false); repeat it for runs matching every one."
+    ),
+]
+FieldQuery = Annotated[
+    list[str],
+    Query(
+        description="Only runs whose spec or hparams leaf has this value, as spec.<dotted.path>:value or "
+        "hparams.<dotted.path>:value; repeat it for runs matching every one."
+    ),
 ]
 
 
@@ -100,6 +131,8 @@ def read_runs(
     task: Annotated[list[str], Query()] = [],  # noqa: B006
     method: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: TagQuery = [],  # noqa: B006
+    param: ParamQuery = [],  # noqa: B006
+    field: FieldQuery = [],  # noqa: B006
     sort: Annotated[
         str,
         Query(
@@ -111,7 +144,15 @@ def read_runs(
     page_token: str | None = None,
 ) -> RunsPage:
     """Runs, filtered and sorted on the server, one page at a time (pass next_page_token back for more)."""
-    flt = RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag)
+    flt = RunFilter(
+        experiment_id=experiment_id,
+        status=run_status,
+        task=task,
+        method=method,
+        tags=tag,
+        params=param,
+        fields=field,
+    )
     runs, token = list_runs(session, flt, sort, limit, page_token)
     return RunsPage(data=[run_out(r, request, with_artifacts=False) for r in runs], next_page_token=token)
 
@@ -168,6 +209,14 @@ def read_run(run_id: int, session: SessionDep, request: Request) -> RunOut:
 def annotate_run(run_id: int, body: RunPatch, session: SessionDep, request: Request) -> RunOut:
     """Set a run's tags (the whole set, normalised to lower case) and/or its notes."""
     return run_out(run_store.annotate_run(session, run_id, body.tags, body.notes), request)
+
+
+@router.post("/{run_id}/params", dependencies=[WriteAuth])
+def log_params(run_id: int, body: ParamsBody, session: SessionDep) -> ParamsOut:
+    """Add params to a run (safe to repeat: a param keeps its first value; another value is a 409)."""
+    run_store.require_run(session, run_id)
+    run_params.add_params(session, run_id, body.params, MAX_PARAMS)
+    return ParamsOut(params=run_params.params_of(run_store.get_run(session, run_id)))
 
 
 @router.post("/{run_id}/cancel", dependencies=[WriteAuth])

@@ -106,6 +106,8 @@ def settle_dependents(session: Session, run: Run) -> list[Run]:
 def retry_run(session: Session, run_id: int) -> Run:
     """Run a failed or cancelled run again as the next attempt; it waits if its dependencies are unfinished."""
     run = get_run(session, run_id, lock=True)
+    if run.kind == "tracking":
+        raise Conflict(f"run {run_id} is a tracking run, which no worker executes; start a new run instead")
     if run.status not in RETRYABLE:
         raise Conflict(f"run {run_id} is {run.status}; only failed or cancelled runs can be retried")
     deps = dict(session.execute(select(Run.id, Run.status).where(Run.id.in_(dependency_ids(run)))).all())
