@@ -184,8 +184,8 @@ def render(
         "time; every answer checked. Ratios: > 1 means XCL Lab is better.",
         "",
         "Requests: MLflow `runs/create` + `runs/log-batch` (params), `runs/search`, `runs/log-batch`, "
-        "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` + "
-        "`PATCH /runs/{id}` (params as tags `key:value`), `GET /runs?tag=arch:resnet50&sort=-metric:val_top1`, "
+        "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` (a tracking run with "
+        "its params), `GET /runs?param=arch:resnet50&sort=-metric:val_top1`, "
         "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health/live`. Both servers wait "
         "until their processes are idle before the first figure.",
         "",
