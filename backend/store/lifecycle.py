@@ -62,7 +62,8 @@ def request_cancel(session: Session, run_id: int) -> tuple[Run, list[Run]]:
     if run.status in FINAL_STATUSES:
         raise Conflict(f"run {run_id} is already {run.status}")
     run.cancel_requested = True
-    if run.status in {"queued", "waiting"}:
+    # A tracking run has no worker to stop: it ends now (its script's later writes are still stored).
+    if run.status in {"queued", "waiting"} or run.kind == "tracking":
         run.status = "cancelled"
         run.finished_at = utcnow()
         return run, settle_dependents(session, run)
