@@ -14,7 +14,6 @@ from backend.errors import invalid
 from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store import page_tokens
 from backend.store.page_tokens import METRIC_SORT
-from backend.store.runs import RUN_LOADS
 
 SORTABLE = {
     "id": Run.id,
@@ -120,7 +119,7 @@ def _column_page(
         else:
             conditions = [*conditions, or_(column > value, and_(column == value, Run.id > last_id))]
     order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
-    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1).options(*RUN_LOADS)
+    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1)
     return [(run, value) for run, value in session.execute(stmt)]
 
 
@@ -155,17 +154,15 @@ def _metric_page(
             stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
         found += [(run_id, None) for run_id in session.scalars(stmt)]
-    runs = {
-        r.id: r
-        for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])).options(*RUN_LOADS))
-    }
+    runs = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])))}
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
 
 
 def list_runs(
     session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
 ) -> tuple[list[Run], str | None]:
-    """Keyset pagination over (sort value, id), so deep pages cost the same as the first.
+    """Keyset pagination over (sort value, id), so deep pages cost the same as the first. The runs come
+    without their collections: read those for the page with `run_details.run_details`.
 
     `metric:<key>` sorts by each run's latest value of that metric; runs that never logged it come last."""
     descending, name, metric_key = parse_sort(sort)

@@ -124,3 +124,15 @@ def test_the_stale_run_sweep_leaves_a_tracking_run_without_heartbeats_alone(
         session.commit()
     engine.dispose()
     assert api.post(f"/api/v1/runs/{run['id']}/heartbeat").json()["status"] == "running"
+
+
+def test_a_listed_run_reads_as_the_run_itself(api: TestClient) -> None:
+    exp = _experiment(api)
+    tracked = _track(api, exp, name="n", params={"a": 1, "b": "x", "c": False, "d": 0.25})["id"]
+    trained = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+    api.patch(f"/api/v1/runs/{tracked}", json={"tags": ["z", "y"], "notes": "hello"})
+    api.post(f"/api/v1/runs/{tracked}/metrics", json={"metrics": [{"key": "m", "step": 3, "value": 0.5}]})
+    listed = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "id"}).json()["data"]
+    assert [r["id"] for r in listed] == [tracked, trained]
+    for run in listed:
+        assert run == {**api.get(f"/api/v1/runs/{run['id']}").json(), "artifacts": []}
