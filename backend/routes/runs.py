@@ -203,6 +203,7 @@ def read_run_columns(
         metric_keys=columns.metric_keys,
         tags=columns.tags,
         sampled_runs=columns.sampled_runs,
+        param_keys=columns.param_keys,
     )
 
 

@@ -153,6 +153,7 @@ class RunColumnsOut(BaseModel):
     metric_keys: list[str]
     tags: list[str]
     sampled_runs: int
+    param_keys: list[str] = Field(default=[], description="Param keys present among the runs (exact).")
 
 
 class CompareOut(BaseModel):

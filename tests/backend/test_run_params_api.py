@@ -136,3 +136,17 @@ def test_a_listed_run_reads_as_the_run_itself(api: TestClient) -> None:
     assert [r["id"] for r in listed] == [tracked, trained]
     for run in listed:
         assert run == {**api.get(f"/api/v1/runs/{run['id']}").json(), "artifacts": []}
+
+
+def test_analysis_views_and_columns_take_an_experiment_with_tracking_runs(api: TestClient) -> None:
+    exp = _experiment(api)
+    run = _track(api, exp, params={"a": 1})["id"]
+    api.post(f"/api/v1/runs/{run}/metrics", json={"metrics": [{"key": "m", "step": 0, "value": 1.0}]})
+    api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()})
+    for view in ("gap", "entropy", "student-size", "lineage", "cost"):
+        response = api.get(f"/api/v1/analytics/{view}", params={"experiment_id": exp})
+        assert response.status_code == 200, (view, response.text)
+    columns = api.get("/api/v1/runs/columns", params={"experiment_id": exp}).json()
+    assert (columns["metric_keys"], columns["param_keys"]) == (["m"], ["a"])
+    compared = api.get("/api/v1/runs/compare", params={"ids": [run, run + 1]})
+    assert compared.status_code == 200, compared.text
