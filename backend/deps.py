@@ -1,13 +1,13 @@
 """Request-scoped dependencies: settings, the unit of work and its session, the token checks.
 
-Those that only read app state are `async def`: FastAPI runs a plain `def` dependency in its thread pool, and a
-thread hop per dependency was a large part of a small request's cost. The unit of work stays `def`: its commit
-blocks on the database and must not hold the event loop."""
+All are `async def`: FastAPI runs a plain `def` dependency in its thread pool, and a thread hop per dependency
+was a large part of a small request's cost (more so on a busy machine, where each hop waits to be scheduled).
+The unit of work's commit still runs in the thread pool (see `request_unit_of_work`)."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from typing import Annotated
 
 from celery import Celery
@@ -15,7 +15,7 @@ from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
-from backend.unit_of_work import UnitOfWork, unit_of_work
+from backend.unit_of_work import UnitOfWork, request_unit_of_work
 from xclab.settings import Settings
 
 bearer = HTTPBearer(
@@ -27,8 +27,8 @@ async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
-    with unit_of_work(request.app.state.session_factory) as uow:
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with request_unit_of_work(request.app.state.session_factory) as uow:
         yield uow
 
 
