@@ -40,7 +40,8 @@ class MetricBatcher:
         self._settled = 0  # points delivered, or refused by the API and dropped
         self._flush_waiters = 0
         self._closed = False
-        self._error: ApiError | None = None
+        self._error: ApiError | None = None  # the last failed send (retried), cleared when a flush starts
+        self._refused: ApiError | None = None  # a batch the API refused, kept until a flush reports it
         self._thread = threading.Thread(target=self._loop, name=f"xclab-metrics-run-{run_id}", daemon=True)
         self._thread.start()
 
@@ -79,15 +80,16 @@ class MetricBatcher:
             self._flush_waiters += 1
             self._cond.notify_all()
             try:
-                while self._settled < target:
-                    if self._error is not None:
-                        raise self._error
+                while self._settled < target and self._error is None and self._refused is None:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise TimeoutError(
                             f"run {self.run_id}: {target - self._settled} metric points not sent"
                         )
                     self._cond.wait(left)
+                refused, self._refused = self._refused, None
+                if refused is not None:
+                    raise refused
                 if self._error is not None:
                     raise self._error
             finally:
@@ -130,10 +132,11 @@ class MetricBatcher:
         except ApiError as exc:
             retry = isinstance(exc, ApiUnavailable) or (exc.status_code or 0) >= 500
             with self._cond:
-                self._error = exc
                 if retry:  # kept, in order, for the next round
+                    self._error = exc
                     self._pending[:0] = batch
                 else:
+                    self._refused = exc
                     self._settled += len(batch)
                     log.error("run %s: %d metric points refused: %s", self.run_id, len(batch), exc)
                 self._cond.notify_all()

@@ -4,6 +4,7 @@ background and all stored on finish, retries through a faulty proxy, and the run
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -122,6 +123,10 @@ def test_a_step_never_waits_and_failed_batches_are_retried(stack: Stack, api: Ap
 def test_flush_reports_a_refused_batch(stack: Stack, api: ApiClient) -> None:
     batcher = MetricBatcher(api, 424242, interval=0.05)
     batcher.log({"loss": 1.0}, 0)
+    deadline = time.monotonic() + 30
+    while batcher.pending and time.monotonic() < deadline:  # refused before anyone flushes: still reported
+        time.sleep(0.05)
+    time.sleep(0.5)
     with pytest.raises(ApiError) as caught:
         batcher.flush(timeout=30)
     assert caught.value.status_code == 404
