@@ -2,12 +2,16 @@
 
 Roles: `admin` may do everything (the XCL_API_TOKEN token is an admin); `user` reads, submits, cancels, retries and
 annotates; `worker` claims runs and reports (heartbeat, metrics, artifacts, finish) only on the run it claimed.
-A user may also write metrics and artifacts of a run no worker holds (a run tracked from a script)."""
+A user may also write metrics and artifacts of a run no worker holds (a run tracked from a script).
+
+The dependencies that only read app state are `async def`: FastAPI runs a plain `def` dependency in its thread
+pool, and a thread hop per dependency was a large part of a small request's cost. The unit of work's commit still
+runs in the thread pool (see `request_unit_of_work`); the token checks, which read the database, stay plain."""
 
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -19,7 +23,7 @@ from sqlalchemy.orm import Session
 
 from backend.models import Run
 from backend.store.tokens import find_token
-from backend.unit_of_work import UnitOfWork, unit_of_work
+from backend.unit_of_work import UnitOfWork, request_unit_of_work
 from xclab.settings import Settings
 
 bearer = HTTPBearer(
@@ -35,12 +39,12 @@ class Principal:
     name: str = "admin"
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
-    with unit_of_work(request.app.state.session_factory) as uow:
+async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
+    async with request_unit_of_work(request.app.state.session_factory) as uow:
         yield uow
 
 
@@ -48,11 +52,11 @@ def get_unit_of_work(request: Request) -> Iterator[UnitOfWork]:
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
 
 
-def get_session(uow: UnitOfWorkDep) -> Session:
+async def get_session(uow: UnitOfWorkDep) -> Session:
     return uow.session
 
 
-def get_celery(request: Request) -> Celery:
+async def get_celery(request: Request) -> Celery:
     return request.app.state.celery
 
 

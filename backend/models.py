@@ -116,6 +116,9 @@ class Run(Base):
     claim_token_id: Mapped[int | None] = mapped_column(Integer, default=None)
     cancel_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     error: Mapped[str | None] = mapped_column(Text, default=None)
+    # "training" (a spec a worker runs) or "tracking" (a script elsewhere logs to it; spec, task, model empty).
+    kind: Mapped[str] = mapped_column(String(16), default="training", server_default="training")
+    name: Mapped[str | None] = mapped_column(String(250), default=None)
     # A researcher's free-text notes; tags live in run_tag so filtering by tag stays indexed.
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     # What the run ran on (versions, device, threads, determinism, data hash), reported by its worker.
@@ -135,6 +138,21 @@ class Run(Base):
         order_by="LatestMetric.key", cascade="all, delete-orphan"
     )
     tag_rows: Mapped[list[RunTag]] = relationship(order_by="RunTag.tag", cascade="all, delete-orphan")
+    param_rows: Mapped[list[RunParam]] = relationship(order_by="RunParam.key", cascade="all, delete-orphan")
+
+
+class RunParam(Base):
+    """A free-form run param (key -> str, int, float or bool), stored as text with its type.
+
+    (key, value, run_id) is indexed so "runs whose param arch is resnet50" reads the index, never the runs."""
+
+    __tablename__ = "run_param"
+    __table_args__ = (Index("ix_run_param_key_value", "key", "value", "run_id"),)
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(250), primary_key=True)
+    value: Mapped[str] = mapped_column(String(500))
+    type: Mapped[str] = mapped_column(String(8))
 
 
 class RunTag(Base):

@@ -19,11 +19,12 @@ heartbeat after its claim) sees what this one wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import TypeVar
 
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 T = TypeVar("T")
 
@@ -65,3 +66,30 @@ def unit_of_work(factory: sessionmaker[Session]) -> Iterator[UnitOfWork]:
         raise
     finally:
         session.close()
+
+
+def _finish(uow: UnitOfWork, ok: bool) -> None:
+    try:
+        if ok:
+            uow.commit()
+        else:
+            uow.rollback()
+    except Exception:
+        uow.rollback()
+        raise
+    finally:
+        uow.session.close()
+
+
+@asynccontextmanager
+async def request_unit_of_work(factory: sessionmaker[Session]) -> AsyncIterator[UnitOfWork]:
+    """`unit_of_work` for a request, entered on the event loop: a new session does no I/O (its connection is
+    taken at the first query, in the route's thread), and the commit (or rollback) and close run together in one
+    trip to the thread pool. A plain `def` dependency costs a thread-pool trip on entry and another on exit."""
+    uow = UnitOfWork(factory())
+    try:
+        yield uow
+    except BaseException:
+        await run_in_threadpool(_finish, uow, False)
+        raise
+    await run_in_threadpool(_finish, uow, True)

@@ -4,7 +4,7 @@ For each backend (a fresh SQLite file, then a fresh PostgreSQL database) it star
 one uvicorn worker) and then XCL Lab (`xclab serve`) as real processes on loopback, one after the other,
 replays the same seeded workload through each over plain HTTP (one keep-alive client, one request at a
 time): runs with 10 params and 5 metric keys, a top-100 search by a param filter ordered by a metric's
-latest value at each scale, batched and single-point ingestion, a long history read and GET /health. Every
+latest value at each scale, batched and single-point ingestion, a long history read and a liveness probe. Every
 answer is checked; a wrong one stops the benchmark with exit status 1 (2: it could not run). It prints the
 figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, and a
 WARNING when other processes kept the machine busy. Run (about 45 minutes at full size on 2 cores; --quick,
@@ -184,9 +184,9 @@ def render(
         "time; every answer checked. Ratios: > 1 means XCL Lab is better.",
         "",
         "Requests: MLflow `runs/create` + `runs/log-batch` (params), `runs/search`, `runs/log-batch`, "
-        "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` + "
-        "`PATCH /runs/{id}` (params as tags `key:value`), `GET /runs?tag=arch:resnet50&sort=-metric:val_top1`, "
-        "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health`. Both servers wait "
+        "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` (a tracking run with "
+        "its params), `GET /runs?param=arch:resnet50&sort=-metric:val_top1`, "
+        "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health/live`. Both servers wait "
         "until their processes are idle before the first figure.",
         "",
         *quiet,

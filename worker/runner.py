@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from xclab.client import ApiClient, ApiError
+from xclab.metric_batcher import MetricBatcher
 from xclab.settings import Settings
 from xclab.spec import RunSpec
 
@@ -104,9 +105,12 @@ def _train_and_report(
     run_id = run["id"]
     workdir = settings.home.resolve() / "work" / str(run_id)
 
+    # The same batching client as `xclab.track`: an epoch's end never waits on the API.
+    metrics = MetricBatcher(client, run_id)
+
     class ReportingHooks(Hooks):
-        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-            client.log_metrics(run_id, [{"key": k, "step": epoch, "value": v} for k, v in metrics.items()])
+        def on_epoch_end(self, epoch: int, values: dict[str, float]) -> None:
+            metrics.log(values, epoch)
 
         def on_environment(self, environment: dict[str, Any]) -> None:
             client.set_run_environment(run_id, environment)
@@ -132,17 +136,25 @@ def _train_and_report(
             data_root=settings.data_root,
             cache_dir=settings.resolved_cache_dir,
         )
-        last_epoch = int(run["hparams"]["epochs"])
-        client.log_metrics(
-            run_id, [{"key": k, "step": last_epoch, "value": v} for k, v in result.final_metrics.items()]
-        )
+        metrics.log(result.final_metrics, int(run["hparams"]["epochs"]))
+        metrics.close()  # every point stored (or the error raised) before the run can succeed
         client.upload_artifact(run_id, "model.pt", result.model_path, kind="checkpoint")
         if result.predictions_path is not None:  # per-sample test results, for paired tests between runs
             client.upload_artifact(run_id, PREDICTIONS_ARTIFACT, result.predictions_path, kind="predictions")
     except Cancelled:
+        _deliver(metrics, run_id)
         return "cancelled", None
     except Exception as exc:
         log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        _deliver(metrics, run_id)
         return "failed", f"{type(exc).__name__}: {exc}"
     shutil.rmtree(workdir, ignore_errors=True)  # the checkpoint now lives in the artifact store
     return "succeeded", None
+
+
+def _deliver(metrics: MetricBatcher, run_id: int) -> None:
+    """Store what an ended run logged (its curves up to the failure), without letting that hide the outcome."""
+    try:
+        metrics.close(timeout=60)
+    except Exception as exc:
+        log.warning("run %s: metrics logged before it ended were not all stored: %s", run_id, exc)

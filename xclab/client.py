@@ -72,6 +72,19 @@ class ApiClient:
     def create_experiment(self, name: str, description: str = "") -> dict[str, Any]:
         return self._http.json("POST", "/experiments", json={"name": name, "description": description})
 
+    def ensure_experiment(self, name: str) -> dict[str, Any]:
+        """The experiment of this name, created when missing (safe when another client creates it first)."""
+        for _ in range(2):
+            found = next((e for e in self.list_experiments() if e["name"] == name), None)
+            if found is not None:
+                return found
+            try:
+                return self.create_experiment(name)
+            except ApiError as exc:
+                if exc.status_code != 409:  # 409: created meanwhile; read it back
+                    raise
+        raise ApiError(409, f"experiment '{name}' could not be created or found")
+
     # ------------------------------------------------------------ runs
 
     def list_runs(
@@ -133,6 +146,21 @@ class ApiClient:
         if queue:
             body["queue"] = queue
         return self._http.json("POST", "/runs", json=body)
+
+    def start_tracking_run(
+        self, experiment_id: int, *, name: str | None = None, params: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """A run no worker executes (no spec): the caller logs to it and finishes it. Sent once."""
+        body: dict[str, Any] = {"experiment_id": experiment_id, "params": dict(params or {})}
+        if name is not None:
+            body["name"] = name
+        return self._http.json("POST", "/runs", json=body)
+
+    def log_params(self, run_id: int, params: dict[str, Any]) -> dict[str, Any]:
+        """Add params ({all params}); safe to repeat, as a param keeps its first value (another one is a 409)."""
+        return self._http.json("POST", f"/runs/{run_id}/params", json={"params": params}, idempotent=True)[
+            "params"
+        ]
 
     def annotate_run(
         self, run_id: int, *, tags: Sequence[str] | None = None, notes: str | None = None

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query, Request, Response, status
+from sqlalchemy.orm import Session
 
 from backend.deps import (
     CallerDep,
@@ -17,11 +18,14 @@ from backend.deps import (
 from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
 from backend.schemas.runs import (
+    MAX_PARAMS,
     ArtifactOut,
     ClaimIn,
     CompareOut,
     FinishIn,
     HeartbeatOut,
+    ParamsBody,
+    ParamsOut,
     ReproductionOut,
     RunColumnsOut,
     RunCreate,
@@ -29,8 +33,9 @@ from backend.schemas.runs import (
     RunPatch,
     RunsPage,
 )
-from backend.store import lifecycle, reruns, run_columns
+from backend.store import lifecycle, reruns, run_columns, run_params
 from backend.store import runs as run_store
+from backend.store.run_details import run_details
 from backend.store.run_list import RunFilter, list_runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
@@ -38,6 +43,39 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 BROKER_DOWN = {
     503: {"description": "The broker is unreachable: the run is stored as failed (retry it later)."}
 }
+
+
+def _columns(run: Run) -> dict[str, Any]:
+    """The run's own columns as RunOut fields."""
+    return {
+        "id": run.id,
+        "experiment_id": run.experiment_id,
+        "kind": run.kind,
+        "name": run.name,
+        "grid_id": run.grid_id,
+        "cell": run.cell,
+        "generator_run": run.generator_run_id,
+        "spec": run.spec,
+        "hparams": run.hparams,
+        "task": run.task,
+        "method": run.method,
+        "model": run.model,
+        "status": run.status,
+        "attempt": run.attempt,
+        "queue": run.queue,
+        "priority": run.priority,
+        "worker_host": run.worker_host,
+        "cancel_requested": run.cancel_requested,
+        "error": run.error,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "heartbeat_at": run.heartbeat_at,
+        "primary_metric": run_store.primary_metric_key(run.task),
+        "notes": run.notes or "",
+        "environment": run.environment,
+        "rerun_of": run.rerun_of,
+    }
 
 
 def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
@@ -48,36 +86,31 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
             out.url = str(request.url_for("download_artifact", run_id=run.id, path=a.path))
             artifacts.append(out)
     return RunOut(
-        id=run.id,
-        experiment_id=run.experiment_id,
-        grid_id=run.grid_id,
-        cell=run.cell,
-        generator_run=run.generator_run_id,
-        spec=run.spec,
-        hparams=run.hparams,
-        task=run.task,
-        method=run.method,
-        model=run.model,
-        status=run.status,  # type: ignore[arg-type]
-        attempt=run.attempt,
-        queue=run.queue,
-        priority=run.priority,
-        worker_host=run.worker_host,
-        cancel_requested=run.cancel_requested,
-        error=run.error,
-        created_at=run.created_at,
-        started_at=run.started_at,
-        finished_at=run.finished_at,
-        heartbeat_at=run.heartbeat_at,
+        **_columns(run),
         teachers=[link.teacher_id for link in run.teacher_links],
-        primary_metric=run_store.primary_metric_key(run.task),
         summary=run_store.summary(run),
         artifacts=artifacts,
         tags=run_store.run_tags(run),
-        notes=run.notes or "",
-        environment=run.environment,
-        rerun_of=run.rerun_of,
+        params=run_params.params_of(run),
     )
+
+
+def listed_runs(session: Session, runs: list[Run]) -> list[RunOut]:
+    """Runs as a list shows them (no artifacts). Built without validation: every value comes from the
+    database in the types RunOut declares, and validating a hundred runs per page cost more than reading them."""
+    details = run_details(session, [r.id for r in runs])
+    return [
+        RunOut.model_construct(
+            **_columns(run),
+            teachers=d.teachers,
+            summary=d.summary,
+            artifacts=[],
+            tags=d.tags,
+            params=d.params,
+        )
+        for run in runs
+        for d in (details[run.id],)
+    ]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteAuth], responses=BROKER_DOWN)
@@ -89,14 +122,22 @@ def create_run(
     request: Request,
     response: Response,
 ) -> RunOut:
-    """Submit a run; it is queued at once. Poll the Location URL for its status."""
-    run = run_store.create_run(
-        uow.session,
-        body.experiment_id,
-        body.spec,
-        body.queue or settings.default_queue,
-        priority=body.priority,
-    )
+    """Submit a training run (queued at once; poll the Location URL for its status), or, without a spec, start
+    a tracking run that a script logs to and finishes itself."""
+    if body.spec is None:
+        run = run_store.create_tracking_run(
+            uow.session, body.experiment_id, name=body.name, params=body.params
+        )
+    else:
+        run = run_store.create_run(
+            uow.session,
+            body.experiment_id,
+            body.spec,
+            body.queue or settings.default_queue,
+            priority=body.priority,
+            name=body.name,
+            params=body.params,
+        )
     if run.status == "queued":
         enqueue(uow, celery, run)
     response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
@@ -106,17 +147,32 @@ def create_run(
 TagQuery = Annotated[
     list[str], Query(description="Only runs carrying this tag; repeat it for runs carrying every one.")
 ]
+ParamQuery = Annotated[
+    list[str],
+    Query(
+        description="Only runs whose param has this value, as key:value (numbers as printed, booleans "
+        "true/false); repeat it for runs matching every one."
+    ),
+]
+FieldQuery = Annotated[
+    list[str],
+    Query(
+        description="Only runs whose spec or hparams leaf has this value, as spec.<dotted.path>:value or "
+        "hparams.<dotted.path>:value; repeat it for runs matching every one."
+    ),
+]
 
 
-@router.get("", dependencies=[ReadAuth])
+@router.get("", dependencies=[ReadAuth], response_model=RunsPage)
 def read_runs(
     session: SessionDep,
-    request: Request,
     experiment_id: int | None = None,
     run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006 (FastAPI copies defaults)
     task: Annotated[list[str], Query()] = [],  # noqa: B006
     method: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: TagQuery = [],  # noqa: B006
+    param: ParamQuery = [],  # noqa: B006
+    field: FieldQuery = [],  # noqa: B006
     sort: Annotated[
         str,
         Query(
@@ -126,11 +182,20 @@ def read_runs(
     ] = "-id",
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     page_token: str | None = None,
-) -> RunsPage:
+) -> Response:
     """Runs, filtered and sorted on the server, one page at a time (pass next_page_token back for more)."""
-    flt = RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag)
+    flt = RunFilter(
+        experiment_id=experiment_id,
+        status=run_status,
+        task=task,
+        method=method,
+        tags=tag,
+        params=param,
+        fields=field,
+    )
     runs, token = list_runs(session, flt, sort, limit, page_token)
-    return RunsPage(data=[run_out(r, request, with_artifacts=False) for r in runs], next_page_token=token)
+    page = RunsPage.model_construct(data=listed_runs(session, runs), next_page_token=token)
+    return Response(page.model_dump_json(), media_type="application/json")
 
 
 @router.get("/columns", dependencies=[ReadAuth])
@@ -152,6 +217,7 @@ def read_run_columns(
         metric_keys=columns.metric_keys,
         tags=columns.tags,
         sampled_runs=columns.sampled_runs,
+        param_keys=columns.param_keys,
     )
 
 
@@ -185,6 +251,14 @@ def read_run(run_id: int, session: SessionDep, request: Request) -> RunOut:
 def annotate_run(run_id: int, body: RunPatch, session: SessionDep, request: Request) -> RunOut:
     """Set a run's tags (the whole set, normalised to lower case) and/or its notes."""
     return run_out(run_store.annotate_run(session, run_id, body.tags, body.notes), request)
+
+
+@router.post("/{run_id}/params", dependencies=[WriteAuth])
+def log_params(run_id: int, body: ParamsBody, session: SessionDep) -> ParamsOut:
+    """Add params to a run (safe to repeat: a param keeps its first value; another value is a 409)."""
+    run_store.require_run(session, run_id)
+    run_params.add_params(session, run_id, body.params, MAX_PARAMS)
+    return ParamsOut(params=run_params.params_of(run_store.get_run(session, run_id)))
 
 
 @router.post("/{run_id}/cancel", dependencies=[WriteAuth])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from xclab.spec import RunSpec
 from xclab.transport import MAX_PRIORITY
@@ -13,16 +13,63 @@ from xclab.transport import MAX_PRIORITY
 RunStatus = Literal["waiting", "queued", "running", "succeeded", "failed", "cancelled"]
 
 
+RunKind = Literal["training", "tracking"]
+MAX_PARAMS = 200
+# Keys as MLflow allows them, without ':' (a search filter is `param=key:value`).
+ParamKey = Annotated[str, StringConstraints(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/ ]+$")]
+ParamValue = Annotated[
+    bool
+    | int
+    | Annotated[float, Field(allow_inf_nan=False)]
+    | Annotated[str, StringConstraints(max_length=500)],
+    Field(union_mode="smart"),
+]
+ParamsIn = Annotated[
+    dict[ParamKey, ParamValue],
+    Field(
+        max_length=MAX_PARAMS,
+        description=f"Free-form params: at most {MAX_PARAMS}, keys of 1-250 characters from [A-Za-z0-9_.-/ ], "
+        "values a string (at most 500 characters), an integer, a finite float or a boolean. A param once set "
+        "keeps its value (setting it again to the same value is a no-op).",
+    ),
+]
+RunName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=250)]
+
+
 class RunCreate(BaseModel):
+    """A training run (with a `spec`, queued for a worker) or, without a spec, a tracking run: a script
+    elsewhere logs params and metrics to it and finishes it (`POST /runs/{id}/finish`); it starts `running`."""
+
     model_config = ConfigDict(extra="forbid")
     experiment_id: int
-    spec: RunSpec
+    spec: RunSpec | None = Field(default=None, description="Leave out for a tracking-only run.")
     queue: str | None = Field(
-        default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="Default: the server's."
+        default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="Default: the server's (training runs only)."
     )
     priority: int = Field(
         default=0, ge=0, le=MAX_PRIORITY, description="0 (default) to 9 (most urgent); honoured on Redis."
     )
+    name: RunName | None = Field(default=None, description="A display name (1-250 characters).")
+    params: ParamsIn = {}
+
+    @model_validator(mode="after")
+    def _queue_needs_a_spec(self) -> RunCreate:
+        if self.spec is None and self.queue is not None:
+            raise ValueError("queue applies to training runs only: give a spec, or leave queue out")
+        return self
+
+    @property
+    def kind(self) -> RunKind:
+        return "tracking" if self.spec is None else "training"
+
+
+class ParamsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    params: ParamsIn
+
+
+class ParamsOut(BaseModel):
+    params: dict[str, bool | int | float | str]
 
 
 class ArtifactOut(BaseModel):
@@ -38,6 +85,9 @@ class ArtifactOut(BaseModel):
 class RunOut(BaseModel):
     id: int
     experiment_id: int
+    kind: RunKind = "training"
+    name: str | None = None
+    params: dict[str, bool | int | float | str] = {}
     grid_id: int | None = None
     cell: str | None = None
     generator_run: int | None = None
@@ -112,6 +162,7 @@ class RunColumnsOut(BaseModel):
     metric_keys: list[str]
     tags: list[str]
     sampled_runs: int
+    param_keys: list[str] = Field(default=[], description="Param keys present among the runs (exact).")
 
 
 class CompareOut(BaseModel):

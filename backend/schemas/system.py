@@ -21,6 +21,11 @@ class BrokerHealth(BaseModel):
     transport: str
 
 
+class LiveOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+
+
 class HealthOut(BaseModel):
     status: Literal["ok", "degraded"]
     version: str

@@ -87,7 +87,8 @@ def request_cancel(session: Session, run_id: int) -> tuple[Run, list[Run]]:
     if run.status in FINAL_STATUSES:
         raise Conflict(f"run {run_id} is already {run.status}")
     run.cancel_requested = True
-    if run.status in {"queued", "waiting"}:
+    # A tracking run has no worker to stop: it ends now (its script's later writes are still stored).
+    if run.status in {"queued", "waiting"} or run.kind == "tracking":
         run.status = "cancelled"
         run.finished_at = utcnow()
         return run, settle_dependents(session, run)
@@ -181,6 +182,8 @@ def settle_dependents(session: Session, run: Run) -> list[Run]:
 def retry_run(session: Session, run_id: int) -> Run:
     """Run a failed or cancelled run again as the next attempt; it waits if its dependencies are unfinished."""
     run = get_run(session, run_id, lock=True)
+    if run.kind == "tracking":
+        raise Conflict(f"run {run_id} is a tracking run, which no worker executes; start a new run instead")
     if run.status not in RETRYABLE:
         raise Conflict(f"run {run_id} is {run.status}; only failed or cancelled runs can be retried")
     deps = dict(session.execute(select(Run.id, Run.status).where(Run.id.in_(dependency_ids(run)))).all())

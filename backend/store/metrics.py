@@ -7,9 +7,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, or_, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import func, or_, select, text
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound
@@ -26,13 +24,25 @@ class MetricPoint:
     wall_time: float | None = None
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+# Plain SQL that SQLite (3.24+) and PostgreSQL both accept, built once: an ORM or Core insert construct built per
+# request is recompiled per request (the multi-row VALUES form changes with the batch size), which cost more than
+# the write itself. Executed with a list of parameter sets, the driver runs it as one executemany.
+_UPSERT_POINTS = text(
+    "INSERT INTO metric (run_id, key, step, value, wall_time) VALUES (:run_id, :key, :step, :value, :wall_time) "
+    "ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time"
+)
+# The latest value per key only moves forward: an older step arriving late leaves it alone.
+_UPSERT_LATEST = text(
+    "INSERT INTO latest_metric (run_id, key, step, value, wall_time) "
+    "VALUES (:run_id, :key, :step, :value, :wall_time) "
+    "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value, "
+    "wall_time = excluded.wall_time WHERE latest_metric.step <= excluded.step"
+)
 
 
 def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) -> int:
-    """Upsert a batch; the same (key, step) written twice is stored once. Returns the number of points.
-    A finished run is final (409)."""
+    """Upsert a batch in the request's one transaction; the same (key, step) written twice is stored once.
+    Returns the number of points. A finished run is final (409)."""
     require_open_run(session, run_id)
     now = time.time()
     # Within one batch the last write of a (key, step) wins, as it would across batches.
@@ -48,33 +58,13 @@ def log_metrics(session: Session, run_id: int, points: Iterable[MetricPoint]) ->
     }
     if not rows:
         return 0
-    insert = _insert(session)
     values = list(rows.values())
-    stmt = insert(Metric)
-    # executemany form: the driver batches the rows (insertmanyvalues) without compiling a statement per size.
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key", "step"],
-            set_={"value": stmt.excluded.value, "wall_time": stmt.excluded.wall_time},
-        ),
-        values,
-    )
+    session.execute(_UPSERT_POINTS, values)
     latest: dict[str, dict[str, Any]] = {}
     for row in values:
         if row["key"] not in latest or row["step"] >= latest[row["key"]]["step"]:
             latest[row["key"]] = row
-    stmt = insert(LatestMetric).values(list(latest.values()))
-    session.execute(
-        stmt.on_conflict_do_update(
-            index_elements=["run_id", "key"],
-            set_={
-                "step": stmt.excluded.step,
-                "value": stmt.excluded.value,
-                "wall_time": stmt.excluded.wall_time,
-            },
-            where=LatestMetric.step <= stmt.excluded.step,
-        )
-    )
+    session.execute(_UPSERT_LATEST, list(latest.values()))
     return len(values)
 
 
@@ -95,7 +85,10 @@ def metric_history(
     require_run(session, run_id)
     where = (Metric.run_id == run_id, Metric.key == key)
     query = select(Metric.step, Metric.value).where(*where).order_by(Metric.step)
-    if max_points is not None:
+    points: list[tuple[int, float]] | None = None
+    if max_points is None:
+        points = _full_history(session, run_id, key)
+    else:
         total = session.scalar(select(func.count()).select_from(Metric).where(*where)) or 0
         if total > max_points:
             if max_points == 1:
@@ -116,7 +109,22 @@ def metric_history(
                     .where(or_(numbered.c.rn % stride == 0, numbered.c.rn == total - 1))
                     .order_by(numbered.c.step)
                 )
-    points = [(int(step), float(value)) for step, value in session.execute(query)]
+    if points is None:
+        points = [(int(step), float(value)) for step, value in session.execute(query)]
     if not points and key not in metric_keys(session, run_id):
         raise NotFound(f"run {run_id} has no metric '{key}'")
     return points
+
+
+def _full_history(session: Session, run_id: int, key: str) -> list[tuple[int, float]]:
+    """Every point, read with the driver's own cursor: for a 10,000-point history the rows' wrapping in
+    SQLAlchemy result objects is most of the time (the (run_id, key, step) primary key gives the order)."""
+    connection = session.connection()
+    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    sql = f"SELECT step, value FROM metric WHERE run_id = {placeholder} AND key = {placeholder} ORDER BY step"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql, (run_id, key))
+        return cursor.fetchall()
+    finally:
+        cursor.close()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from backend.errors import NotFound, invalid
-from backend.models import LatestMetric, Run, RunTag
+from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store.run_list import RunFilter, filter_conditions
 from backend.store.runs import RUN_LOADS, summary
 
@@ -38,18 +38,21 @@ class RunColumns:
     metric_keys: list[str]
     tags: list[str]
     sampled_runs: int
+    param_keys: list[str]
 
 
 def run_columns(session: Session, flt: RunFilter, sample: int = COLUMN_SAMPLE) -> RunColumns:
-    """What a runs table can show for these runs: metric keys and tags (exact, by SQL DISTINCT) and the
+    """What a runs table can show for these runs: metric keys, tags and param keys (exact, by SQL DISTINCT) and the
     spec and hyperparameter paths of the newest `sample` runs (specs are JSON, so they are read, not queried)."""
     conditions = filter_conditions(flt)
     keys = select(LatestMetric.key).distinct().order_by(LatestMetric.key)
     tags = select(RunTag.tag).distinct().order_by(RunTag.tag)
+    params = select(RunParam.key).distinct().order_by(RunParam.key)
     if conditions:
         matching = select(Run.id).where(*conditions)
         keys = keys.where(LatestMetric.run_id.in_(matching))
         tags = tags.where(RunTag.run_id.in_(matching))
+        params = params.where(RunParam.run_id.in_(matching))
     rows = session.execute(
         select(Run.spec, Run.hparams).where(*conditions).order_by(Run.id.desc()).limit(sample)
     ).all()
@@ -64,6 +67,7 @@ def run_columns(session: Session, flt: RunFilter, sample: int = COLUMN_SAMPLE) -
         metric_keys=list(session.scalars(keys)),
         tags=list(session.scalars(tags)),
         sampled_runs=len(rows),
+        param_keys=list(session.scalars(params)),
     )
 
 

@@ -7,14 +7,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select, tuple_
+from sqlalchemy import ColumnElement, String, and_, cast, or_, select, tuple_
 from sqlalchemy.orm import Session
 
 from backend.errors import invalid
-from backend.models import LatestMetric, Run, RunTag
+from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store import page_tokens
 from backend.store.page_tokens import METRIC_SORT
-from backend.store.runs import RUN_LOADS
 
 SORTABLE = {
     "id": Run.id,
@@ -25,6 +24,7 @@ SORTABLE = {
     "model": Run.model,
 }
 METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,250}")  # what MetricIn accepts
+FIELD_PATH = re.compile(r"(spec|hparams)((?:\.[A-Za-z0-9_]+)+)")
 
 
 @dataclass
@@ -34,6 +34,8 @@ class RunFilter:
     task: Sequence[str] = ()
     method: Sequence[str] = ()
     tags: Sequence[str] = ()  # a run must carry every one of them
+    params: Sequence[str] = ()  # "key:value", every one must match
+    fields: Sequence[str] = ()  # "spec.model.name:value" or "hparams.lr:0.1", every one must match
 
 
 def normalise_tag(tag: str) -> str:
@@ -54,7 +56,36 @@ def filter_conditions(flt: RunFilter) -> list[ColumnElement[bool]]:
     # One semi-join per tag, each answered from the (tag, run_id) index.
     for tag in dict.fromkeys(normalise_tag(t) for t in flt.tags if t.strip()):
         conditions.append(Run.id.in_(select(RunTag.run_id).where(RunTag.tag == tag)))
+    # Likewise per param, from the (key, value, run_id) index; values compare as text (see run_params.encode).
+    for key, value in dict.fromkeys(_pair(p, "param", "arch:resnet50") for p in flt.params):
+        conditions.append(
+            Run.id.in_(select(RunParam.run_id).where(RunParam.key == key, RunParam.value == value))
+        )
+    for path, value in dict.fromkeys(_pair(f, "field", "spec.model.name:resnet18") for f in flt.fields):
+        conditions.append(_json_field(path) == value)
     return conditions
+
+
+def _pair(text: str, name: str, example: str) -> tuple[str, str]:
+    key, sep, value = text.partition(":")
+    if not sep or not key:
+        raise invalid(("query", name), f"expected {name}=<key>:<value>, e.g. {name}={example}", text)
+    return key, value
+
+
+def _json_field(path: str) -> ColumnElement[str]:
+    """A spec or hparams leaf as text: JSON strings as they are, numbers as printed, booleans true/false on
+    PostgreSQL and 1/0 on SQLite. Not indexed: combine with an indexed filter (experiment, param, tag) at scale."""
+    match = FIELD_PATH.fullmatch(path)
+    if match is None:
+        raise invalid(
+            ("query", "field"),
+            "expected field=spec.<path>:<value> or field=hparams.<path>:<value>, the path dotted names "
+            "(see GET /runs/columns)",
+            path,
+        )
+    column = Run.spec if match.group(1) == "spec" else Run.hparams
+    return cast(column[tuple(match.group(2)[1:].split("."))].as_string(), String)
 
 
 def parse_sort(sort: str) -> tuple[bool, str, str | None]:
@@ -88,7 +119,7 @@ def _column_page(
         else:
             conditions = [*conditions, or_(column > value, and_(column == value, Run.id > last_id))]
     order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
-    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1).options(*RUN_LOADS)
+    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1)
     return [(run, value) for run, value in session.execute(stmt)]
 
 
@@ -123,17 +154,15 @@ def _metric_page(
             stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
         found += [(run_id, None) for run_id in session.scalars(stmt)]
-    runs = {
-        r.id: r
-        for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])).options(*RUN_LOADS))
-    }
+    runs = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])))}
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
 
 
 def list_runs(
     session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
 ) -> tuple[list[Run], str | None]:
-    """Keyset pagination over (sort value, id), so deep pages cost the same as the first.
+    """Keyset pagination over (sort value, id), so deep pages cost the same as the first. The runs come
+    without their collections: read those for the page with `run_details.run_details`.
 
     `metric:<key>` sorts by each run's latest value of that metric; runs that never logged it come last."""
     descending, name, metric_key = parse_sort(sort)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.errors import Invalid, NotFound, invalid, spec_errors
-from backend.models import Run, RunTag, RunTeacher
+from backend.models import Run, RunTag, RunTeacher, utcnow
 from backend.store.experiments import get_experiment
+from backend.store.run_params import ParamValue, new_param_rows
 from backend.store.workers import placement_problem
 from backend.vocabulary import generator_methods, trains_generator
 from xclab.catalog import TASKS
@@ -17,7 +18,12 @@ from xclab.spec import RunSpec, SpecIssue, check_spec, resolve_hparams
 
 SPEC_LOC = ("body", "spec")
 # What run lists and comparisons show of each run, loaded in bulk.
-RUN_LOADS = (selectinload(Run.latest_metrics), selectinload(Run.teacher_links), selectinload(Run.tag_rows))
+RUN_LOADS = (
+    selectinload(Run.latest_metrics),
+    selectinload(Run.teacher_links),
+    selectinload(Run.tag_rows),
+    selectinload(Run.param_rows),
+)
 
 
 def _spec_error(issues: Sequence[SpecIssue]) -> Invalid:
@@ -33,6 +39,8 @@ def create_run(
     grid_id: int | None = None,
     cell: str | None = None,
     priority: int = 0,
+    name: str | None = None,
+    params: Mapping[str, ParamValue] | None = None,
 ) -> Run:
     """Store a new run: `queued` when it can start now, `waiting` while a teacher or generator is unfinished."""
     issues = check_spec(spec)
@@ -61,8 +69,39 @@ def create_run(
         status="queued" if all(d.status == "succeeded" for d in deps) else "waiting",
         queue=queue,
         priority=priority,
+        name=name,
     )
     run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(spec.teachers)]
+    return _stored(session, run, params)
+
+
+def create_tracking_run(
+    session: Session, experiment_id: int, *, name: str | None, params: Mapping[str, ParamValue]
+) -> Run:
+    """A run no worker executes: a script elsewhere logs to it and finishes it. It starts `running`, with no
+    heartbeat: the stale-run sweep leaves it alone unless its client sends heartbeats (then stops)."""
+    get_experiment(session, experiment_id)
+    run = Run(
+        kind="tracking",
+        experiment_id=experiment_id,
+        spec={},
+        hparams={},
+        task="",
+        method="",
+        model="",
+        status="running",
+        queue="",
+        name=name,
+        started_at=utcnow(),
+    )
+    run.teacher_links = []
+    return _stored(session, run, params)
+
+
+def _stored(session: Session, run: Run, params: Mapping[str, ParamValue] | None) -> Run:
+    # A new run's collections start empty and loaded, so answering with it needs no further query.
+    run.param_rows = new_param_rows(params or {})
+    run.artifacts, run.latest_metrics, run.tag_rows = [], [], []
     session.add(run)
     session.flush()
     return run
@@ -134,6 +173,7 @@ def get_run(session: Session, run_id: int, *, lock: bool = False) -> Run:
             selectinload(Run.artifacts),
             selectinload(Run.latest_metrics),
             selectinload(Run.tag_rows),
+            selectinload(Run.param_rows),
         )
     )
     if lock:

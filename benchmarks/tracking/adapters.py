@@ -1,9 +1,8 @@
 """One adapter per tracker: the workload's operations as that tracker's plain HTTP requests.
 
 Each adapter owns one keep-alive httpx.Client and checks every answer's status and shape; the runner
-checks the content against the workload. XCL Lab has no free-form params yet, so its adapter maps a param
-to a run tag `key:value`. When runs take params at creation, override `create_run` and `search_top` (or
-add a subclass) and the rest of the benchmark stays as it is."""
+checks the content against the workload. XCL Lab creates a tracking run with its params in one request and
+searches with `param=key:value`, as a training script logging to it would."""
 
 from __future__ import annotations
 
@@ -17,14 +16,6 @@ from benchmarks.tracking.servers import Server
 from benchmarks.tracking.workload import Point
 
 PAGE = 1000
-DIGITS_SPEC: dict[str, Any] = {
-    "task": "digits",
-    "model": {"name": "small-cnn", "width": 0.5},
-    "method": {"name": "erm"},
-    "teachers": [],
-    "seed": 0,
-    "epochs": 3,
-}
 
 
 class CheckFailed(AssertionError):
@@ -88,25 +79,20 @@ class XclLab(Tracker):
         super().__init__(server, "/api/v1", {"Authorization": f"Bearer {server.token}"})
 
     def health(self) -> None:
-        if _expect(self.http.get("/health"), 200)["status"] != "ok":
-            raise CheckFailed("XCL Lab health is not ok")
+        # Liveness, as MLflow's /health: the readiness check (/health/ready) also asks the database and broker.
+        if _expect(self.http.get("/health/live"), 200)["status"] != "ok":
+            raise CheckFailed("XCL Lab liveness is not ok")
 
     def create_experiment(self, name: str) -> str:
         return str(_expect(self.http.post("/experiments", json={"name": name}), 200, 201)["id"])
 
-    @staticmethod
-    def param_tag(key: str, value: str) -> str:
-        return f"{key}:{value}"
-
     def create_run(self, experiment_id: str, params: dict[str, str]) -> str:
-        # Two requests, as the issue's mapping: the run (parked on a queue no worker takes), then its tags.
-        body = {"experiment_id": int(experiment_id), "spec": DIGITS_SPEC, "queue": "parked"}
-        run_id = _expect(self.http.post("/runs", json=body), 202)["id"]
-        tags = sorted(self.param_tag(k, v) for k, v in params.items())
-        stored = _expect(self.http.patch(f"/runs/{run_id}", json={"tags": tags}), 200)["tags"]
-        if stored != tags:
-            raise CheckFailed(f"run {run_id} stored tags {stored}, sent {tags}")
-        return str(run_id)
+        # One request: a tracking run (no spec, no worker) with its params, as `xclab.track.start_run` sends.
+        body = {"experiment_id": int(experiment_id), "params": params}
+        run = _expect(self.http.post("/runs", json=body), 202)
+        if run["params"] != params or run["kind"] != "tracking":
+            raise CheckFailed(f"run {run['id']} stored params {run['params']}, sent {params}")
+        return str(run["id"])
 
     def _post_points(self, run_id: str, points: Sequence[Point]) -> None:
         body = {
@@ -128,7 +114,7 @@ class XclLab(Tracker):
     def search_top(self, experiment_id: str, param: tuple[str, str], metric: str, k: int) -> list[str]:
         params = {
             "experiment_id": experiment_id,
-            "tag": self.param_tag(*param),
+            "param": f"{param[0]}:{param[1]}",
             "sort": f"-metric:{metric}",
             "limit": k,
         }

@@ -36,7 +36,7 @@ def rows(sizes: Sizes) -> list[Row]:
     out += [
         Row(f"{sizes.history_points:,}-point history, p50 ms", ("history_p50_ms",), False),
         Row("server RSS, MiB (serving / whole tree)", ("rss_serving_mib", "rss_tree_mib"), False),
-        Row("cheapest request (GET /health), p50 ms", ("health_p50_ms",), False),
+        Row("cheapest request (liveness), p50 ms", ("health_p50_ms",), False),
     ]
     return out
 

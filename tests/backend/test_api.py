@@ -201,3 +201,32 @@ def test_artifact_upload_and_download(api: TestClient) -> None:
     assert error["loc"] == ["path", "path"] and error["input"] == "a/../../escape" and "'..'" in error["msg"]
     [artifact] = api.get(f"/api/v1/runs/{run['id']}").json()["artifacts"]
     assert artifact["path"] == "ckpt/model.pt" and artifact["url"].endswith("/artifacts/ckpt/model.pt")
+
+
+def test_liveness_touches_nothing_and_readiness_caches_the_broker_check(api: TestClient) -> None:
+    assert api.get("/api/v1/health/live").json() == {"status": "ok", "version": api.app.version}
+    # The broker is checked once, then reused while fresh: a second readiness probe finds the same check time.
+    first = api.get("/api/v1/health/ready")
+    check = api.app.state.broker_check
+    checked_at = check._at
+    second = api.get("/api/v1/health/ready")
+    assert first.status_code == second.status_code == 200
+    assert first.json() == second.json() == api.get("/api/v1/health").json()
+    assert check._at == checked_at
+    check.ttl = 0  # expired: the next probe asks the broker again
+    api.get("/api/v1/health/ready")
+    assert check._at > checked_at
+
+
+def test_liveness_answers_while_the_database_is_down(api: TestClient) -> None:
+    from sqlalchemy import create_engine
+
+    working = api.app.state.engine
+    api.app.state.engine = create_engine("sqlite:////nonexistent-folder/x.db")
+    try:
+        assert api.get("/api/v1/health/live").status_code == 200
+        down = api.get("/api/v1/health/ready")
+        assert down.status_code == 503 and down.json()["database"]["ok"] is False
+    finally:
+        api.app.state.engine.dispose()
+        api.app.state.engine = working

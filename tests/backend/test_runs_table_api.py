@@ -206,6 +206,7 @@ def test_columns_lists_spec_paths_metric_keys_and_tags_of_the_filtered_runs(api:
         "metric_keys": [],
         "tags": [],
         "sampled_runs": 0,
+        "param_keys": [],
     }
 
 
