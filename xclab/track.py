@@ -16,6 +16,7 @@ A script that dies without finishing leaves its run `running`; `xclab cancel <id
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Mapping
 from types import TracebackType
@@ -28,6 +29,7 @@ from xclab.settings import get_settings
 __all__ = ["TrackedRun", "start_run"]
 
 ParamValue = str | int | float | bool
+log = logging.getLogger(__name__)
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
 
@@ -73,18 +75,31 @@ class TrackedRun:
     def finish(self, status: str = "succeeded", error: str | None = None) -> None:
         """Deliver the remaining metrics, then mark the run `succeeded`, `failed` or `cancelled`."""
         try:
-            self._batcher.close()
+            try:
+                self._batcher.close()
+            except ApiError as exc:
+                # Ended meanwhile (cancelled from the dashboard or CLI): a finished run is final, so what was
+                # logged after that is refused. Say so rather than fail the script's last line.
+                if self._ended_elsewhere(exc) is None:
+                    raise
+                log.warning("run %s was ended elsewhere; metrics logged after that were not stored", self.id)
             try:
                 self.status = self.client.finish_run(self.id, status, error)["status"]
             except ApiError as exc:
-                # Ended meanwhile (cancelled from the dashboard or CLI): its metrics are stored all the same.
-                current = self.client.get_run(self.id)["status"] if exc.status_code == 409 else None
-                if current not in FINAL_STATUSES:
+                current = self._ended_elsewhere(exc)
+                if current is None:
                     raise
                 self.status = current
         finally:
             if self._owns_client:
                 self.client.close()
+
+    def _ended_elsewhere(self, exc: ApiError) -> str | None:
+        """The run's final status when `exc` is the API refusing a write because the run has ended."""
+        if exc.status_code != 409:
+            return None
+        current = self.client.get_run(self.id)["status"]
+        return current if current in FINAL_STATUSES else None
 
     def __enter__(self) -> TrackedRun:
         return self

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response, status
-from sqlalchemy.orm import Session
+from fastapi import APIRouter, Query, Request, Response, status
 
 from backend.deps import (
     CallerDep,
@@ -15,102 +14,27 @@ from backend.deps import (
     UnitOfWorkDep,
     WriteAuth,
 )
-from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
+from backend.routes.run_out import BROKER_DOWN, listed_runs, run_out
 from backend.schemas.runs import (
     MAX_PARAMS,
-    ArtifactOut,
     ClaimIn,
     CompareOut,
     FinishIn,
     HeartbeatOut,
     ParamsBody,
     ParamsOut,
-    ReproductionOut,
     RunColumnsOut,
     RunCreate,
     RunOut,
     RunPatch,
     RunsPage,
 )
-from backend.store import lifecycle, reruns, run_columns, run_params
+from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
-from backend.store.run_details import run_details
 from backend.store.run_list import RunFilter, list_runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
-
-BROKER_DOWN = {
-    503: {"description": "The broker is unreachable: the run is stored as failed (retry it later)."}
-}
-
-
-def _columns(run: Run) -> dict[str, Any]:
-    """The run's own columns as RunOut fields."""
-    return {
-        "id": run.id,
-        "experiment_id": run.experiment_id,
-        "kind": run.kind,
-        "name": run.name,
-        "grid_id": run.grid_id,
-        "cell": run.cell,
-        "generator_run": run.generator_run_id,
-        "spec": run.spec,
-        "hparams": run.hparams,
-        "task": run.task,
-        "method": run.method,
-        "model": run.model,
-        "status": run.status,
-        "attempt": run.attempt,
-        "queue": run.queue,
-        "priority": run.priority,
-        "worker_host": run.worker_host,
-        "cancel_requested": run.cancel_requested,
-        "error": run.error,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "heartbeat_at": run.heartbeat_at,
-        "primary_metric": run_store.primary_metric_key(run.task),
-        "notes": run.notes or "",
-        "environment": run.environment,
-        "rerun_of": run.rerun_of,
-    }
-
-
-def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
-    artifacts = []
-    if with_artifacts:
-        for a in run.artifacts:
-            out = ArtifactOut.model_validate(a)
-            out.url = str(request.url_for("download_artifact", run_id=run.id, path=a.path))
-            artifacts.append(out)
-    return RunOut(
-        **_columns(run),
-        teachers=[link.teacher_id for link in run.teacher_links],
-        summary=run_store.summary(run),
-        artifacts=artifacts,
-        tags=run_store.run_tags(run),
-        params=run_params.params_of(run),
-    )
-
-
-def listed_runs(session: Session, runs: list[Run]) -> list[RunOut]:
-    """Runs as a list shows them (no artifacts). Built without validation: every value comes from the
-    database in the types RunOut declares, and validating a hundred runs per page cost more than reading them."""
-    details = run_details(session, [r.id for r in runs])
-    return [
-        RunOut.model_construct(
-            **_columns(run),
-            teachers=d.teachers,
-            summary=d.summary,
-            artifacts=[],
-            tags=d.tags,
-            params=d.params,
-        )
-        for run in runs
-        for d in (details[run.id],)
-    ]
 
 
 @router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteAuth], responses=BROKER_DOWN)
@@ -284,28 +208,6 @@ def retry_run(run_id: int, uow: UnitOfWorkDep, celery: CeleryDep, request: Reque
     return run_out(run, request)
 
 
-@router.post(
-    "/{run_id}/rerun", status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteAuth], responses=BROKER_DOWN
-)
-def rerun_run(
-    run_id: int, uow: UnitOfWorkDep, celery: CeleryDep, request: Request, response: Response
-) -> RunOut:
-    """Repeat a finished run as a new run (same spec and stored hyperparameters, `rerun_of` set); compare the
-    two with GET /runs/{run_id}/compare/{new id}."""
-    run = reruns.rerun(uow.session, run_id)
-    if run.status == "queued":
-        enqueue(uow, celery, run)
-    response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
-    return run_out(run, request)
-
-
-@router.get("/{run_id}/compare/{other_id}", dependencies=[ReadAuth])
-def compare_reproduction(run_id: int, other_id: int, session: SessionDep) -> ReproductionOut:
-    """Did `other_id` reproduce `run_id`? Exact equality of every metric at every step (timings aside), else
-    the first step and key where they part, and the environment fields that differ."""
-    return ReproductionOut.model_validate(reruns.compare(session, run_id, other_id))
-
-
 # Worker-facing lifecycle calls: the same API and token any script could use. The unit of work commits before
 # the answer is sent, so the worker's next call (heartbeat, metrics, finish) already sees what this one wrote.
 
@@ -334,14 +236,3 @@ def finish_run(
     run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error, body.attempt)
     enqueue_released(uow, celery, released)
     return run_out(run, request)
-
-
-@router.put("/{run_id}/environment", dependencies=[HolderAuth])
-def put_environment(
-    run_id: int,
-    session: SessionDep,
-    request: Request,
-    environment: Annotated[dict[str, Any], Body(description="A JSON object of at most 64 KiB.")],
-) -> RunOut:
-    """The running worker reports what the run runs on (409 once the run is not running)."""
-    return run_out(reruns.set_environment(session, run_id, environment), request)

@@ -120,7 +120,7 @@ def test_the_stale_run_sweep_leaves_a_tracking_run_without_heartbeats_alone(
     run = _track(api, _experiment(api))
     engine = make_engine(database_url)
     with make_session_factory(engine)() as session:
-        assert fail_stale_runs(session, 0) == []
+        assert fail_stale_runs(session, 0) == ([], [])  # nothing failed, nothing re-queued
         session.commit()
     engine.dispose()
     assert api.post(f"/api/v1/runs/{run['id']}/heartbeat").json()["status"] == "running"
