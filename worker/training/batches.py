@@ -27,8 +27,11 @@ class Batches:
         workers: int,
         val_fraction: float = 0.0,
         val_seed: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
+        # (rank, world): a distributed rank trains on its slice of every global batch of `batch_size`.
+        self.rank, self.world = shard
         self.streams = streams  # the data stream orders batches, the augment stream augments them
         self.val_x: torch.Tensor | None = None
         if data.in_memory:
@@ -73,6 +76,10 @@ class Batches:
             order = torch.randperm(len(self.train_x), generator=self.streams.data).to(self.device)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
+                if self.world > 1:
+                    if len(idx) < self.world:  # a last global batch too small to give every rank a sample
+                        break
+                    idx = idx.tensor_split(self.world)[self.rank]
                 yield self._augment(self.prepare(self.train_x[idx])), self.train_y[idx]
         else:
             yield from self._from_loader(self.data.train_dataset, shuffle=True)
@@ -95,10 +102,18 @@ class Batches:
         return self.data.augment(x, self.streams.augment) if self.data.augment else x
 
     def _from_loader(self, dataset: Any, shuffle: bool) -> Iterator[Batch]:
+        sampler, batch_size = None, self.batch_size
+        if shuffle and self.world > 1:  # every rank draws the sampler's seed from the shared data stream
+            seed = int(torch.randint(0, 2**31, (1,), generator=self.streams.data).item())
+            sampler = torch.utils.data.DistributedSampler(
+                dataset, self.world, self.rank, shuffle=True, seed=seed, drop_last=True
+            )
+            batch_size = max(1, self.batch_size // self.world)
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            batch_size=batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
             generator=self.streams.data,  # also seeds each worker: torch + random from it, numpy below

@@ -1,0 +1,117 @@
+"""Multi-GPU runs on CPU: DistributedDataParallel with gloo over 2 processes (XCL_DDP_CPU_PROCESSES) trains the
+same global batches as a single-process run, keeps both ranks' weights equal, and reports from rank 0 only."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from worker.training.batches import Batches
+from worker.training.data import load_task
+from worker.training.distributed import CPU_PROCESSES_ENV, world_size
+from worker.training.hooks import Hooks
+from worker.training.safe_load import load_checkpoint
+from worker.training.streams import RunStreams
+from worker.training.trainer import train
+from xclab.hparams import Hparams
+from xclab.spec import RunSpec, resolve_hparams
+
+
+class Recorder(Hooks):
+    def __init__(self) -> None:
+        self.epochs: list[dict[str, float]] = []
+        self.environments: list[dict[str, Any]] = []
+        self.initial: dict[str, torch.Tensor] = {}
+
+    def on_model_built(self, model: torch.nn.Module) -> None:
+        self.initial = {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epochs.append(metrics)
+
+    def on_environment(self, environment: dict[str, Any]) -> None:
+        self.environments.append(environment)
+
+
+def _spec(gpus: int) -> RunSpec:
+    return RunSpec.model_validate(
+        {
+            "task": "digits",
+            "model": {"name": "small-cnn", "width": 0.25},
+            "seed": 5,
+            "epochs": 3,
+            "limit": 512,
+            "overrides": {"batch_size": 64},
+            "resources": {"gpus": gpus},
+        }
+    )
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return load_checkpoint(path, torch.device("cpu"))["model"]
+
+
+def test_two_gloo_ranks_train_like_one_process_on_the_global_batch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    single_hooks = Recorder()  # without the variable a gpus: 2 run on CPU trains in one process
+    single = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "single", hooks=single_hooks, device="cpu")
+
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    hooks = Recorder()
+    ddp = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "ddp", hooks=hooks, device="cpu")
+
+    # It trains: the loss falls, and rank 0 alone reported each epoch once.
+    losses = [m["train_loss"] for m in hooks.epochs]
+    assert len(losses) == 3 and losses[0] > losses[1] > losses[2] and losses[2] < losses[0] - 0.1
+    assert ddp.final_metrics["world_size"] == 2 and ddp.final_metrics["effective_batch_size"] == 64
+    assert hooks.environments[0]["distributed"] == {
+        "backend": "gloo",
+        "world_size": 2,
+        "global_batch_size": 64,
+        "per_rank_batch_size": 32,
+        "sync_batchnorm": False,
+    }
+    # Both ranks ended with the same weights (the engine all-gathers their checksums and raises otherwise). The
+    # update is close to one process's on the same global batches, not equal: BatchNorm normalises each rank's
+    # half on CPU (SyncBatchNorm needs CUDA), and every catalog model has BatchNorm.
+    assert single_hooks.initial.keys() == hooks.initial.keys()
+    assert all(torch.equal(single_hooks.initial[k], hooks.initial[k]) for k in hooks.initial)
+    single_w, ddp_w = _weights(single.model_path), _weights(ddp.model_path)
+    moved, apart = _distance(single_w, single_hooks.initial), _distance(ddp_w, single_w)
+    assert moved > 0 and apart < 0.1 * moved, (apart, moved)
+    assert abs(ddp.final_metrics["test_top1"] - single.final_metrics["test_top1"]) <= 5.0
+
+
+def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
+    keys = [k for k in a if a[k].is_floating_point() and "running" not in k]
+    return float(torch.cat([(a[k] - b[k]).flatten() for k in keys]).norm())
+
+
+def test_world_size_comes_from_the_variable_on_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    cpu = torch.device("cpu")
+    monkeypatch.delenv(CPU_PROCESSES_ENV, raising=False)
+    assert world_size(4, cpu) == 1  # a gpus: 4 run on a machine without CUDA trains in one process
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "3")
+    assert world_size(0, cpu) == 3
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "two")
+    with pytest.raises(ValueError, match=CPU_PROCESSES_ENV):
+        world_size(2, cpu)
+
+
+def test_ranks_cut_disjoint_slices_of_the_same_global_batches() -> None:
+    spec = _spec(2)
+    hp = Hparams.model_validate(resolve_hparams(spec))
+    data, cpu = load_task(spec, hp), torch.device("cpu")
+
+    def epoch(shard: tuple[int, int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        return list(Batches(data, cpu, 60, RunStreams(spec.seed, cpu), 0, shard=shard).train())
+
+    whole, first, second = epoch((0, 1)), epoch((0, 2)), epoch((1, 2))
+    assert len(whole) == len(first) == len(second) == 9  # 512 samples: 8 of 60 and a last one of 32
+    for (x, y), (x0, y0), (x1, y1) in zip(whole, first, second, strict=True):
+        assert len(y0) == len(y1) == len(y) // 2
+        assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
