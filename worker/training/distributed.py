@@ -11,8 +11,9 @@ augmentation or mixing) its updates are those of a single-process run; DDP avera
 mean losses. BatchNorm becomes SyncBatchNorm on CUDA (global-batch statistics); on CPU each rank normalises its
 own slice. Each rank > 0 augments and mixes from streams of its own, so slices are not augmented alike.
 
-The world size is `resources.gpus` on CUDA. On CPU it is `XCL_DDP_CPU_PROCESSES` (default 1): a gpus > 1 run on a
-machine without CUDA trains in one process, and the variable forces the gloo path (tests, debugging)."""
+The world size is `resources.gpus` on CUDA. On CPU a run with gpus > 1 trains in `XCL_DDP_CPU_PROCESSES` processes
+(default 1: one process, the same global batches); the variable forces the gloo path (tests, debugging). Runs
+with gpus 0 or 1 always train in one process."""
 
 from __future__ import annotations
 
@@ -59,6 +60,8 @@ def world_size(gpus: int, device: torch.device) -> int:
                 "multi-GPU runs need a worker started with --concurrency 1 on a node with that many GPUs"
             )
         return max(1, gpus)
+    if gpus <= 1:
+        return 1
     value = os.environ.get(CPU_PROCESSES_ENV, "").strip() or "1"
     if not value.isdigit() or int(value) < 1:
         raise ValueError(f"{CPU_PROCESSES_ENV} must be a positive integer, not {value!r}")

@@ -12,7 +12,7 @@ import torch
 from worker.training.batches import Batches
 from worker.training.data import load_task
 from worker.training.distributed import CPU_PROCESSES_ENV, world_size
-from worker.training.hooks import Hooks
+from worker.training.hooks import Cancelled, Hooks
 from worker.training.safe_load import load_checkpoint
 from worker.training.streams import RunStreams
 from worker.training.trainer import train
@@ -21,7 +21,8 @@ from xclab.spec import RunSpec, resolve_hparams
 
 
 class Recorder(Hooks):
-    def __init__(self) -> None:
+    def __init__(self, stop_after: int | None = None) -> None:
+        self.stop_after = stop_after
         self.epochs: list[dict[str, float]] = []
         self.environments: list[dict[str, Any]] = []
         self.initial: dict[str, torch.Tensor] = {}
@@ -34,6 +35,9 @@ class Recorder(Hooks):
 
     def on_environment(self, environment: dict[str, Any]) -> None:
         self.environments.append(environment)
+
+    def should_stop(self) -> bool:
+        return self.stop_after is not None and len(self.epochs) >= self.stop_after
 
 
 def _spec(gpus: int) -> RunSpec:
@@ -86,6 +90,25 @@ def test_two_gloo_ranks_train_like_one_process_on_the_global_batch(
     assert abs(ddp.final_metrics["test_top1"] - single.final_metrics["test_top1"]) <= 5.0
 
 
+def test_a_cancelled_run_stops_every_rank_and_resumes_to_the_same_weights(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    whole = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "whole", device="cpu")
+
+    stopping = Recorder(stop_after=1)  # rank 0's cancel flag, broadcast to rank 1 at the same step
+    with pytest.raises(Cancelled):
+        train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "cut", hooks=stopping, device="cpu")
+    assert len(stopping.epochs) == 1 and (tmp_path / "cut" / "checkpoint.pt").exists()
+
+    resumed_hooks = Recorder()
+    resumed = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "cut", hooks=resumed_hooks, device="cpu")
+    assert len(resumed_hooks.epochs) == 2  # epochs 2 and 3 only
+    # No augmentation or dropout on digits/small-cnn: the resumed run repeats the uninterrupted one exactly.
+    whole_w, resumed_w = _weights(whole.model_path), _weights(resumed.model_path)
+    assert all(torch.equal(whole_w[k], resumed_w[k]) for k in whole_w)
+
+
 def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     keys = [k for k in a if a[k].is_floating_point() and "running" not in k]
     return float(torch.cat([(a[k] - b[k]).flatten() for k in keys]).norm())
@@ -96,7 +119,8 @@ def test_world_size_comes_from_the_variable_on_cpu(monkeypatch: pytest.MonkeyPat
     monkeypatch.delenv(CPU_PROCESSES_ENV, raising=False)
     assert world_size(4, cpu) == 1  # a gpus: 4 run on a machine without CUDA trains in one process
     monkeypatch.setenv(CPU_PROCESSES_ENV, "3")
-    assert world_size(0, cpu) == 3
+    assert world_size(2, cpu) == 3
+    assert world_size(1, cpu) == world_size(0, cpu) == 1  # single-device runs never go distributed
     monkeypatch.setenv(CPU_PROCESSES_ENV, "two")
     with pytest.raises(ValueError, match=CPU_PROCESSES_ENV):
         world_size(2, cpu)
