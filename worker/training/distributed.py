@@ -22,6 +22,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -38,6 +39,7 @@ from worker.training.streams import STREAMS, RunStreams
 
 CPU_PROCESSES_ENV = "XCL_DDP_CPU_PROCESSES"
 TIMEOUT = timedelta(minutes=30)  # a rank stuck this long in a collective fails the run instead of hanging it
+JOINED = "xcl/joined"  # ranks > 0 add 1 to this store key once they reach the group
 CANCELLED_EXIT = 3  # a rank > 0 that saw rank 0's cancel
 
 
@@ -86,7 +88,7 @@ def launch(
         for r in range(1, world)
     ]
     try:
-        init_group(Rank(0, world), device, port)
+        init_group(Rank(0, world), device, port, children)
         try:
             result = train_rank(rank=Rank(0, world))
         finally:
@@ -115,16 +117,27 @@ def describe(rank: Rank, device: torch.device, batch_size: int) -> dict[str, Any
     }
 
 
-def init_group(rank: Rank, device: torch.device, port: int) -> None:
+def init_group(
+    rank: Rank, device: torch.device, port: int, children: list[subprocess.Popen[bytes]] | None = None
+) -> None:
+    """Join the run's process group through a TCP store on rank 0. Rank 0 waits for every other rank to check in,
+    failing at once (not after the collective timeout) if one of its `children` exits before it does."""
     if device.type == "cuda":
         torch.cuda.set_device(rank.rank)
-    dist.init_process_group(
-        "nccl" if device.type == "cuda" else "gloo",
-        init_method=f"tcp://127.0.0.1:{port}",
-        rank=rank.rank,
-        world_size=rank.world,
-        timeout=TIMEOUT,
+    store = dist.TCPStore(
+        "127.0.0.1", port, rank.world, is_master=rank.main, timeout=TIMEOUT, wait_for_workers=False
     )
+    if rank.main:
+        deadline = time.monotonic() + TIMEOUT.total_seconds()
+        while store.add(JOINED, 0) < rank.world - 1:
+            gone = [(r, c.returncode) for r, c in enumerate(children or [], 1) if c.poll() is not None]
+            if gone or time.monotonic() > deadline:
+                raise RuntimeError(f"distributed ranks exited before joining (rank, exit code): {gone}")
+            time.sleep(0.2)
+    else:
+        store.add(JOINED, 1)
+    backend = "nccl" if device.type == "cuda" else "gloo"
+    dist.init_process_group(backend, store=store, rank=rank.rank, world_size=rank.world, timeout=TIMEOUT)
 
 
 def _free_port() -> int:

@@ -109,6 +109,16 @@ def test_a_cancelled_run_stops_every_rank_and_resumes_to_the_same_weights(
     assert all(torch.equal(whole_w[k], resumed_w[k]) for k in whole_w)
 
 
+def test_a_rank_that_dies_before_joining_fails_the_run_at_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "nowhere"))  # rank 1 cannot import the engine
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(RuntimeError, match=r"exited before joining \(rank, exit code\): \[\(1, 1\)\]"):
+        train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "run", device="cpu")
+
+
 def _distance(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> float:
     keys = [k for k in a if a[k].is_floating_point() and "running" not in k]
     return float(torch.cat([(a[k] - b[k]).flatten() for k in keys]).norm())
