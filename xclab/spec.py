@@ -126,6 +126,9 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
         issues.append(_generator_mismatch(spec, method, model))
     if len(set(spec.teachers)) != len(spec.teachers):
         issues.append(SpecIssue(("teachers",), "teacher run ids must be distinct", spec.teachers))
+    if method is not None and method.trains_generator and spec.resources.gpus > 1:
+        msg = f"method '{method.name}' trains a generator in one process; set resources.gpus to 0 or 1"
+        issues.append(SpecIssue(("resources", "gpus"), msg, spec.resources.gpus))
     return issues + _check_recipe(spec) + _check_overrides(spec)
 
 

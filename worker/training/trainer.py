@@ -69,8 +69,8 @@ def train(
 ) -> TrainResult:
     """Train `spec` to its last epoch, resuming from `workdir`'s checkpoint if there is one. `hparams` is what
     resolve_hparams stored with the run; `data_root` / `cache_dir` are the worker's folders, used where the
-    spec names none. A run with resources.gpus > 1 on CUDA (or XCL_DDP_CPU_PROCESSES > 1 on CPU) trains with
-    DistributedDataParallel (distributed.py); `rank` is set inside such a run."""
+    spec names none. A run with resources.gpus > 1 trains with DistributedDataParallel on CUDA (on CPU only when
+    XCL_DDP_CPU_PROCESSES > 1; distributed.py); `rank` is set inside such a run."""
     hp = Hparams.model_validate(hparams) if isinstance(hparams, dict) else hparams
     stored = hp.model_dump(mode="json")  # as the run stored them: before the worker's folders fill in
     dev = pick_device(device)
