@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 import torch
+from torch.utils.data import TensorDataset
 
 from worker.training.batches import Batches
-from worker.training.data import load_task
+from worker.training.data import TaskData, load_task
 from worker.training.distributed import CPU_PROCESSES_ENV, world_size
 from worker.training.hooks import Cancelled, Hooks
 from worker.training.safe_load import load_checkpoint
@@ -149,3 +150,18 @@ def test_ranks_cut_disjoint_slices_of_the_same_global_batches() -> None:
     for (x, y), (x0, y0), (x1, y1) in zip(whole, first, second, strict=True):
         assert len(y0) == len(y1) == len(y) // 2
         assert torch.equal(torch.cat([x0, x1]), x) and torch.equal(torch.cat([y0, y1]), y)
+
+
+def test_loader_ranks_share_a_seed_and_split_each_epoch_into_disjoint_halves() -> None:
+    cpu = torch.device("cpu")
+    ids = torch.arange(100)
+    data = TaskData("classification", 10, train_dataset=TensorDataset(ids.float()[:, None], ids % 10))
+
+    def epochs(shard: tuple[int, int]) -> list[list[int]]:
+        batches = Batches(data, cpu, 20, RunStreams(3, cpu), 0, shard=shard)
+        return [[int(x) for xb, _ in batches.train() for x in xb[:, 0]] for _ in range(2)]
+
+    first, second = epochs((0, 2)), epochs((1, 2))
+    for a, b in zip(first, second, strict=True):
+        assert len(a) == len(b) == 50 and sorted(a + b) == list(range(100))  # disjoint halves, all samples
+    assert first[0] != first[1]  # reshuffled every epoch
