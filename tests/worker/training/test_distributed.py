@@ -3,6 +3,8 @@ same global batches as a single-process run, keeps both ranks' weights equal, an
 
 from __future__ import annotations
 
+import inspect
+import os
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +91,45 @@ def test_two_gloo_ranks_train_like_one_process_on_the_global_batch(
     moved, apart = _distance(single_w, single_hooks.initial), _distance(ddp_w, single_w)
     assert moved > 0 and apart < 0.1 * moved, (apart, moved)
     assert abs(ddp.final_metrics["test_top1"] - single.final_metrics["test_top1"]) <= 5.0
+
+
+# BatchNorm is the one thing CPU ranks cannot synchronise (SyncBatchNorm needs CUDA). Taken out, in this process and,
+# through a sitecustomize on PYTHONPATH, in rank 1, DDP must update exactly like one process (up to rounding).
+class NoBatchNorm(torch.nn.Identity):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__()
+
+
+SITECUSTOMIZE = f"""from typing import Any
+
+import torch.nn as nn
+
+{inspect.getsource(NoBatchNorm).replace("torch.nn.", "nn.")}
+nn.BatchNorm2d = NoBatchNorm
+"""
+
+
+def test_without_batchnorm_two_ranks_update_exactly_like_one_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    monkeypatch.setattr(torch.nn, "BatchNorm2d", NoBatchNorm)
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+
+    single_hooks = Recorder()
+    single = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "single", hooks=single_hooks, device="cpu")
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    ddp = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "ddp", device="cpu")
+
+    single_w, ddp_w = _weights(single.model_path), _weights(ddp.model_path)
+    assert not any(
+        "running" in k for k in single_w
+    )  # BatchNorm really gone (rank 1 too, or the sync check fails)
+    assert _distance(single_w, single_hooks.initial) > 0.1
+    for key in single_w:
+        torch.testing.assert_close(ddp_w[key], single_w[key], rtol=0, atol=1e-6, msg=key)
 
 
 def test_a_cancelled_run_stops_every_rank_and_resumes_to_the_same_weights(
