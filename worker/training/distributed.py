@@ -80,7 +80,7 @@ def launch(
     """Start ranks 1..world-1 as child processes, train rank 0 here, and return rank 0's result. `kwargs` are
     train()'s arguments as JSON values (spec and hparams as stored); `train_rank(rank=...)` trains one rank."""
     port = _free_port()
-    args = json.dumps({**kwargs, "world": world, "port": port, "device": device.type})
+    args = json.dumps({**kwargs, "world": world, "port": port, "device": device.type, "parent": os.getpid()})
     children = [
         subprocess.Popen(
             [sys.executable, "-m", "worker.training.rank_process", str(r), args], env=os.environ.copy()

@@ -3,7 +3,10 @@ ARGS_JSON`: joins the process group, trains its slices with no-op hooks (rank 0 
 
 from __future__ import annotations
 
+import ctypes
 import json
+import os
+import signal
 import sys
 from pathlib import Path
 
@@ -15,10 +18,13 @@ from worker.training.hooks import Cancelled
 from worker.training.trainer import train
 from xclab.spec import RunSpec
 
+PR_SET_PDEATHSIG = 1  # prctl option: the signal this process gets when its parent dies
+
 
 def main(rank_index: int, args_json: str) -> int:
     """Entry of ranks 1..N-1: join the group, train with no-op hooks, leave."""
     args = json.loads(args_json)
+    _die_with(args.pop("parent"))
     rank, device = distributed.Rank(rank_index, args.pop("world")), torch.device(args.pop("device"))
     port = args.pop("port")
     distributed.init_group(rank, device, port)
@@ -40,6 +46,15 @@ def main(rank_index: int, args_json: str) -> int:
     finally:
         dist.destroy_process_group()
     return 0
+
+
+def _die_with(parent: int) -> None:
+    """Exit when rank 0's process dies (e.g. a killed worker), instead of waiting in a collective for the timeout
+    and holding its GPU meanwhile (Linux; elsewhere the collective's timeout ends it)."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # it died before the line above took effect
+        sys.exit(1)
 
 
 if __name__ == "__main__":
