@@ -41,7 +41,7 @@ def test_a_two_gpu_run_trains_with_ddp_on_a_one_slot_worker(tmp_path: Path):
             run = client.get(f"/runs/{run_id}").json()
         assert run["summary"]["world_size"] == 2 and run["summary"]["effective_batch_size"] == 64
         assert run["environment"]["distributed"]["backend"] == "gloo"
-        assert run["environment"]["distributed"]["per_rank_batch_size"] == 32
+        assert run["environment"]["distributed"]["per_rank_batch_size"] == 32.0
         assert any(a["path"] == "model.pt" for a in run["artifacts"])
     finally:
         stack.stop()

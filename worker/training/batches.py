@@ -59,6 +59,10 @@ class Batches:
         return len(self.train_x) if self.data.in_memory else len(self.data.train_dataset)  # type: ignore[arg-type]
 
     @property
+    def global_batch_size(self) -> int:
+        return global_batch_size(self.batch_size, self.world, self.data.in_memory)
+
+    @property
     def steps_per_epoch(self) -> int:
         return max(1, math.ceil(self.train_size / self.batch_size))
 
@@ -123,6 +127,12 @@ class Batches:
         )
         for x, y in loader:
             yield self.prepare(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
+
+
+def global_batch_size(batch_size: int, world: int, in_memory: bool) -> int:
+    """Samples per step over all ranks: `batch_size` (in-memory ranks slice it), but a DataLoader gives every rank
+    batch_size // world."""
+    return batch_size if world == 1 or in_memory else max(1, batch_size // world) * world
 
 
 def _seed_worker(_worker_id: int) -> None:

@@ -106,13 +106,13 @@ def launch(
     return result
 
 
-def describe(rank: Rank, device: torch.device, batch_size: int) -> dict[str, Any]:
-    """The run's distributed set-up, for its environment record."""
+def describe(rank: Rank, device: torch.device, global_batch: int) -> dict[str, Any]:
+    """The run's distributed set-up, for its environment record (per-rank batch: the mean over the ranks)."""
     return {
         "backend": "nccl" if device.type == "cuda" else "gloo",
         "world_size": rank.world,
-        "global_batch_size": batch_size,
-        "per_rank_batch_size": -(-batch_size // rank.world),
+        "global_batch_size": global_batch,
+        "per_rank_batch_size": global_batch / rank.world,
         "sync_batchnorm": device.type == "cuda",
     }
 

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from worker.training import distributed
-from worker.training.batches import Batches
+from worker.training.batches import Batches, global_batch_size
 from worker.training.checkpoint import resume, save_checkpoint, save_model
 from worker.training.data import TaskData, load_task
 from worker.training.distributed import Rank
@@ -112,7 +112,8 @@ def train(
     data = load_task(spec, hp)
     env = environment(stored, data, dev, flags)
     if rank is not None:
-        env["distributed"] = distributed.describe(rank, dev, hp.batch_size)
+        global_batch = global_batch_size(hp.batch_size, rank.world, data.in_memory)
+        env["distributed"] = distributed.describe(rank, dev, global_batch)
     hooks.on_environment(env)
     guaranteed = flags["guaranteed"]
     with watch_nondeterminism(flags):
@@ -168,7 +169,9 @@ def _train(
     if rank.world > 1:  # after resume: the wrapper broadcasts rank 0's weights
         distributed.reseed_rank_streams(streams, rank)
         trained = distributed.wrap(model, dev)
-        static.update({"world_size": float(rank.world), "effective_batch_size": float(hp.batch_size)})
+        static.update(
+            {"world_size": float(rank.world), "effective_batch_size": float(batches.global_batch_size)}
+        )
 
     started, step = time.perf_counter(), start_epoch * batches.steps_per_epoch
     for epoch in _epochs(spec, task, start_epoch, hp.epochs, progress and rank.main, history):

@@ -12,7 +12,7 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from worker.training.batches import Batches
+from worker.training.batches import Batches, global_batch_size
 from worker.training.data import TaskData, load_task
 from worker.training.distributed import CPU_PROCESSES_ENV, world_size
 from worker.training.hooks import Cancelled, Hooks
@@ -79,7 +79,7 @@ def test_two_gloo_ranks_train_like_one_process_on_the_global_batch(
         "backend": "gloo",
         "world_size": 2,
         "global_batch_size": 64,
-        "per_rank_batch_size": 32,
+        "per_rank_batch_size": 32.0,
         "sync_batchnorm": False,
     }
     # Both ranks ended with the same weights (the engine all-gathers their checksums and raises otherwise). The
@@ -203,6 +203,7 @@ def test_loader_ranks_share_a_seed_and_split_each_epoch_into_disjoint_halves() -
         return [[int(x) for xb, _ in batches.train() for x in xb[:, 0]] for _ in range(2)]
 
     first, second = epochs((0, 2)), epochs((1, 2))
+    assert global_batch_size(20, 2, in_memory=False) == 20 and global_batch_size(21, 2, in_memory=False) == 20
     for a, b in zip(first, second, strict=True):
         assert len(a) == len(b) == 50 and sorted(a + b) == list(range(100))  # disjoint halves, all samples
     assert first[0] != first[1]  # reshuffled every epoch
