@@ -207,3 +207,23 @@ def test_loader_ranks_share_a_seed_and_split_each_epoch_into_disjoint_halves() -
     for a, b in zip(first, second, strict=True):
         assert len(a) == len(b) == 50 and sorted(a + b) == list(range(100))  # disjoint halves, all samples
     assert first[0] != first[1]  # reshuffled every epoch
+
+
+def test_a_distilling_run_loads_its_teacher_on_every_rank(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    teacher_spec = _spec(0)
+    teacher = train(
+        teacher_spec, resolve_hparams(teacher_spec), tmp_path / "teacher", device="cpu"
+    ).model_path
+    student = RunSpec.model_validate(
+        {**_spec(2).model_dump(), "method": {"name": "xcl-mix", "mix": "both"}, "teachers": [1], "epochs": 2}
+    )
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    hooks = Recorder()
+    result = train(
+        student, resolve_hparams(student), tmp_path / "s", hooks=hooks, device="cpu", teacher_paths=[teacher]
+    )
+    assert len(hooks.epochs) == 2 and result.final_metrics["world_size"] == 2
+    assert 0 <= result.final_metrics["teacher_agreement"] <= 100  # rank 0 scored against the ensemble
+    assert "h_hat" in hooks.epochs[0] and "transfer_ratio" in hooks.epochs[0]  # averaged over both ranks
