@@ -34,7 +34,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from worker.training.hooks import Hooks, TrainResult
+from worker.training.hooks import Cancelled, Hooks, TrainResult
 from worker.training.streams import STREAMS, RunStreams
 
 CPU_PROCESSES_ENV = "XCL_DDP_CPU_PROCESSES"
@@ -93,17 +93,45 @@ def launch(
             result = train_rank(rank=Rank(0, world))
         finally:
             dist.destroy_process_group()
-    except BaseException:
-        for child in children:  # a failed or cancelled rank 0 leaves the others blocked in a collective
-            child.terminate()
-        for child in children:
-            child.wait(timeout=60)
+    except BaseException as exc:
+        # Rank 0 may see a dead peer's closed socket just before that process is reapable: give it a moment.
+        failed_peer = isinstance(exc, Exception) and not isinstance(exc, Cancelled)
+        crashed = _failed(children, grace_s=2.0 if failed_peer else 0.0)
+        _stop(children)  # a failed or cancelled rank 0 leaves the others blocked in a collective
+        if crashed and failed_peer:
+            raise RuntimeError(
+                f"distributed ranks failed (rank, exit code): {crashed}; rank 0: {exc}"
+            ) from exc
         raise
     failed = [(r, c.wait()) for r, c in enumerate(children, 1)]
     failed = [(r, code) for r, code in failed if code != 0]
     if failed:
         raise RuntimeError(f"distributed ranks failed (rank, exit code): {failed}")
     return result
+
+
+def _failed(children: list[subprocess.Popen[bytes]], grace_s: float) -> list[tuple[int, int]]:
+    """(rank, exit code) of the children that exited non-zero, waiting up to `grace_s` in all for them."""
+    deadline, failed = time.monotonic() + grace_s, []
+    for r, child in enumerate(children, 1):
+        try:
+            code = child.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            continue
+        if code != 0:
+            failed.append((r, code))
+    return failed
+
+
+def _stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        child.terminate()
+    for child in children:
+        try:
+            child.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def describe(rank: Rank, device: torch.device, global_batch: int) -> dict[str, Any]:

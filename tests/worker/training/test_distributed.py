@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -227,3 +228,26 @@ def test_a_distilling_run_loads_its_teacher_on_every_rank(
     assert len(hooks.epochs) == 2 and result.final_metrics["world_size"] == 2
     assert 0 <= result.final_metrics["teacher_agreement"] <= 100  # rank 0 scored against the ensemble
     assert "h_hat" in hooks.epochs[0] and "transfer_ratio" in hooks.epochs[0]  # averaged over both ranks
+
+
+class KillRankOne(Recorder):
+    """Kills the rank-1 process (a child of this one) at the end of the first epoch, as an OOM kill would."""
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        super().on_epoch_end(epoch, metrics)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            fields = stat.read_text().rsplit(")", 1)[-1].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+            if int(fields[1]) == os.getpid() and b"worker.training.rank_process" in cmdline:
+                os.kill(int(stat.parent.name), signal.SIGKILL)
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="finds the rank's process through /proc")
+def test_a_rank_killed_mid_run_fails_the_run_naming_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
+    hooks = KillRankOne()
+    with pytest.raises(RuntimeError, match=r"distributed ranks failed \(rank, exit code\): \[\(1, -9\)\]"):
+        train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "run", hooks=hooks, device="cpu")
+    assert len(hooks.epochs) == 1
