@@ -82,7 +82,10 @@ def serve(
 
 def worker(
     queues: Annotated[str, typer.Option(help="Comma-separated queues to consume.")] = "cpu,gpu",
-    concurrency: Annotated[int, typer.Option(help="Runs executed at once.")] = 1,
+    concurrency: Annotated[
+        int,
+        typer.Option(help="Runs executed at once; 1 gives the run every GPU, as multi-GPU (DDP) runs need."),
+    ] = 1,
     pool: Annotated[str, typer.Option(help="Celery pool: prefork, solo or threads.")] = "prefork",
 ) -> None:
     """Run a Celery worker that executes training runs."""

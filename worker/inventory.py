@@ -105,7 +105,8 @@ class InventoryReporter(threading.Thread):
 
 def install(settings: Settings, queues: list[str], slots: int) -> None:
     """Report the inventory once the worker is ready and every few seconds after; say 'stopped' on shutdown. Pool
-    processes each get one GPU (CUDA_VISIBLE_DEVICES) so that side-by-side runs never share a card."""
+    processes each get one GPU (CUDA_VISIBLE_DEVICES) so that side-by-side runs never share a card; a worker of
+    one slot gives its one pool process every GPU, so it can hold multi-GPU (DDP) runs."""
     reporter: dict[str, InventoryReporter] = {}
     gpus = detect_gpus(settings)
 
@@ -120,10 +121,20 @@ def install(settings: Settings, queues: list[str], slots: int) -> None:
             reporter["r"].stop()
 
     @signals.worker_process_init.connect(weak=False)
-    def _one_gpu_per_process(**_: Any) -> None:
-        if not gpus:
-            return
+    def _gpus_of_this_process(**_: Any) -> None:
         from billiard.process import current_process
 
         index = getattr(current_process(), "index", 0) or 0
-        os.environ["CUDA_VISIBLE_DEVICES"] = str(gpus[index % len(gpus)]["index"])
+        visible = visible_gpus(gpus, slots, index)
+        if visible is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+
+
+def visible_gpus(gpus: list[dict[str, Any]], slots: int, process_index: int) -> str | None:
+    """CUDA_VISIBLE_DEVICES for pool process `process_index` (None: leave it as it is, no GPUs listed). One slot:
+    every GPU, in the listed order (a DDP run's ranks use them in that order); more: one GPU each."""
+    if not gpus:
+        return None
+    if slots == 1:
+        return ",".join(str(g["index"]) for g in gpus)
+    return str(gpus[process_index % len(gpus)]["index"])

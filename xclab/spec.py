@@ -34,14 +34,20 @@ class MethodSpec(BaseModel):
         return dict(self.model_extra or {})
 
 
+MAX_GPUS = 16  # one node's worth
+
+
 class Resources(BaseModel):
     """What a run needs from the worker that executes it; runs are routed and placed by it."""
 
     model_config = ConfigDict(extra="forbid")
 
-    # One GPU at most until multi-GPU (DDP) execution exists: a run asking for more is refused, not shrunk.
+    # More than one GPU: DistributedDataParallel on one worker whose pool process sees them all (one node).
     gpus: int = Field(
-        default=0, ge=0, le=1, description="GPUs the run needs (0: CPU only; at most 1 for now)."
+        default=0,
+        ge=0,
+        le=MAX_GPUS,
+        description=f"GPUs the run needs (0: CPU only; 2..{MAX_GPUS}: DDP on one node, batch_size is global).",
     )
     gpu_kind: str | None = Field(
         default=None, min_length=1, max_length=100, description="Part of the GPU name, e.g. 'H100'."
@@ -120,6 +126,9 @@ def check_spec(spec: RunSpec) -> list[SpecIssue]:
         issues.append(_generator_mismatch(spec, method, model))
     if len(set(spec.teachers)) != len(spec.teachers):
         issues.append(SpecIssue(("teachers",), "teacher run ids must be distinct", spec.teachers))
+    if method is not None and method.trains_generator and spec.resources.gpus > 1:
+        msg = f"method '{method.name}' trains a generator in one process; set resources.gpus to 0 or 1"
+        issues.append(SpecIssue(("resources", "gpus"), msg, spec.resources.gpus))
     return issues + _check_recipe(spec) + _check_overrides(spec)
 
 

@@ -40,18 +40,22 @@ def is_stale(worker: Worker, stale_after_s: float) -> bool:
 
 
 def fits(worker: Worker, queue: str, gpus: int, gpu_kind: str | None, min_memory_mb: int | None) -> bool:
-    """Whether this worker could ever hold a run: it consumes the queue and has enough matching GPUs."""
+    """Whether this worker could ever hold a run: it consumes the queue and has enough matching GPUs. A multi-GPU
+    run trains in one pool process, which sees all the node's GPUs only on a worker of one slot
+    (`--concurrency 1`), and its ranks use the first `gpus` of them: those must match."""
     if queue not in worker.queues:
         return False
     if gpus == 0:
         return True
-    matching = [
-        g
-        for g in worker.gpus
-        if (gpu_kind is None or gpu_kind.lower() in g["name"].lower())
-        and (min_memory_mb is None or g["memory_mb"] >= min_memory_mb)
-    ]
-    return len(matching) >= gpus
+
+    def matches(g: dict[str, Any]) -> bool:
+        return (gpu_kind is None or gpu_kind.lower() in g["name"].lower()) and (
+            min_memory_mb is None or g["memory_mb"] >= min_memory_mb
+        )
+
+    if gpus > 1:
+        return worker.slots == 1 and len(worker.gpus) >= gpus and all(map(matches, worker.gpus[:gpus]))
+    return any(map(matches, worker.gpus))
 
 
 def placement_problem(
@@ -70,10 +74,16 @@ def placement_problem(
         want += f" of kind '{gpu_kind}'"
     if min_memory_mb:
         want += f" with at least {min_memory_mb / 1024:g} GiB"
-    have = sorted({f"{w.name}: {len(w.gpus)} GPU(s) on queues {','.join(w.queues)}" for w in known}) or [
-        "none"
-    ]
+    have = sorted(
+        {f"{w.name}: {len(w.gpus)} GPU(s), {w.slots} slot(s) on queues {','.join(w.queues)}" for w in known}
+    ) or ["none"]
+    start = f"xclab worker --queues {queue}" + (" --concurrency 1" if gpus > 1 else "")
     return (
         f"no worker seen in the last day can hold {want} on queue '{queue}' (workers: {'; '.join(have)}); "
-        f"start one with `xclab worker --queues {queue}` on a node with such GPUs, or lower resources.gpus"
+        f"start one with `{start}` on a node with such GPUs, or lower resources.gpus"
+        + (
+            " (a multi-GPU run needs a worker of one slot, whose pool process sees all its GPUs)"
+            if gpus > 1
+            else ""
+        )
     )

@@ -16,12 +16,14 @@ H100 = {"index": 0, "name": "NVIDIA H100 80GB HBM3", "memory_mb": 81_559}
 A10 = {"index": 0, "name": "NVIDIA A10", "memory_mb": 23_028}
 
 
-def _inventory(queues: list[str], gpus: list[dict], running: list[int] | None = None) -> dict:
+def _inventory(
+    queues: list[str], gpus: list[dict], running: list[int] | None = None, slots: int | None = None
+) -> dict:
     return {
         "host": "node-1",
         "queues": queues,
         "gpus": gpus,
-        "slots": max(1, len(gpus)),
+        "slots": slots or max(1, len(gpus)),
         "running": running or [],
         "software": {"torch": "2.14.1"},
     }
@@ -96,9 +98,34 @@ def test_gpu_kind_and_memory_must_both_match(api: TestClient):
     assert _submit(api, resources={"gpus": 1, "min_gpu_memory_gb": 40}).status_code == 422
 
 
-def test_multi_gpu_runs_are_refused_until_ddp_exists(api: TestClient):
-    api.put("/api/v1/workers/big@node-1", json=_inventory(["gpu"], [H100, {**H100, "index": 1}]))
+def test_a_multi_gpu_run_needs_a_one_slot_worker_with_that_many_matching_gpus(api: TestClient):
+    two_h100 = [H100, {**H100, "index": 1}]
+    api.put(
+        "/api/v1/workers/split@node-1", json=_inventory(["gpu"], two_h100, slots=2)
+    )  # one GPU per process
+    api.put("/api/v1/workers/single@node-2", json=_inventory(["gpu"], [H100], slots=1))
     refused = _submit(api, resources={"gpus": 2})
+    assert refused.status_code == 422, refused.text
+    (error,) = refused.json()["detail"]
+    assert error["loc"] == ["body", "spec", "resources", "gpus"]
+    assert "--concurrency 1" in error["msg"] and "split@node-1: 2 GPU(s), 2 slot(s)" in error["msg"]
+
+    api.put("/api/v1/workers/whole@node-3", json=_inventory(["gpu"], two_h100, slots=1))
+    accepted = _submit(api, resources={"gpus": 2, "gpu_kind": "H100"})
+    assert accepted.status_code == 202, accepted.text
+    assert accepted.json()["queue"] == "gpu"
+    assert _submit(api, resources={"gpus": 3}).status_code == 422
+
+
+def test_a_multi_gpu_run_uses_the_first_gpus_so_those_must_match(api: TestClient):
+    api.put("/api/v1/workers/mixed@node-1", json=_inventory(["gpu"], [A10, {**H100, "index": 1}], slots=1))
+    assert _submit(api, resources={"gpus": 2}).status_code == 202
+    assert _submit(api, resources={"gpus": 2, "gpu_kind": "H100"}).status_code == 422
+    assert _submit(api, resources={"gpus": 1, "gpu_kind": "H100"}).status_code == 202
+
+
+def test_gpus_above_one_node_are_refused_by_the_spec(api: TestClient):
+    refused = _submit(api, resources={"gpus": 17})
     assert refused.status_code == 422
     assert refused.json()["detail"][0]["loc"][-2:] == ["resources", "gpus"]
 

@@ -166,6 +166,15 @@ def test_capability_rules() -> None:
     }
 
 
+def test_a_generator_trains_on_one_gpu_at_most() -> None:
+    gan = {"method": {"name": "gan"}, "model": {"name": "cgan"}}
+    assert _issues(**gan, resources={"gpus": 2}) == {
+        ("resources", "gpus"): "method 'gan' trains a generator in one process; set resources.gpus to 0 or 1"
+    }
+    assert _issues(**gan, resources={"gpus": 1}) == {}
+    assert _issues(resources={"gpus": 16}) == {}  # students go distributed
+
+
 def test_issue_serialises_like_a_pydantic_error() -> None:
     issue = SpecIssue(("method", "temperature"), "temperature must be > 0", 0)
     assert issue.as_error(("body", "spec")) == {

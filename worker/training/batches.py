@@ -27,8 +27,11 @@ class Batches:
         workers: int,
         val_fraction: float = 0.0,
         val_seed: int = 0,
+        shard: tuple[int, int] = (0, 1),
     ) -> None:
         self.data, self.device, self.batch_size, self.workers = data, device, batch_size, workers
+        # (rank, world): a distributed rank trains on its slice of every global batch of `batch_size`.
+        self.rank, self.world = shard
         self.streams = streams  # the data stream orders batches, the augment stream augments them
         self.val_x: torch.Tensor | None = None
         if data.in_memory:
@@ -62,6 +65,10 @@ class Batches:
         return len(self.train_x) if self.data.in_memory else len(self.data.train_dataset)  # type: ignore[arg-type]
 
     @property
+    def global_batch_size(self) -> int:
+        return global_batch_size(self.batch_size, self.world, self.data.in_memory)
+
+    @property
     def steps_per_epoch(self) -> int:
         return max(1, math.ceil(self.train_size / self.batch_size))
 
@@ -79,6 +86,10 @@ class Batches:
             order = torch.randperm(len(self.train_x), generator=self.streams.data).to(self.device)
             for start in range(0, len(order), self.batch_size):
                 idx = order[start : start + self.batch_size]
+                if self.world > 1:
+                    if len(idx) < self.world:  # a last global batch too small to give every rank a sample
+                        break
+                    idx = idx.tensor_split(self.world)[self.rank]
                 yield self._augment(self.prepare(self.train_x[idx])), self.train_y[idx]
         else:
             yield from self._from_loader(self.data.train_dataset, shuffle=True)
@@ -105,10 +116,18 @@ class Batches:
         return self.data.augment(x, self.streams.augment) if self.data.augment else x
 
     def _from_loader(self, dataset: Any, shuffle: bool) -> Iterator[Batch]:
+        sampler, batch_size = None, self.batch_size
+        if shuffle and self.world > 1:  # every rank draws the sampler's seed from the shared data stream
+            seed = int(torch.randint(0, 2**31, (1,), generator=self.streams.data).item())
+            sampler = torch.utils.data.DistributedSampler(
+                dataset, self.world, self.rank, shuffle=True, seed=seed, drop_last=True
+            )
+            batch_size = max(1, self.batch_size // self.world)
         loader = torch.utils.data.DataLoader(
             dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
+            batch_size=batch_size,
+            shuffle=shuffle and sampler is None,
+            sampler=sampler,
             num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
             generator=self.streams.data,  # also seeds each worker: torch + random from it, numpy below
@@ -118,6 +137,12 @@ class Batches:
         )
         for x, y in loader:
             yield self.prepare(x.to(self.device, non_blocking=True)), y.to(self.device, non_blocking=True)
+
+
+def global_batch_size(batch_size: int, world: int, in_memory: bool) -> int:
+    """Samples per step over all ranks: `batch_size` (in-memory ranks slice it), but a DataLoader gives every rank
+    batch_size // world."""
+    return batch_size if world == 1 or in_memory else max(1, batch_size // world) * world
 
 
 def _seed_worker(_worker_id: int) -> None:

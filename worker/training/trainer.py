@@ -15,9 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from worker.training.batches import Batches
+from worker.training import distributed
+from worker.training.batches import Batches, global_batch_size
 from worker.training.checkpoint import resume, save_checkpoint, save_model
 from worker.training.data import TaskData, load_task
+from worker.training.distributed import Rank
 from worker.training.environment import configure, environment, watch_nondeterminism
 from worker.training.evaluation import Scorer, collect, extra_test_metrics, teacher_metrics
 from worker.training.hooks import Cancelled, Hooks, TrainResult
@@ -32,6 +34,9 @@ from worker.training.teachers import TeacherEnsemble
 from xclab.catalog import METHODS, MODELS, TASKS, TaskInfo
 from xclab.hparams import Hparams
 from xclab.spec import RunSpec
+
+# Epoch averages of one rank's slice, averaged over the ranks (the slices are of equal size but for the last batch).
+RANK_MEAN_METRICS = ("train_loss", "train_top1", "transfer_ratio", "h_hat")
 
 __all__ = ["Cancelled", "Hooks", "TrainResult", "pick_device", "seed_everything", "train"]
 
@@ -60,23 +65,61 @@ def train(
     *,
     data_root: Path | None = None,
     cache_dir: Path | None = None,
+    rank: Rank | None = None,
 ) -> TrainResult:
     """Train `spec` to its last epoch, resuming from `workdir`'s checkpoint if there is one. `hparams` is what
     resolve_hparams stored with the run; `data_root` / `cache_dir` are the worker's folders, used where the
-    spec names none."""
+    spec names none. A run with resources.gpus > 1 trains with DistributedDataParallel on CUDA (on CPU only when
+    XCL_DDP_CPU_PROCESSES > 1; distributed.py); `rank` is set inside such a run."""
     hp = Hparams.model_validate(hparams) if isinstance(hparams, dict) else hparams
     stored = hp.model_dump(mode="json")  # as the run stored them: before the worker's folders fill in
+    dev = pick_device(device)
+    if rank is None and (world := distributed.world_size(spec.resources.gpus, dev)) > 1:
+        folders = {"data_root": data_root, "cache_dir": cache_dir, "generator_path": generator_path}
+        kwargs = {
+            "spec": spec.model_dump(mode="json"),
+            "hparams": stored,
+            "workdir": str(workdir),
+            "teacher_paths": [str(p) for p in teacher_paths or []],
+            **{k: str(v) if v is not None else None for k, v in folders.items()},
+        }
+        return distributed.launch(
+            world,
+            dev,
+            kwargs,
+            lambda rank: train(
+                spec,
+                hp,
+                workdir,
+                hooks,
+                device,
+                progress,
+                teacher_paths,
+                generator_path,
+                data_root=data_root,
+                cache_dir=cache_dir,
+                rank=rank,
+            ),
+        )
+    if rank is not None:
+        dev = distributed.rank_device(dev, rank)
+        hooks = distributed.RankHooks(hooks or Hooks(), rank, dev)
     hp = hp.with_folders(data_root, cache_dir)
-    hooks, dev, task = hooks or Hooks(), pick_device(device), TASKS[spec.task]
+    hooks, task = hooks or Hooks(), TASKS[spec.task]
     workdir.mkdir(parents=True, exist_ok=True)
     flags = configure(hp, dev)
     seed_everything(spec.seed)
     data = load_task(spec, hp)
     env = environment(stored, data, dev, flags)
+    if rank is not None:
+        global_batch = global_batch_size(hp.batch_size, rank.world, data.in_memory)
+        env["distributed"] = distributed.describe(rank, dev, global_batch)
     hooks.on_environment(env)
     guaranteed = flags["guaranteed"]
     with watch_nondeterminism(flags):
-        result = _train(spec, hp, workdir, hooks, dev, task, data, progress, teacher_paths, generator_path)
+        result = _train(
+            spec, hp, workdir, hooks, dev, task, data, progress, teacher_paths, generator_path, rank
+        )
     if flags["guaranteed"] != guaranteed:
         hooks.on_environment(env)  # ops without a deterministic kernel ran: say so
     result.environment = env
@@ -94,10 +137,15 @@ def _train(
     progress: bool,
     teacher_paths: list[Path] | None,
     generator_path: Path | None,
+    rank: Rank | None = None,
 ) -> TrainResult:
+    rank = rank or Rank(0, 1)
     streams = RunStreams(spec.seed, dev)
-    batches = Batches(data, dev, hp.batch_size, streams, hp.workers, hp.val_fraction, hp.val_seed)
+    shard = (rank.rank, rank.world)
+    batches = Batches(data, dev, hp.batch_size, streams, hp.workers, hp.val_fraction, hp.val_seed, shard)
     if METHODS[spec.method.name].trains_generator:
+        if rank.world > 1:
+            raise ValueError(f"method {spec.method.name} trains a generator: set resources.gpus to 0 or 1")
         trainer = generator_trainer(spec.method.name)(hp.method_params)
         return trainer.train(spec, hp, workdir, hooks, batches, dev, progress)
 
@@ -114,15 +162,27 @@ def _train(
     checkpoint_path = workdir / "checkpoint.pt"
     start_epoch, history = resume(checkpoint_path, spec, model, optimizer, scheduler, batches)
     static, teacher_out = _size_metrics(model, data.input_shape), None
-    if teachers is not None:
+    if teachers is not None and rank.main:
         ensemble, teacher_out = teacher_metrics(teachers, batches.test, scorer, autocast)
         static.update(ensemble)
+    trained = model
+    if rank.world > 1:  # after resume: the wrapper broadcasts rank 0's weights
+        distributed.reseed_rank_streams(streams, rank)
+        trained = distributed.wrap(model, dev)
+        static.update(
+            {"world_size": float(rank.world), "effective_batch_size": float(batches.global_batch_size)}
+        )
 
     started, step = time.perf_counter(), start_epoch * batches.steps_per_epoch
-    for epoch in _epochs(spec, task, start_epoch, hp.epochs, progress, history):
+    for epoch in _epochs(spec, task, start_epoch, hp.epochs, progress and rank.main, history):
         metrics, step = train_one_epoch(
-            model, method, optimizer, scheduler, batches, autocast, hooks, epoch, step
+            trained, method, optimizer, scheduler, batches, autocast, hooks, epoch, step
         )
+        if rank.world > 1:
+            distributed.mean_over_ranks(metrics, RANK_MEAN_METRICS, dev)
+            metrics["samples_per_s"] *= rank.world
+        if not rank.main:  # rank 0 alone evaluates, reports and checkpoints
+            continue
         if (
             epoch + 1
         ) % hp.eval_every == 0 or epoch + 1 == hp.epochs:  # the last epoch always: reports read it
@@ -137,6 +197,10 @@ def _train(
         if (epoch + 1) % hp.checkpoint_every == 0 or epoch + 1 == hp.epochs:
             save_checkpoint(checkpoint_path, spec, model, optimizer, scheduler, batches, epoch + 1, history)
 
+    if rank.world > 1:
+        distributed.check_in_sync(model, dev)
+    if not rank.main:
+        return TrainResult(final_metrics={}, model_path=workdir / "model.pt")
     model_path = save_model(workdir / "model.pt", spec, model, hp, num_outputs, data)
     predictions_path = workdir / "predictions_test.json"
     predictions_path.write_text(json.dumps(scorer.per_sample(*collect(model, batches.test, autocast))))
