@@ -195,7 +195,7 @@ def demo(
         console.print(f"[green]demo grids finished in {minutes:.1f} min[/green]")
         if results:
             results.parent.mkdir(parents=True, exist_ok=True)
-            results.write_text(_results_document(grids, reports, summaries, minutes, stack.concurrency))
+            results.write_text(_results_document(grids, reports, summaries, stack.concurrency))
             console.print(f"wrote {results}")
         if not exit_when_done:
             console.print(f"open http://127.0.0.1:{dashboard_port} to explore; Ctrl-C stops everything")
@@ -242,15 +242,15 @@ def headline(report_json: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _results_document(
-    grids: str, reports: list[str], summaries: list[list[str]], minutes: float, concurrency: int
-) -> str:
+def _results_document(grids: str, reports: list[str], summaries: list[list[str]], concurrency: int) -> str:
+    """The results file. No timings in it (the demo prints them): the same grids on the same machine and software
+    give the same runs, so regenerating this file gives the same file, byte for byte."""
     header = (
         "# Measured results of the demo grids\n\n"
         "Regenerate with:\n\n"
         f"```bash\nxclab demo --grids {grids} --exit-when-done --results docs/results.md\n```\n\n"
         f"Measured on {os.cpu_count()} CPU cores ({platform.processor() or platform.machine()}), {concurrency} runs at "
-        f"a time; the grids took {minutes:.1f} minutes end to end. Every number below is a last-epoch metric on the "
+        "a time (the demo prints how long they took). Every number below is a last-epoch metric on the "
         "test split (held-out persons for gaze), aggregated over the seeds listed in each caption; nothing was "
         "selected on the test split: the KD reference row is the temperature with the best mean validation metric "
         "(a validation split disjoint from training and test), as each table's KD-reference line says.\n\n"

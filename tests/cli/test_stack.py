@@ -64,10 +64,11 @@ def test_demo_adds_kd_at_t1_as_a_baseline_only_where_the_grid_has_it() -> None:
 
 
 def test_results_document_names_its_command_and_holds_the_lines_and_tables() -> None:
-    text = _results_document("digits-evidence", ["| table |"], [headline(REPORT)], 7.5, 2)
+    text = _results_document("digits-evidence", ["| table |"], [headline(REPORT)], 2)
     assert "xclab demo --grids digits-evidence --exit-when-done --results docs/results.md" in text
     assert "xcl-mix − kd[temperature=4]: +2.10 points" in text and "| table |" in text
-    assert "7.5 minutes" in text and "(not significant: the interval covers 0)" in text
+    assert "minutes" not in text  # no timings: regenerating the file on one machine gives the same file
+    assert "(not significant: the interval covers 0)" in text
     significant, not_significant = text.split("Not significant")[0], text.split("Not significant")[1]
     assert "- xcl-mix − kd[temperature=4]: +2.10 points" in significant
     assert "- erm − kd[temperature=4]: -1.00 points" in not_significant.split("## Tables")[0]
