@@ -12,7 +12,7 @@ after a warm-up; XCL figures count original images (each step also labels as man
 - XCL-Mix, K ResNet-18 teachers, B originals + B mixed per step: a plain eager loop over the members (fp32) vs
   the engine's vmapped ensemble vs folded bf16 stacked teachers with the step in one graph. Target >= 2.5x.
 - Packing: K runs on one GPU at once (separate processes) vs the single-run reference. Target >= 4x.
-- Gaze LeNet (36x60, batch 32) and digits: DataLoader over host tensors vs the engine's device-resident batches.
+- Gaze LeNet (36x60 eye + head-pose row, batch 32) and digits: DataLoader over host tensors vs the engine's device-resident batches.
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def xcl_rows(sizes: Sizes, device: torch.device) -> list[tuple[str, Measurement]
 def small_rows(sizes: Sizes, device: torch.device) -> dict[str, list[tuple[str, Measurement]]]:
     sections = {}
     for task, model_name, shape, batch in (
-        ("synthetic-gaze", "lenet", (1, 36, 60), sizes.gaze_batch),
+        ("synthetic-gaze", "lenet", (1, 37, 60), sizes.gaze_batch),  # 36x60 eye + the head-pose row
         ("digits", "small-cnn", (1, 8, 8), 32),
     ):
         torch.manual_seed(0)

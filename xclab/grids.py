@@ -143,7 +143,8 @@ class GridDefinition(RunDefaults):
 
 def cell_count(grid: GridDefinition) -> int:
     """How many cells `expand` would make, computed without making them."""
-    count = sum(e.members for e in grid.teachers) + len(grid.generators)
+    splits = len(grid.students.seeds) if grid.students else 0
+    count = sum(e.members * (splits if e.per_seed else 1) for e in grid.teachers) + len(grid.generators)
     if grid.students is not None:
         s = grid.students
         models = len(s.models) * (len(s.widths) if s.widths else 1)

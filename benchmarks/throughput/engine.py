@@ -22,6 +22,7 @@ from worker.training.loop import autocast_for, train_one_epoch
 from worker.training.losses import mixup
 from worker.training.methods import build_method
 from worker.training.methods.base import MethodContext
+from worker.training.streams import RunStreams
 from worker.training.teachers import TeacherEnsemble
 from xclab.catalog import METHODS, TASKS
 
@@ -75,9 +76,9 @@ def engine_epochs(
     method = _method(method_name, task, data, device, teachers, **params)
     opt, sched = _optimizer(model)
     autocast = autocast_for(device)
-    warm = Batches(_epoch_set(data, batch, sizes.warmup), device, batch, seed=0, workers=0)
+    warm = Batches(_epoch_set(data, batch, sizes.warmup), device, batch, RunStreams(0, device), workers=0)
     train_one_epoch(model, method, opt, sched, warm, autocast, Hooks(), epoch=0, step=1)
-    timed = Batches(_epoch_set(data, batch, sizes.steps), device, batch, seed=1, workers=0)
+    timed = Batches(_epoch_set(data, batch, sizes.steps), device, batch, RunStreams(1, device), workers=0)
     sync(device)
     t0 = time.perf_counter()
     train_one_epoch(model, method, opt, sched, timed, autocast, Hooks(), epoch=1, step=1)
@@ -90,7 +91,9 @@ def graphed_erm(model: nn.Module, data: TaskData, sizes: Sizes, device: torch.de
     """The ERM step captured whole in a CUDA graph; batches still come from the engine's `Batches`."""
     method = _method("erm", "cifar100", data, device)
     opt, _ = _optimizer(model)
-    batches = Batches(_epoch_set(data, sizes.batch, sizes.steps), device, sizes.batch, seed=0, workers=0)
+    batches = Batches(
+        _epoch_set(data, sizes.batch, sizes.steps), device, sizes.batch, RunStreams(0, device), workers=0
+    )
     x0, y0 = next(batches.train())
     step = GraphedStep(model, opt, lambda m, x, y: method.step(m, x, y).loss, x0, y0, autocast_for(device))
     note = "CUDA graph" if step.captured else "eager (no CUDA: nothing to capture)"
@@ -117,7 +120,9 @@ def graphed_xcl(
     def transfer_of(x: torch.Tensor) -> torch.Tensor:
         return torch.cat([x, mixup(x, 1.0, gen)[0]])
 
-    batches = Batches(_epoch_set(data, sizes.batch, sizes.steps), device, sizes.batch, seed=0, workers=0)
+    batches = Batches(
+        _epoch_set(data, sizes.batch, sizes.steps), device, sizes.batch, RunStreams(0, device), workers=0
+    )
     x0, y0 = next(batches.train())
     step = GraphedStep(student, opt, loss_fn, transfer_of(x0), y0, autocast)
     note = "folded bf16 stacked teachers, CUDA graph" if step.captured else "folded stacked teachers, eager"

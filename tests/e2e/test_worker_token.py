@@ -21,7 +21,10 @@ def test_a_worker_token_is_enough_to_train_and_no_more(tmp_path: Path) -> None:
         stack.processes.append(start_process("worker", ["worker", "--queues", "cpu"], env, tmp_path / "logs"))
         done = stack.wait_for_status(run["id"], {"succeeded", "failed", "cancelled"}, timeout=180)
         assert done["status"] == "succeeded", f"{done['error']}\n{stack.logs()}"
-        assert [a["path"] for a in done["artifacts"]] == ["model.pt"]
+        assert sorted(a["path"] for a in done["artifacts"]) == ["model.pt", "predictions/test.json"]
+        assert done["environment"]["threads"] == 1  # the holder may report the run's environment
+        with stack.client() as admin:  # and the worker reports its inventory with the same token
+            assert [w["queues"] for w in admin.get("/workers").json()["data"]] == [["cpu"]]
         worker = httpx.Client(
             base_url=f"{stack.api_url}/api/v1", headers={"Authorization": f"Bearer {created['token']}"}
         )

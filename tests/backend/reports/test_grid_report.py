@@ -21,10 +21,15 @@ def _grid(teachers: list[str], methods: list[dict]) -> dict:
     }
 
 
-def _finish(api: TestClient, run_id: int, metrics: dict[str, float]) -> None:
+def _finish(api: TestClient, run_id: int, metrics: dict[str, float], predictions: dict | None = None) -> None:
+    """Claim, log, (upload per-sample test predictions, as the engine does,) finish: a final run is immutable."""
     assert api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "t"}).status_code == 200
     points = [{"key": k, "step": 1, "value": v} for k, v in metrics.items()]
     assert api.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": points}).status_code < 300
+    if predictions is not None:
+        body = json.dumps(predictions).encode()
+        response = api.put(f"/api/v1/runs/{run_id}/artifacts/predictions/test.json", content=body)
+        assert response.status_code < 300, response.text
     assert api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}).status_code == 200
 
 
@@ -159,15 +164,12 @@ def test_mcnemar_pools_stored_test_predictions(api: TestClient) -> None:
     methods = [{"name": "kd", "teachers": "ens"}, {"name": "xcl-mix", "teachers": "ens"}]
     cells = _submit(api, _grid(["ens"], methods))
     _teachers(api, cells)
-    _students(api, cells, "kd", [50.0] * 4, teacher_test_top1=90.0)
-    _students(api, cells, "xcl-mix", [75.0] * 4, teacher_test_top1=90.0)
     targets = [0, 1, 2, 3]
-    for seed in (0, 1, 2):  # seed 3 stored no predictions: it is left out of McNemar
-        for label, predictions in (("kd", [0, 1, 9, 9]), ("xcl-mix", [0, 1, 2, 9])):
-            run_id = cells[f"student/{label}/small-cnn@0.5/seed={seed}"]
-            body = json.dumps({"targets": targets, "predictions": predictions}).encode()
-            response = api.put(f"/api/v1/runs/{run_id}/artifacts/predictions/test.json", content=body)
-            assert response.status_code < 300, response.text
+    for label, value, predictions in (("kd", 50.0, [0, 1, 9, 9]), ("xcl-mix", 75.0, [0, 1, 2, 9])):
+        for seed in SEEDS:  # seed 3 stores no predictions: it is left out of McNemar
+            stored = {"targets": targets, "predictions": predictions} if seed != 3 else None
+            metrics = {"test_top1": value, "teacher_test_top1": 90.0}
+            _finish(api, cells[f"student/{label}/small-cnn@0.5/seed={seed}"], metrics, stored)
     rows = {r["method"]: r for r in api.get(f"/api/v1/grids/{cells['grid']}/report").json()["rows"]}
     [vs_kd] = rows["xcl-mix"]["comparisons"]
     assert (vs_kd["mcnemar_only_row"], vs_kd["mcnemar_only_baseline"], vs_kd["mcnemar_seeds"]) == (3, 0, 3)

@@ -8,6 +8,7 @@ import torch
 
 from worker.training.batches import Batches
 from worker.training.data.digits import load_digits_task
+from worker.training.streams import RunStreams
 from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
@@ -44,11 +45,13 @@ def test_few_labels_trains_on_the_subset_validates_on_val_size_and_tests_on_the_
 
 def test_batches_use_the_loaders_validation_split() -> None:
     data = load_digits_task(SPEC, DataHparams(digits_protocol="few-labels", train_subset=150, val_size=200))
-    batches = Batches(data, torch.device("cpu"), 32, seed=0, workers=0)
+    batches = Batches(data, torch.device("cpu"), 32, RunStreams(0, torch.device("cpu")), workers=0)
     assert batches.has_val and batches.train_size == 150
     assert sum(len(x) for x, _ in batches.val()) == 200
     with pytest.raises(ValueError, match="drop val_fraction"):
-        Batches(data, torch.device("cpu"), 32, seed=0, workers=0, val_fraction=0.1)
+        Batches(
+            data, torch.device("cpu"), 32, RunStreams(0, torch.device("cpu")), workers=0, val_fraction=0.1
+        )
 
 
 @pytest.mark.parametrize(
