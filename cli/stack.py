@@ -220,8 +220,15 @@ def _available(grids: str) -> list[str]:
 def _baselines(report: dict[str, Any]) -> list[str]:
     """KD (its reference, chosen on validation) and ERM, plus KD at T = 1 where a temperature sweep has it:
     a same-temperature comparison next to the tuned one."""
-    methods = {row["method"] for row in report["rows"]}
-    return ["kd", "erm", *(["kd[temperature=1]"] if "kd[temperature=1]" in methods else [])]
+    methods = [row["method"] for row in report["rows"]]
+    bases = {m.split("[", 1)[0] for m in methods}
+    # ERM swept over a parameter (e.g. erm[loss=mse], erm[loss=nll]) has no plain "erm" row: compare with each.
+    erm = ["erm"] if "erm" in methods else [m for m in methods if m.startswith("erm[")]
+    return [
+        *(["kd"] if "kd" in bases else []),
+        *erm,
+        *(["kd[temperature=1]"] if "kd[temperature=1]" in methods else []),
+    ]
 
 
 NOT_SIGNIFICANT = "(not significant: the interval covers 0)"  # as backend.reports.render words it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import shutil
 import socket
 import threading
@@ -79,15 +80,20 @@ def fetch_checkpoint(client: ApiClient, run_id: int, settings: Settings) -> Path
         raise RuntimeError(f"run {run_id} succeeded but has no model.pt artifact")
     target = settings.resolved_cache_dir / "runs" / str(run_id) / f"model-{artifact['sha256'][:16]}.pt"
     if not target.exists():
-        tmp = target.with_suffix(".part")
-        client.download_artifact(run_id, "model.pt", tmp)
-        digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-        if digest != artifact["sha256"]:
-            tmp.unlink()
-            raise RuntimeError(
-                f"checkpoint of run {run_id} is corrupt (sha256 {digest[:12]} != {artifact['sha256'][:12]})"
-            )
-        tmp.replace(target)
+        # A download file of this process's own: pool processes fetching the same teacher at once each write their
+        # own and rename it into place (the same bytes), instead of one renaming the file another is writing.
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.part")
+        try:
+            client.download_artifact(run_id, "model.pt", tmp)
+            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
+            if digest != artifact["sha256"]:
+                raise RuntimeError(
+                    f"checkpoint of run {run_id} is corrupt (sha256 {digest[:12]} != {artifact['sha256'][:12]})"
+                )
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
     return target
 
 

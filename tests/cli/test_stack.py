@@ -63,6 +63,12 @@ def test_demo_adds_kd_at_t1_as_a_baseline_only_where_the_grid_has_it() -> None:
     assert _baselines(with_t1) == ["kd", "erm", "kd[temperature=1]"]
 
 
+def test_demo_compares_with_each_erm_variant_where_erm_is_swept() -> None:
+    rows = [_row(m, [], None) for m in ("erm[loss=mse]", "erm[loss=nll]", "kd", "xcl-mix")]
+    assert _baselines({**REPORT, "rows": rows}) == ["kd", "erm[loss=mse]", "erm[loss=nll]"]
+    assert _baselines({**REPORT, "rows": [_row("erm", [], None)]}) == ["erm"]
+
+
 def test_results_document_names_its_command_and_holds_the_lines_and_tables() -> None:
     text = _results_document("digits-evidence", ["| table |"], [headline(REPORT)], 2)
     assert "xclab demo --grids digits-evidence --exit-when-done --results docs/results.md" in text

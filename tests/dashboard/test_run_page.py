@@ -116,9 +116,15 @@ def test_a_running_run_shows_its_epoch_elapsed_time_and_eta(open_page: OpenPage,
 
 
 def test_rerun_and_verify_repeats_a_run_and_its_page_gives_the_verdict(
-    open_page: OpenPage, seeded: Seeded, live_stack: Stack
+    open_page: OpenPage, live_stack: Stack
 ) -> None:
-    original = seeded.trained_run
+    # A run of its own, in an experiment of its own: the rerun joins its original's experiment, and the shared
+    # seeded experiment must keep exactly one run for the runs page tests.
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-rerun")
+        submitted = submit(client, experiment["id"], digits_spec(epochs=2, seed=11))
+    original = live_stack.wait_for_status(submitted["id"], {"succeeded", "failed"}, timeout=240)
+    assert original["status"] == "succeeded", original["error"]
     at = open_page(RUN_PAGE, run=str(original["id"]))
     button = at.button(key="run_rerun")
     assert not button.disabled  # a succeeded run can be repeated

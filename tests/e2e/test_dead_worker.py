@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.support import digits_spec, start_stack
 
-EPOCHS = 4
+EPOCHS = 40  # long enough that the kill lands mid-run (a digits epoch takes a fraction of a second)
 
 
 def test_a_killed_workers_run_is_requeued_and_finished_by_another(tmp_path: Path) -> None:

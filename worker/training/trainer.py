@@ -161,6 +161,11 @@ def _train(
     scheduler = build_scheduler(optimizer, hp, batches.steps_per_epoch)
     checkpoint_path = workdir / "checkpoint.pt"
     start_epoch, history = resume(checkpoint_path, spec, model, optimizer, scheduler, batches)
+    if rank.main:
+        # A resumed run reports its checkpointed epochs again: the process that trained them may have died before
+        # its metrics left (they are sent in the background), and a metric write is idempotent per (key, step).
+        for past in history:
+            hooks.on_epoch_end(int(past["epoch"]), {k: v for k, v in past.items() if k != "epoch"})
     static, teacher_out = _size_metrics(model, data.input_shape), None
     if teachers is not None and rank.main:
         ensemble, teacher_out = teacher_metrics(teachers, batches.test, scorer, autocast)

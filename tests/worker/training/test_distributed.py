@@ -146,7 +146,8 @@ def test_a_cancelled_run_stops_every_rank_and_resumes_to_the_same_weights(
 
     resumed_hooks = Recorder()
     resumed = train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "cut", hooks=resumed_hooks, device="cpu")
-    assert len(resumed_hooks.epochs) == 2  # epochs 2 and 3 only
+    # The checkpointed epoch 1 is reported again (its metrics may never have left a killed worker), then 2 and 3.
+    assert len(resumed_hooks.epochs) == 3 and resumed_hooks.epochs[0] == stopping.epochs[0]
     # No augmentation or dropout on digits/small-cnn: the resumed run repeats the uninterrupted one exactly.
     whole_w, resumed_w = _weights(whole.model_path), _weights(resumed.model_path)
     assert all(torch.equal(whole_w[k], resumed_w[k]) for k in whole_w)
