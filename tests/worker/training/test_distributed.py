@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import inspect
 import os
+import shutil
 import signal
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -157,8 +159,8 @@ def test_a_rank_that_dies_before_joining_fails_the_run_at_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv(CPU_PROCESSES_ENV, "2")
-    monkeypatch.setenv("PYTHONPATH", str(tmp_path / "nowhere"))  # rank 1 cannot import the engine
-    monkeypatch.chdir(tmp_path)
+    # Rank 1's interpreter exits with status 1 at once, as one that cannot start would.
+    monkeypatch.setattr(sys, "executable", shutil.which("false"))
     with pytest.raises(RuntimeError, match=r"exited before joining \(rank, exit code\): \[\(1, 1\)\]"):
         train(_spec(2), resolve_hparams(_spec(2)), tmp_path / "run", device="cpu")
 
