@@ -10,13 +10,12 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.errors import Invalid, NotFound, field_error, pydantic_errors, spec_errors
-from backend.models import Grid, Run, RunTeacher
+from backend.models import Grid, Run
 from backend.store.experiments import create_experiment, find_experiment, get_experiment
 from backend.store.lifecycle import RETRYABLE, retry_run
-from backend.store.runs import gpu_queue
-from backend.store.workers import placement_problem
+from backend.store.runs import new_run, placement_issues
 from xclab.grids import Cell, GridDefinition, expand
-from xclab.spec import MethodSpec, RunSpec, check_spec, resolve_hparams
+from xclab.spec import MethodSpec, RunSpec, check_spec
 
 BATCH = 250  # cells written per transaction
 CELL_KEY_MAX = 300  # the run.cell column
@@ -69,42 +68,9 @@ def _grid_run(
     if cell.generator:
         method = MethodSpec.model_validate({**method.model_dump(), "generator_run": run_ids[cell.generator]})
     spec = spec.model_copy(update={"teachers": teachers, "method": method})
-    run = Run(
-        grid_id=grid.id,
-        cell=cell.key,
-        generator_run_id=spec.method.params.get("generator_run"),
-        experiment_id=experiment_id,
-        spec=spec.model_dump(mode="json"),
-        hparams=resolve_hparams(spec),
-        task=spec.task,
-        method=spec.method.name,
-        model=spec.model.name,
-        # Its dependencies are runs of this grid, all new: a cell with any waits for them.
-        status="waiting" if teachers or cell.generator else "queued",
-        queue=gpu_queue(spec, queue),
-        priority=priority,
-    )
-    run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(teachers)]
-    return run
-
-
-def _placement_issues(
-    session: Session, specs: list[tuple[Cell, RunSpec]], queue: str
-) -> list[dict[str, Any]]:
-    """One error per distinct GPU request that no known worker can hold (checked once, not per cell)."""
-    issues: list[dict[str, Any]] = []
-    seen: set[tuple[Any, ...]] = set()
-    for cell, spec in specs:
-        r = spec.resources
-        key = (gpu_queue(spec, queue), r.gpus, r.gpu_kind, r.min_gpu_memory_mb)
-        if key in seen:
-            continue
-        seen.add(key)
-        problem = placement_problem(session, *key)
-        if problem:
-            loc = ("body", "definition", "cells", cell.key, "resources", "gpus")
-            issues.append(field_error(loc, problem, r.gpus))
-    return issues
+    # Its dependencies are runs of this grid, all new: a cell with any waits for them.
+    status = "waiting" if teachers or cell.generator else "queued"
+    return new_run(spec, experiment_id, queue, status, priority=priority, grid_id=grid.id, cell=cell.key)
 
 
 def create_grid(
@@ -120,7 +86,8 @@ def create_grid(
     runs are then written BATCH cells at a time, `between_batches` (the unit of work's checkpoint) running after
     each, so a 2,000-cell grid never holds the database's write lock for long."""
     specs, issues = _cell_specs(definition)
-    issues += _placement_issues(session, specs, definition.queue or queue)
+    located = [(("body", "definition", "cells", cell.key), spec) for cell, spec in specs]
+    issues += placement_issues(session, located, definition.queue or queue)
     if issues:
         raise Invalid(issues)
     if experiment_id is None:

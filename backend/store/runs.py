@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from backend.errors import Invalid, NotFound, invalid, spec_errors
+from backend.errors import Invalid, NotFound, field_error, spec_errors
 from backend.models import Run, RunTag, RunTeacher, utcnow
 from backend.store.experiments import get_experiment
 from backend.store.run_params import ParamValue, new_param_rows
@@ -47,15 +48,32 @@ def create_run(
     if issues:
         raise _spec_error(issues)
     get_experiment(session, experiment_id)
-    queue = gpu_queue(spec, queue)
-    problem = placement_problem(
-        session, queue, spec.resources.gpus, spec.resources.gpu_kind, spec.resources.min_gpu_memory_mb
-    )
-    if problem:
-        raise invalid([*SPEC_LOC, "resources", "gpus"], problem, spec.resources.gpus)
+    problems = placement_issues(session, [(SPEC_LOC, spec)], queue)
+    if problems:
+        raise Invalid(problems)
     teachers = check_teachers(session, spec)
     generator = check_generator(session, spec)
     deps = [*teachers, *([generator] if generator else [])]
+    status = "queued" if all(d.status == "succeeded" for d in deps) else "waiting"
+    run = new_run(
+        spec, experiment_id, queue, status, priority=priority, grid_id=grid_id, cell=cell, name=name
+    )
+    return _stored(session, run, params)
+
+
+def new_run(
+    spec: RunSpec,
+    experiment_id: int,
+    queue: str,
+    status: str,
+    *,
+    priority: int = 0,
+    grid_id: int | None = None,
+    cell: str | None = None,
+    name: str | None = None,
+) -> Run:
+    """The row of a checked spec, routed to its queue: the one constructor single runs and grid cells share, so
+    routing and priority are wired in one place."""
     run = Run(
         grid_id=grid_id,
         cell=cell,
@@ -66,13 +84,32 @@ def create_run(
         task=spec.task,
         method=spec.method.name,
         model=spec.model.name,
-        status="queued" if all(d.status == "succeeded" for d in deps) else "waiting",
-        queue=queue,
+        status=status,
+        queue=gpu_queue(spec, queue),
         priority=priority,
         name=name,
     )
     run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(spec.teachers)]
-    return _stored(session, run, params)
+    return run
+
+
+def placement_issues(
+    session: Session, located: Sequence[tuple[Sequence[str], RunSpec]], queue: str
+) -> list[dict[str, Any]]:
+    """One 422 entry per distinct GPU request no known worker can hold, located where its spec sits in the
+    request (a grid asks once per distinct request, not once per cell)."""
+    issues: list[dict[str, Any]] = []
+    seen: set[tuple[Any, ...]] = set()
+    for loc, spec in located:
+        r = spec.resources
+        key = (gpu_queue(spec, queue), r.gpus, r.gpu_kind, r.min_gpu_memory_mb)
+        if key in seen:
+            continue
+        seen.add(key)
+        problem = placement_problem(session, *key)
+        if problem:
+            issues.append(field_error([*loc, "resources", "gpus"], problem, r.gpus))
+    return issues
 
 
 def create_tracking_run(
