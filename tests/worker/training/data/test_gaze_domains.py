@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from worker.training.data import gaze_input, input_generator
+from worker.training.data.eye_renderer import render, sample_batch, sample_people
 from worker.training.data.gaze_domains import GAP, ORACLE
-from worker.training.data.synthetic_gaze import render, sample_batch, sample_people
 from worker.training.methods.base import MethodContext
 from worker.training.methods.xcl_gan import generated_sampler
 from xclab.catalog import TASKS

@@ -6,9 +6,9 @@ import pytest
 import torch
 from pydantic import ValidationError
 
-from worker.training.data import load_task, synthetic_gaze
+from worker.training.data import eye_renderer, load_task, synthetic_gaze
+from worker.training.data.eye_renderer import render, sample_batch, sample_people
 from worker.training.data.gaze_geometry import angular_error_deg
-from worker.training.data.synthetic_gaze import render, sample_batch, sample_people
 from xclab.hparams import DataHparams
 from xclab.spec import RunSpec
 
@@ -46,9 +46,9 @@ def test_render_shape_range_and_determinism() -> None:
 
 
 def test_rendering_does_not_depend_on_cpu_chunking(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(synthetic_gaze, "CPU_CHUNK", 256)
+    monkeypatch.setattr(eye_renderer, "CPU_CHUNK", 256)
     a = sample_batch(40, torch.Generator().manual_seed(2))[0]
-    monkeypatch.setattr(synthetic_gaze, "CPU_CHUNK", 7)
+    monkeypatch.setattr(eye_renderer, "CPU_CHUNK", 7)
     b = sample_batch(40, torch.Generator().manual_seed(2))[0]
     assert torch.equal(a, b)
 
