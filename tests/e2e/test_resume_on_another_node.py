@@ -1,7 +1,8 @@
 """A run whose worker dies resumes on another node from the checkpoint it last uploaded: two workers with homes
 (work folders, caches) of their own and only the API between them. The first is killed (SIGKILL) once it has
 uploaded a checkpoint; the API re-queues the run, the second downloads that checkpoint, resumes at its epoch, and
-finishes with every metric step once and the very numbers of the same spec trained without interruption."""
+finishes with every metric step once and the very numbers of the same spec trained without interruption. Each
+worker holds only a worker token of its own: the second may replace the checkpoint once it has claimed the run."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.cli.conftest import xclab
 from tests.factories import create_experiment, submit
 from tests.support import REDIS_URL, Process, Stack, digits_spec, start_process, start_stack
 
@@ -25,8 +27,15 @@ RESUME = "resume/checkpoint.pt"
 
 
 def _node(stack: Stack, tmp_path: Path, name: str) -> Process:
-    """A worker on a 'node' of its own: nothing on disk shared with the API or the other worker."""
-    env = {**stack.env, "XCL_HOME": str(tmp_path / name)}
+    """A worker on a 'node' of its own: nothing on disk shared with the API or the other worker, and a worker
+    token of its own, kept in a file by `xclab token ensure` (as the compose init job does), not the admin token."""
+    token_file = tmp_path / name / "worker-token"
+    issued = xclab(
+        stack.env, "token", "ensure", "--role", "worker", "--name", name, "--file", str(token_file)
+    )
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    env = {k: v for k, v in stack.env.items() if k != "XCL_API_TOKEN"}
+    env.update({"XCL_HOME": str(tmp_path / name), "XCL_API_TOKEN_FILE": str(token_file)})
     worker = start_process(name, ["worker", "--queues", "cpu", "--concurrency", "1"], env, tmp_path / "logs")
     stack.processes.append(worker)
     return worker
