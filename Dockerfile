@@ -6,8 +6,8 @@
 #
 # docker-compose.yml builds all three. By hand: `docker build --target worker -t xclab-worker .`
 #
-# Every role runs as the non-root user `xclab` (uid 10001) with XCL_HOME=/data; /data/artifacts is created here so
-# that a named volume mounted there starts out owned by that user.
+# Every role runs as the non-root user `xclab` (uid 10001) with XCL_HOME=/data; /data/artifacts and /data/tokens are
+# created here so that named volumes mounted there start out owned by that user (tokens: by it alone).
 
 FROM python:3.11-slim AS base
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -18,8 +18,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     XCL_HOME=/data
 RUN groupadd --system --gid 10001 xclab \
     && useradd --system --uid 10001 --gid xclab --create-home --home-dir /home/xclab --shell /usr/sbin/nologin xclab \
-    && mkdir -p /data/artifacts \
-    && chown -R xclab:xclab /data
+    && mkdir -p /data/artifacts /data/tokens \
+    && chown -R xclab:xclab /data \
+    && chmod 700 /data/tokens
 WORKDIR /app
 
 

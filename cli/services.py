@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cli.common import console
-from xclab.settings import get_settings
+from xclab.settings import TokenFileError, get_settings
 
 if TYPE_CHECKING:
     import uvicorn
@@ -93,6 +94,11 @@ def worker(
     from worker.celery_app import create_worker_app
 
     settings = get_settings()
+    try:  # a worker without its token would only fail at its first run: say so now
+        settings.resolved_api_token()
+    except TokenFileError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}", highlight=False)
+        raise typer.Exit(2) from None
     queue_list = [q.strip() for q in queues.split(",") if q.strip()]
     gpus = inventory.detect_gpus(settings)
     if gpus and "gpu" in queue_list and concurrency > len(gpus):

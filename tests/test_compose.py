@@ -241,7 +241,12 @@ def test_startup_order(compose: dict[str, Any]) -> None:
     assert depends_on(services["api"])["redis"] == "service_healthy"
     for name in ("worker", "dashboard"):
         assert depends_on(services[name])["api"] == "service_healthy"
-    assert services["migrate"].get("restart", "no") == "no"
+    for job in ("migrate", "worker-token", "user-token"):
+        assert services[job].get("restart", "no") == "no", job
+    for job in ("worker-token", "user-token"):  # tokens live in tables the migration makes
+        assert depends_on(services[job]) == {"migrate": "service_completed_successfully"}
+    for name in worker_queues(compose):  # a worker starts once its token file is there
+        assert depends_on(services[name])["worker-token"] == "service_completed_successfully", name
 
 
 # (c) builds ----------------------------------------------------------------------------------------------------
@@ -318,6 +323,8 @@ def test_expected_commands() -> None:
     services = load(BASE)["services"]
     expected = {
         "migrate": ("upgrade", {}),
+        "worker-token": ("ensure", {"role": "worker", "file": Path("/data/tokens/worker")}),
+        "user-token": ("ensure", {"role": "user", "file": Path("/data/tokens/user")}),
         "api": ("serve", {"host": "0.0.0.0", "port": 8000}),
         "worker": ("worker", {"queues": "cpu,gpu", "concurrency": 1}),
         "dashboard": ("dashboard", {"port": 8501}),
@@ -360,25 +367,90 @@ def test_every_queue_is_consumed(compose: dict[str, Any]) -> None:
 # shared settings ---------------------------------------------------------------------------------------------
 
 
+SERVER_ENV = {
+    "XCL_DATABASE_URL": "postgresql+psycopg://xclab:xclab@postgres:5432/xclab",
+    "XCL_BROKER_URL": "redis://redis:6379/0",
+    "XCL_ARTIFACT_ROOT": "/data/artifacts",
+    "XCL_API_URL": "http://api:8000",
+}
+SECRETS = {"XCL_API_TOKEN", "XCL_DATABASE_URL"}  # what least privilege keeps from services that need none
+
+
 def test_shared_environment_and_artifacts() -> None:
     compose = load(BASE)
     services = compose["services"]
     env = services["api"]["environment"]
-    assert env["XCL_DATABASE_URL"] == "postgresql+psycopg://xclab:xclab@postgres:5432/xclab"
-    assert env["XCL_BROKER_URL"] == "redis://redis:6379/0"
-    assert env["XCL_ARTIFACT_ROOT"] == "/data/artifacts"
+    assert {k: v for k, v in env.items() if k != "XCL_API_TOKEN"} == SERVER_ENV
     assert re.fullmatch(r"\$\{XCL_API_TOKEN:-\S+\}", env["XCL_API_TOKEN"])
-    for name in ("migrate", "worker", "dashboard"):
-        assert services[name]["environment"] == env, name
-    assert env["XCL_API_URL"] == "http://api:8000"
-    for name in ("api", "worker"):
-        assert f"artifacts:{env['XCL_ARTIFACT_ROOT']}" in services[name]["volumes"], name
+    for name in ("migrate", "worker-token", "user-token"):  # the database, never the admin token
+        assert services[name]["environment"] == SERVER_ENV, name
+    assert services["worker"]["environment"] == {
+        "XCL_BROKER_URL": SERVER_ENV["XCL_BROKER_URL"],
+        "XCL_API_URL": SERVER_ENV["XCL_API_URL"],
+        "XCL_API_TOKEN_FILE": "/data/tokens/worker",
+    }
+    assert services["dashboard"]["environment"] == {"XCL_API_URL": SERVER_ENV["XCL_API_URL"]}
+    assert services["api"]["volumes"] == [f"artifacts:{env['XCL_ARTIFACT_ROOT']}"]
+    for name in ("worker-token", "user-token"):
+        assert services[name]["volumes"] == ["tokens:/data/tokens"], name
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
         for volume in service.get("volumes", []):
             source = volume.split(":", 1)[0]
             if not source.startswith((".", "/", "~")):
                 assert source in declared, f"{name} mounts undeclared volume {source!r}"
+
+
+def privilege_errors(compose: dict[str, Any]) -> list[str]:
+    """Least privilege: only the API holds the admin token and only it and its one-shot jobs reach the database;
+    only the API mounts the artifact store (workers go through the API); workers read a worker token from the
+    tokens volume, read-only; the dashboard holds no token at all."""
+    errors = []
+    server_side = {"api", "migrate", "worker-token", "user-token"}
+    for name, service in (compose.get("services") or {}).items():
+        env = service.get("environment") or {}
+        if isinstance(env, list):
+            env = dict(item.split("=", 1) if "=" in item else (item, "") for item in env)
+        mounts = [str(v).split(":") for v in service.get("volumes", [])]
+        if "XCL_API_TOKEN" in env and name != "api":
+            errors.append(f"{name} gets the admin token")
+        if "XCL_DATABASE_URL" in env and name not in server_side:
+            errors.append(f"{name} reaches the database")
+        if any(m[0] == "artifacts" for m in mounts) and name != "api":
+            errors.append(f"{name} mounts the artifact store")
+        token_mounts = [m for m in mounts if m[0] == "tokens"]
+        if name in worker_queues(compose):
+            if env.get("XCL_API_TOKEN_FILE") != "/data/tokens/worker":
+                errors.append(f"{name} does not read the worker token file")
+            if not token_mounts or any(m[-1] != "ro" for m in token_mounts):
+                errors.append(f"{name} does not mount the tokens volume read-only")
+        elif token_mounts and name not in {"worker-token", "user-token"}:
+            errors.append(f"{name} mounts the tokens volume")
+        if name == "dashboard" and {"XCL_API_TOKEN", "XCL_API_TOKEN_FILE"} & set(env):
+            errors.append("the dashboard holds a token")
+    return errors
+
+
+def test_only_the_api_holds_the_admin_token(compose: dict[str, Any]) -> None:
+    assert privilege_errors(compose) == []
+
+
+def test_privilege_check_can_fail() -> None:
+    compose = load(BASE)
+    services = compose["services"]
+    services["worker"]["environment"] = {**services["api"]["environment"]}
+    services["worker"]["volumes"] = ["artifacts:/data/artifacts", "tokens:/data/tokens"]
+    services["dashboard"]["environment"]["XCL_API_TOKEN_FILE"] = "/data/tokens/user"
+    services["dashboard"]["volumes"] = ["tokens:/data/tokens:ro"]
+    assert privilege_errors(compose) == [
+        "worker gets the admin token",
+        "worker reaches the database",
+        "worker mounts the artifact store",
+        "worker does not read the worker token file",
+        "worker does not mount the tokens volume read-only",
+        "dashboard mounts the tokens volume",
+        "the dashboard holds a token",
+    ]
 
 
 # (f) GPU -------------------------------------------------------------------------------------------------------

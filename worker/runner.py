@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import shutil
 import socket
 import threading
@@ -12,6 +10,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from worker import resume
 from xclab.client import ApiClient, ApiError
 from xclab.metric_batcher import MetricBatcher
 from xclab.settings import Settings
@@ -50,8 +49,9 @@ class Heartbeat(threading.Thread):
         self._halt.set()
 
 
-def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
-    """Returns the final status (or 'skipped' when the run was not ours to execute)."""
+def execute_run(run_id: int, attempt: int | None, settings: Settings, node: str | None = None) -> str:
+    """Returns the final status (or 'skipped' when the run was not ours to execute). `node`: the worker's name
+    (Celery's node name), recorded with a resume."""
     with ApiClient.from_settings(settings) as client:
         try:
             run = client.claim_run(run_id, socket.gethostname(), attempt)
@@ -63,7 +63,7 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
         heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds, run["attempt"])
         heartbeat.start()
         try:
-            status, error = _train_and_report(client, run, settings, heartbeat)
+            status, error = _train_and_report(client, run, settings, heartbeat, node)
         finally:
             heartbeat.stop()
         client.finish_run(run_id, status, error, run["attempt"])
@@ -71,61 +71,65 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
 
 
 def fetch_checkpoint(client: ApiClient, run_id: int, settings: Settings) -> Path:
-    """Download a finished run's model.pt into the local cache (verified by sha256), once per worker."""
-    run = client.get_run(run_id)
-    if run["status"] != "succeeded":
-        raise RuntimeError(f"run {run_id} is {run['status']}; its checkpoint is needed once it has succeeded")
-    artifact = next((a for a in run["artifacts"] if a["path"] == "model.pt"), None)
-    if artifact is None:
-        raise RuntimeError(f"run {run_id} succeeded but has no model.pt artifact")
-    target = settings.resolved_cache_dir / "runs" / str(run_id) / f"model-{artifact['sha256'][:16]}.pt"
-    if not target.exists():
-        # A download file of this process's own: pool processes fetching the same teacher at once each write their
-        # own and rename it into place (the same bytes), instead of one renaming the file another is writing.
-        target.parent.mkdir(parents=True, exist_ok=True)
-        tmp = target.with_name(f"{target.stem}.{os.getpid()}.{threading.get_ident()}.part")
-        try:
-            client.download_artifact(run_id, "model.pt", tmp)
-            digest = hashlib.sha256(tmp.read_bytes()).hexdigest()
-            if digest != artifact["sha256"]:
-                raise RuntimeError(
-                    f"checkpoint of run {run_id} is corrupt (sha256 {digest[:12]} != {artifact['sha256'][:12]})"
-                )
-            tmp.replace(target)
-        finally:
-            tmp.unlink(missing_ok=True)
-    return target
+    """Download a finished run's model.pt into this node's cache (verified by sha256), once per node."""
+    return resume.fetch_checkpoint(client, run_id, settings.resolved_cache_dir)
 
 
 def _train_and_report(
-    client: ApiClient, run: dict[str, Any], settings: Settings, heartbeat: Heartbeat
+    client: ApiClient, run: dict[str, Any], settings: Settings, heartbeat: Heartbeat, node: str | None = None
 ) -> tuple[str, str | None]:
     # Torch is imported here, in the pool process, never in the worker parent (CUDA is not fork-safe).
     import torch
 
+    from worker.training.hooks import CHECKPOINT_FILE
     from worker.training.trainer import Cancelled, Hooks, train
 
     if settings.torch_threads:  # the process's default; a run pins its own (its `threads` hyperparameter)
         torch.set_num_threads(settings.torch_threads)
 
-    run_id = run["id"]
+    run_id, attempt = run["id"], run["attempt"]
     workdir = settings.home.resolve() / "work" / str(run_id)
 
     # The same batching client as `xclab.track`: an epoch's end never waits on the API.
     metrics = MetricBatcher(client, run_id)
+    # Where this attempt's checkpoint came from; with the epoch it resumed at, part of the run's environment.
+    origin: dict[str, Any] = {"attempt": attempt, "worker": node or socket.gethostname()}
 
     class ReportingHooks(Hooks):
+        environment: dict[str, Any] | None = None
+
         def on_epoch_end(self, epoch: int, values: dict[str, float]) -> None:
             metrics.log(values, epoch)
 
         def on_environment(self, environment: dict[str, Any]) -> None:
-            client.set_run_environment(run_id, environment)
+            self.environment = environment
+            resumed = {"resume": origin} if {"from_epoch", "refused_upload"} & set(origin) else {}
+            client.set_run_environment(run_id, {**environment, **resumed})
+
+        def on_resume(self, epoch: int) -> None:
+            origin["from_epoch"] = epoch
+            log.info(
+                "run %s resumed at epoch %s on %s (%s checkpoint)",
+                run_id,
+                epoch,
+                origin["worker"],
+                origin["source"],
+            )
+            if self.environment is not None:
+                self.on_environment(self.environment)
+
+        def on_checkpoint(self, path: Path, epoch: int) -> None:
+            # Synchronous: the next checkpoint cannot overwrite the file while it is being read; its cost is
+            # one upload per `checkpoint_every` epochs.
+            if resume.upload_checkpoint(client, run_id, attempt, path):
+                log.info("run %s: checkpoint of epoch %s uploaded", run_id, epoch)
 
         def should_stop(self) -> bool:
             return heartbeat.cancelled.is_set()
 
     try:
         spec = RunSpec.model_validate(run["spec"])
+        origin.update(resume.restore_checkpoint(client, run, workdir / CHECKPOINT_FILE))
         teacher_paths = [fetch_checkpoint(client, t, settings) for t in run["teachers"]]
         generator_run = spec.method.params.get("generator_run")
         generator_path = (

@@ -253,11 +253,14 @@ class ApiClient:
             "points"
         ]
 
-    def upload_artifact(self, run_id: int, path: str, file: Path, kind: str = "file") -> dict[str, Any]:
-        """Store a file under the run (replacing one at the same path): {path, kind, sha256, size, url}."""
-        content = file.read_bytes()
+    def upload_artifact(
+        self, run_id: int, path: str, file: Path, kind: str = "file", attempt: int | None = None
+    ) -> dict[str, Any]:
+        """Store a file under the run (replacing one at the same path): {path, kind, sha256, size, url}. Streamed
+        from disk. With `attempt`: 409 once the run has moved on to another attempt."""
         artifact_path = f"/runs/{run_id}/artifacts/{quote(path, safe='/')}"
-        return self._http.json("PUT", artifact_path, params={"kind": kind}, content=content)
+        params: dict[str, Any] = {"kind": kind} | ({"attempt": attempt} if attempt is not None else {})
+        return self._http.upload(artifact_path, file, params)
 
     def read_artifact(self, run_id: int, path: str) -> bytes:
         return self._http.send("GET", f"/runs/{run_id}/artifacts/{quote(path, safe='/')}").content

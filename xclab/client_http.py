@@ -7,7 +7,7 @@ its caller says so (`idempotent=True`). Anything else is sent once: a lost answe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -16,6 +16,7 @@ from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_expone
 
 TRANSIENT_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE"})
+UPLOAD_CHUNK = 1 << 20
 
 T = TypeVar("T")
 
@@ -147,6 +148,25 @@ class HttpSession:
                     for chunk in response.iter_bytes():
                         fh.write(chunk)
             return target
+
+        return self._with_retries(once, idempotent=True)
+
+    def upload(self, path: str, file: Path, params: dict[str, Any]) -> Any:
+        """PUT a file's bytes, streamed from disk in chunks with its Content-Length (a large checkpoint never
+        sits in memory whole); each retry reads the file again from its start."""
+
+        def chunks() -> Iterator[bytes]:
+            with file.open("rb") as fh:
+                while chunk := fh.read(UPLOAD_CHUNK):
+                    yield chunk
+
+        headers = {"Content-Length": str(file.stat().st_size), "Content-Type": "application/octet-stream"}
+
+        def once() -> Any:
+            response = self._http.request("PUT", path, params=params, content=chunks(), headers=headers)
+            if response.is_error:
+                raise ApiError.from_response(response)
+            return response.json() if response.content else None
 
         return self._with_retries(once, idempotent=True)
 

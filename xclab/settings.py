@@ -10,6 +10,11 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 HOME_DIR = Path(".xclab")
+TOKEN_FILE_MAX_BYTES = 4096
+
+
+class TokenFileError(ValueError):
+    """XCL_API_TOKEN_FILE names a file that cannot serve as a token: missing, empty or too large."""
 
 
 class Settings(BaseSettings):
@@ -24,7 +29,14 @@ class Settings(BaseSettings):
         default=None, description="Where artifacts are stored; default: home/artifacts."
     )
     api_token: str | None = Field(
-        default=None, description="Admin token for writes; default: read from home/token."
+        default=None,
+        description="The token this process sends (for `xclab serve`: the admin token); default: api_token_file, "
+        "else home/token.",
+    )
+    api_token_file: Path | None = Field(
+        default=None,
+        description="A file holding the token (e.g. a worker token written by `xclab token ensure`, or a secret "
+        f"mounted by the container runtime); read when api_token is unset; at most {TOKEN_FILE_MAX_BYTES} bytes.",
     )
     api_url: str = Field(
         default="http://127.0.0.1:8000", description="Where workers and the dashboard reach the API."
@@ -109,9 +121,12 @@ class Settings(BaseSettings):
         return self.home / "token"
 
     def resolved_api_token(self) -> str | None:
-        """The configured token, else the one `xclab up` stored under home."""
+        """The configured token, else the one in api_token_file, else the one `xclab up` stored under home. A named
+        token file that is missing or empty is an error: falling back to no token would fail later, unclearly."""
         if self.api_token:
             return self.api_token
+        if self.api_token_file is not None:
+            return read_token_file(self.api_token_file)
         if self.token_file.exists():
             return self.token_file.read_text().strip() or None
         return None
@@ -126,6 +141,23 @@ class Settings(BaseSettings):
         self.token_file.write_text(token + "\n")
         self.token_file.chmod(0o600)
         return token
+
+
+def read_token_file(path: Path) -> str:
+    try:
+        size = path.stat().st_size
+        if size > TOKEN_FILE_MAX_BYTES:
+            raise TokenFileError(
+                f"api_token_file {path} is {size} bytes; a token file holds one token (at most {TOKEN_FILE_MAX_BYTES})"
+            )
+        token = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TokenFileError(f"api_token_file {path} cannot be read: {exc}") from None
+    if not token or any(c.isspace() for c in token):
+        raise TokenFileError(
+            f"api_token_file {path} must hold exactly one token (it is empty or has several words)"
+        )
+    return token
 
 
 @lru_cache

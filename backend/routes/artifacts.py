@@ -15,7 +15,11 @@ from backend.store.runs import get_run
 
 router = APIRouter(prefix="/runs/{run_id}/artifacts", tags=["artifacts"])
 
-CONFLICTS = {409: {"description": "The run is final, or another upload to this path is in progress."}}
+CONFLICTS = {
+    409: {
+        "description": "The run is final, another upload to this path is in progress, or the run is at another attempt."
+    }
+}
 
 
 def _path_clash(path: str) -> Conflict:
@@ -32,11 +36,14 @@ async def upload_artifact(
     uow: UnitOfWorkDep,
     settings: SettingsDep,
     kind: Annotated[str, Query(pattern=r"^[a-z0-9_-]{1,32}$")] = "file",
+    attempt: Annotated[int | None, Query(ge=1, le=1_000_000)] = None,
 ) -> ArtifactOut:
-    """Upload a file as the raw request body (checkpoints, plots, tables); sha256 and size are recorded.
-    409 when the run is final or another upload to the same path is under way."""
+    """Upload a file as the raw request body (checkpoints, plots, tables); sha256 and size are recorded. The same
+    path may be uploaded again while the run is open (a worker's resume checkpoint), never once it is final.
+    409 when the run is final, another upload to the same path is under way, or (with `attempt`) the run has
+    moved on to another attempt."""
     rel = safe_relative_path(path)
-    require_open_run(uow.session, run_id)
+    require_open_run(uow.session, run_id, attempt)
     uow.checkpoint()  # no transaction (nor row lock) stays open while the body streams in
     target = run_folder(settings.resolved_artifact_root, run_id) / rel
     try:
@@ -44,7 +51,9 @@ async def upload_artifact(
             tmp, sha256, size = await write_temp(target, request.stream())
             try:
                 # Checked again under the row lock: the run may have finished while the body streamed in.
-                artifact = artifact_store.record_artifact(uow.session, run_id, str(rel), kind, sha256, size)
+                artifact = artifact_store.record_artifact(
+                    uow.session, run_id, str(rel), kind, sha256, size, attempt
+                )
                 tmp.replace(target)
             finally:
                 tmp.unlink(missing_ok=True)

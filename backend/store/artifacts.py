@@ -10,9 +10,13 @@ from backend.models import Artifact, utcnow
 from backend.store.lifecycle import require_open_run
 
 
-def record_artifact(session: Session, run_id: int, path: str, kind: str, sha256: str, size: int) -> Artifact:
-    """Record an uploaded file; uploading the same path again replaces the record. A finished run is final."""
-    require_open_run(session, run_id)
+def record_artifact(
+    session: Session, run_id: int, path: str, kind: str, sha256: str, size: int, attempt: int | None = None
+) -> Artifact:
+    """Record an uploaded file; uploading the same path again replaces the record (how a running run's worker
+    refreshes its resume checkpoint). A finished run is final. With `attempt`, a worker whose attempt was given up
+    (its run re-queued) can no longer replace what the next attempt uploads."""
+    require_open_run(session, run_id, attempt)
     artifact = session.scalars(
         select(Artifact).where(Artifact.run_id == run_id, Artifact.path == path)
     ).first()

@@ -21,14 +21,20 @@ from backend.store.runs import dependency_ids, get_run
 RETRYABLE = frozenset({"failed", "cancelled"})
 
 
-def require_open_run(session: Session, run_id: int) -> None:
+def require_open_run(session: Session, run_id: int, attempt: int | None = None) -> None:
     """Refuse writes (metrics, artifacts) to a run that has ended: its record is final. Locks the run's row so a
-    concurrent finish cannot slip between this check and the write."""
-    status = session.scalar(select(Run.status).where(Run.id == run_id).with_for_update())
-    if status is None:
+    concurrent finish cannot slip between this check and the write. With `attempt`: also refused once the run
+    has moved on to another attempt (the writer was presumed dead and the run re-queued)."""
+    row = session.execute(select(Run.status, Run.attempt).where(Run.id == run_id).with_for_update()).first()
+    if row is None:
         raise NotFound(f"run {run_id} not found")
+    status, current = row
     if status in FINAL_STATUSES:
         raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
+    if attempt is not None and attempt != current:
+        raise Conflict(
+            f"run {run_id} is at attempt {current}; this worker's attempt {attempt} was given up (re-queued)"
+        )
 
 
 def claim_run(

@@ -72,3 +72,28 @@ def test_an_upload_is_raw_bytes_whatever_its_content_type(api: TestClient) -> No
         up = api.put(f"/api/v1/runs/{run_id}/artifacts/metrics.json", content=raw, headers=headers)
         assert up.status_code == 200, up.text
         assert api.get(f"/api/v1/runs/{run_id}/artifacts/metrics.json").content == raw
+
+
+def test_the_running_attempt_replaces_its_resume_checkpoint_a_given_up_one_cannot(api: TestClient) -> None:
+    run_id = _run(api)
+    url = f"/api/v1/runs/{run_id}/artifacts/resume/checkpoint.pt"
+    assert (
+        api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "a", "attempt": 1}).status_code == 200
+    )
+    for content in (b"epoch-1", b"epoch-2"):  # the holder refreshes it at every checkpoint
+        put = api.put(url, params={"kind": "resume", "attempt": 1}, content=content)
+        assert put.status_code == 200 and put.json()["kind"] == "resume"
+    assert api.get(url).content == b"epoch-2"
+    finish = {"status": "failed", "error": "node lost", "attempt": 1}
+    assert api.post(f"/api/v1/runs/{run_id}/finish", json=finish).status_code == 200
+    assert api.put(url, params={"kind": "resume", "attempt": 1}, content=b"late").status_code == 409  # final
+    assert api.post(f"/api/v1/runs/{run_id}/retry").json()["attempt"] == 2
+    assert (
+        api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "b", "attempt": 2}).status_code == 200
+    )
+    stale = api.put(url, params={"kind": "resume", "attempt": 1}, content=b"stale")
+    assert stale.status_code == 409 and "attempt 2" in stale.json()["detail"]
+    assert api.get(url).content == b"epoch-2"  # what the next attempt resumes from, untouched
+    assert api.put(url, params={"kind": "resume", "attempt": 2}, content=b"epoch-3").status_code == 200
+    bad = api.put(url, params={"attempt": 0}, content=b"x")
+    assert bad.status_code == 422 and "attempt" in bad.text

@@ -64,3 +64,39 @@ def test_serve_insecure_no_auth_says_so_loudly_and_accepts_writes(tmp_path: Path
         proc.terminate()
         output = proc.communicate(timeout=30)[0]
     assert "authentication is OFF" in output
+
+
+def test_ensure_writes_a_private_token_file_once_and_replaces_a_dead_one(tmp_path: Path) -> None:
+    """What the compose init step runs at every start: the first run issues, later runs keep the file."""
+    env, file = _env(tmp_path), tmp_path / "tokens" / "worker"
+    args = ("token", "ensure", "--role", "worker", "--name", "compose-worker", "--file", str(file))
+    first = xclab(env, *args)
+    assert first.returncode == 0 and "issued a new worker token" in first.stdout, first.stdout + first.stderr
+    token = file.read_text().strip()
+    assert token.startswith("xcw_") and token not in first.stdout  # never printed
+    assert file.stat().st_mode & 0o777 == 0o600
+    file.chmod(0o644)
+    again = xclab(env, *args)
+    assert again.returncode == 0 and "kept token 1" in again.stdout
+    assert file.read_text().strip() == token and file.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in file.parent.iterdir()] == ["worker"]  # no temporary file left
+
+    # A user token in the file is not a worker token: replaced (and the old worker token, of this name, revoked).
+    as_user = xclab(env, "token", "ensure", "--role", "user", "--name", "compose-worker", "--file", str(file))
+    assert as_user.returncode == 0 and "issued a new user token" in as_user.stdout
+    assert file.read_text().startswith("xcu_")
+    live = xclab(env, "token", "list").stdout
+    assert live.count("compose-worker") == 1 and "worker " not in live.replace("compose-worker", "")
+    revoked = xclab(env, "token", "revoke", "2")
+    assert revoked.returncode == 0
+    replaced = xclab(env, *args)
+    assert "issued a new worker token" in replaced.stdout and file.read_text().strip() != token
+    file.write_text("not a token at all\n")
+    assert "issued" in xclab(env, *args).stdout and file.read_text().startswith("xcw_")
+    assert xclab(env, "token", "ensure", "--role", "root", "--name", "x", "--file", str(file)).returncode == 2
+
+
+def test_a_worker_whose_token_file_is_missing_stops_at_once(tmp_path: Path) -> None:
+    env = {**_env(tmp_path), "XCL_API_TOKEN_FILE": str(tmp_path / "absent")}
+    refused = xclab(env, "worker", "--queues", "cpu")
+    assert refused.returncode == 2 and "absent cannot be read" in refused.stdout.replace("\n", "")

@@ -5,9 +5,12 @@ that does arrive is the real API's."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import pickle
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -148,6 +151,24 @@ def test_user_actions_are_not_retried_on_a_503(
     with pytest.raises(ApiError) as caught:
         call(through_proxy, run["id"])
     assert caught.value.status_code == 503 and proxy.count(method, path) == 1
+
+
+def test_an_upload_streams_the_file_and_sends_it_whole_again_on_a_retry(
+    through_proxy: ApiClient, proxy: FaultyProxy, api: ApiClient, tmp_path: Path
+) -> None:
+    run = parked_run(api, "client-upload")
+    file = tmp_path / "checkpoint.pt"
+    file.write_bytes(os.urandom(3 * (1 << 20) + 17))  # several chunks, the last one short
+    path = f"/api/v1/runs/{run['id']}/artifacts/resume/checkpoint.pt"
+    proxy.fail_next("PUT", path, "503")
+    proxy.fail_next("PUT", path, "lost-answer")
+    stored = through_proxy.upload_artifact(run["id"], "resume/checkpoint.pt", file, kind="resume", attempt=1)
+    assert proxy.count("PUT", path) == 3
+    assert (
+        stored["sha256"] == hashlib.sha256(file.read_bytes()).hexdigest()
+        and stored["size"] == file.stat().st_size
+    )
+    assert api.read_artifact(run["id"], "resume/checkpoint.pt") == file.read_bytes()
 
 
 def test_a_worker_rides_out_lost_answers(

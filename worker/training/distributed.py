@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -239,6 +240,12 @@ class RankHooks(Hooks):
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         self.inner.on_epoch_end(epoch, metrics)
+
+    def on_resume(self, epoch: int) -> None:
+        self.inner.on_resume(epoch)
+
+    def on_checkpoint(self, path: Path, epoch: int) -> None:
+        self.inner.on_checkpoint(path, epoch)
 
     def should_stop(self) -> bool:
         flag = torch.tensor([1 if self.rank.main and self.inner.should_stop() else 0], device=self.device)

@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from torch import nn
 
 CANCEL_CHECK_EVERY = 5  # steps between looks at the cancel flag
+CHECKPOINT_FILE = "checkpoint.pt"  # a run's resumable checkpoint in its folder
 
 
 class Cancelled(Exception):
@@ -32,6 +33,13 @@ class Hooks:
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         pass
+
+    def on_resume(self, epoch: int) -> None:
+        """The run resumed from a checkpoint of `epoch` finished epochs (only called when `epoch` > 0)."""
+
+    def on_checkpoint(self, path: Path, epoch: int) -> None:
+        """A resumable checkpoint of `epoch` finished epochs was written to `path` (complete, renamed into place;
+        it is not overwritten before this returns). Not called for the last epoch: the finished model follows."""
 
     def should_stop(self) -> bool:
         return False

@@ -22,7 +22,7 @@ from worker.training.data import TaskData, load_task
 from worker.training.distributed import Rank
 from worker.training.environment import configure, environment, watch_nondeterminism
 from worker.training.evaluation import Scorer, collect, extra_test_metrics, teacher_metrics
-from worker.training.hooks import Cancelled, Hooks, TrainResult
+from worker.training.hooks import CHECKPOINT_FILE, Cancelled, Hooks, TrainResult
 from worker.training.loop import autocast_for, evaluate, train_one_epoch
 from worker.training.methods import MethodContext, build_method, generator_trainer
 from worker.training.metrics import peak_memory_mb
@@ -159,9 +159,11 @@ def _train(
     method = build_method(spec.method.name, ctx)
     optimizer = build_optimizer(model, hp)
     scheduler = build_scheduler(optimizer, hp, batches.steps_per_epoch)
-    checkpoint_path = workdir / "checkpoint.pt"
+    checkpoint_path = workdir / CHECKPOINT_FILE
     start_epoch, history = resume(checkpoint_path, spec, model, optimizer, scheduler, batches)
     if rank.main:
+        if start_epoch:
+            hooks.on_resume(start_epoch)
         # A resumed run reports its checkpointed epochs again: the process that trained them may have died before
         # its metrics left (they are sent in the background), and a metric write is idempotent per (key, step).
         for past in history:
@@ -195,12 +197,14 @@ def _train(
             if batches.has_val:
                 metrics.update(evaluate(model, batches.val, scorer, autocast, prefix="val"))
         metrics["lr"] = optimizer.param_groups[0]["lr"]
-        if epoch == start_epoch:
+        if epoch == 0:  # once, at step 1: a resumed run re-reports step 1 from its history
             metrics.update(static)
         history.append({"epoch": epoch + 1, **metrics})
         hooks.on_epoch_end(epoch + 1, metrics)
         if (epoch + 1) % hp.checkpoint_every == 0 or epoch + 1 == hp.epochs:
             save_checkpoint(checkpoint_path, spec, model, optimizer, scheduler, batches, epoch + 1, history)
+            if epoch + 1 < hp.epochs:
+                hooks.on_checkpoint(checkpoint_path, epoch + 1)
 
     if rank.world > 1:
         distributed.check_in_sync(model, dev)
