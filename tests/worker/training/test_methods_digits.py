@@ -147,6 +147,49 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
     assert first.checkpoints == [1, 2] and then.resumed_at == [2] and then.checkpoints == [3]
 
 
+def test_a_generator_run_resumes_exactly(tmp_path: Path) -> None:
+    spec = _spec({"name": "gan"}, model="cgan", width=0.25, epochs=3)
+    hparams = resolve_hparams(spec)
+    straight = train(spec, hparams, tmp_path / "straight", device="cpu")
+
+    class StopAfterTwo(Hooks):
+        epochs_seen = 0
+        checkpoints: list[int] = []
+
+        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+            self.epochs_seen = epoch
+
+        def on_checkpoint(self, path: Path, epoch: int) -> None:
+            self.checkpoints.append(epoch)
+
+        def should_stop(self) -> bool:
+            return self.epochs_seen >= 2
+
+    class Resumed(Hooks):
+        resumed_at: list[int] = []
+        reported: list[int] = []
+
+        def on_resume(self, epoch: int) -> None:
+            self.resumed_at.append(epoch)
+
+        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+            self.reported.append(epoch)
+
+    from worker.training.trainer import Cancelled
+
+    first, then = StopAfterTwo(), Resumed()
+    with pytest.raises(Cancelled):
+        train(spec, hparams, tmp_path / "resumed", hooks=first, device="cpu")
+    resumed = train(spec, hparams, tmp_path / "resumed", hooks=then, device="cpu")
+    a = torch.load(straight.model_path, weights_only=True)["generator"]
+    b = torch.load(resumed.model_path, weights_only=True)["generator"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    losses = [[(h["gan_d_loss"], h["gan_g_loss"]) for h in r.history] for r in (straight, resumed)]
+    assert losses[0] == losses[1]
+    # Checkpoints after epochs 1 and 2; the resumed attempt re-reports both and then trains epoch 3.
+    assert first.checkpoints == [1, 2] and then.resumed_at == [2] and then.reported == [1, 2, 3]
+
+
 def test_offline_xcl_gan_stores_pool_with_soft_labels(
     tmp_path: Path, teachers: list[Path], generator: Path
 ) -> None:

@@ -13,10 +13,11 @@ from torch.nn import functional as F
 
 from worker.training.batches import Batches
 from worker.training.generators import ConditionalGenerator, ProjectionDiscriminator, generator_config
-from worker.training.hooks import CANCEL_CHECK_EVERY, Cancelled, Hooks, TrainResult
+from worker.training.hooks import CANCEL_CHECK_EVERY, CHECKPOINT_FILE, Cancelled, Hooks, TrainResult
 from worker.training.methods import register_generator_trainer
 from worker.training.methods.base import GeneratorTrainer
 from worker.training.metrics import peak_memory_mb
+from worker.training.safe_load import load_checkpoint
 from worker.training.streams import RunStreams
 from xclab.catalog.methods import GANParams
 from xclab.hparams import Hparams
@@ -63,8 +64,15 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
         hooks.on_model_built(gen)
         opt_g = torch.optim.Adam(gen.parameters(), lr=hp.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(disc.parameters(), lr=hp.lr, betas=(0.5, 0.999))
-        started, history = time.perf_counter(), []
-        epochs: Any = range(hp.epochs)
+        checkpoint = workdir / CHECKPOINT_FILE
+        models = {"generator": gen, "discriminator": disc, "opt_g": opt_g, "opt_d": opt_d}
+        started = time.perf_counter()
+        start_epoch, history = _resume(checkpoint, spec, models, batches.streams, device)
+        if start_epoch:
+            hooks.on_resume(start_epoch)
+            for past in history:  # re-reported: the process that trained them may have died before sending
+                hooks.on_epoch_end(int(past["epoch"]), {k: v for k, v in past.items() if k != "epoch"})
+        epochs: Any = range(start_epoch, hp.epochs)
         if progress:
             from tqdm import tqdm
 
@@ -82,6 +90,9 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             )
             history.append({"epoch": epoch + 1, **metrics})
             hooks.on_epoch_end(epoch + 1, metrics)
+            if (epoch + 1) % hp.checkpoint_every == 0 and epoch + 1 < hp.epochs:
+                _save(checkpoint, spec, models, batches.streams, epoch + 1, history)
+                hooks.on_checkpoint(checkpoint, epoch + 1)
         model_path = workdir / "model.pt"
         torch.save(
             {
@@ -102,6 +113,35 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             }
         )
         return TrainResult(final_metrics=final, model_path=model_path, history=history)
+
+
+def _save(
+    path: Path, spec: RunSpec, models: dict[str, Any], streams: RunStreams, epoch: int, history: list
+) -> None:
+    tmp = path.with_suffix(".tmp")
+    state = {name: m.state_dict() for name, m in models.items()}
+    torch.save(
+        {"kind": "gan-resume", "spec": spec.model_dump(mode="json"), "streams": streams.state(), **state}
+        | {"epoch": epoch, "history": history},
+        tmp,
+    )
+    tmp.replace(path)  # atomic: a crash never leaves half a checkpoint
+
+
+def _resume(
+    path: Path, spec: RunSpec, models: dict[str, Any], streams: RunStreams, device: torch.device
+) -> tuple[int, list[dict[str, float]]]:
+    """(epochs done, history) from a generator run's checkpoint of this spec, restoring networks, optimisers
+    and random streams; (0, []) when there is none."""
+    if not path.exists():
+        return 0, []
+    state = load_checkpoint(path, device)
+    if state.get("kind") != "gan-resume" or state["spec"] != spec.model_dump(mode="json"):
+        return 0, []
+    for name, m in models.items():
+        m.load_state_dict(state[name])
+    streams.set_state(state["streams"])
+    return state["epoch"], state["history"]
 
 
 def train_gan_epoch(
