@@ -1,13 +1,16 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import FileResponse
+from starlette.concurrency import run_in_threadpool
 
 from backend.artifact_files import exclusive_writer, file_sha256, run_folder, safe_relative_path, write_temp
 from backend.deps import ReadAuth, ReporterAuth, SessionDep, SettingsDep, UnitOfWorkDep
 from backend.errors import Conflict, NotFound
+from backend.models import Artifact
 from backend.schemas.runs import ArtifactOut
 from backend.store import artifacts as artifact_store
 from backend.store.lifecycle import require_open_run
@@ -43,21 +46,31 @@ async def upload_artifact(
     409 when the run is final, another upload to the same path is under way, or (with `attempt`) the run has
     moved on to another attempt."""
     rel = safe_relative_path(path)
-    require_open_run(uow.session, run_id, attempt)
-    uow.checkpoint()  # no transaction (nor row lock) stays open while the body streams in
+
+    def check_open() -> None:
+        require_open_run(uow.session, run_id, attempt)
+        uow.checkpoint()  # no transaction (nor row lock) stays open while the body streams in
+
+    def record(tmp: Path, sha256: str, size: int) -> Artifact:
+        try:
+            # Checked again under the row lock: the run may have finished while the body streamed in.
+            artifact = artifact_store.record_artifact(
+                uow.session, run_id, str(rel), kind, sha256, size, attempt
+            )
+            tmp.replace(target)
+        finally:
+            tmp.unlink(missing_ok=True)
+        uow.checkpoint()
+        return artifact
+
+    # Database work goes to the thread pool, never on the event loop: a write waiting there for SQLite's lock (or
+    # a PostgreSQL row lock) would stall the loop, and with it the commit of the request that holds the lock.
+    await run_in_threadpool(check_open)
     target = run_folder(settings.resolved_artifact_root, run_id) / rel
     try:
         with exclusive_writer(target, str(rel)):
             tmp, sha256, size = await write_temp(target, request.stream())
-            try:
-                # Checked again under the row lock: the run may have finished while the body streamed in.
-                artifact = artifact_store.record_artifact(
-                    uow.session, run_id, str(rel), kind, sha256, size, attempt
-                )
-                tmp.replace(target)
-            finally:
-                tmp.unlink(missing_ok=True)
-            uow.checkpoint()
+            artifact = await run_in_threadpool(record, tmp, sha256, size)
     except (NotADirectoryError, IsADirectoryError, FileExistsError):
         raise _path_clash(str(rel)) from None
     out = ArtifactOut.model_validate(artifact)
