@@ -234,7 +234,10 @@ def build_table(spec: TableSpec, report: GridReport, runs: Mapping[str, list[Any
     references = {r.kd_reference for r in report.rows if r.kd_reference and r.kd_reference != r.group}
     # Mark a reference only where it was chosen among several KD rows (of its student model and ensemble).
     kd = [(r.model, r.ensemble) for r in report.rows if r.method_name == "kd"]
-    references = {g for g in references if (k := _row_key(report, g)) is not None and kd.count(k) > 1}
+    chosen = {r.group for r in report.rows if r.val_mean is not None}  # chosen on validation, not by default
+    references = {
+        g for g in references & chosen if (k := _row_key(report, g)) is not None and kd.count(k) > 1
+    }
     body, found = [], 0
     for row_spec in spec.rows:
         picked = {name: pick_row(p, report, runs) for name, p in row_spec.picks.items()}
