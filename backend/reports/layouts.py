@@ -15,6 +15,7 @@ from typing import Any
 from backend.reports.comparisons import compare
 from backend.reports.schema import GridReport, LayoutTable, ReportRow
 from backend.store.runs import summary
+from backend.vocabulary import KD_REFERENCE_METHOD
 
 DASH = "–"
 
@@ -233,7 +234,7 @@ def build_table(spec: TableSpec, report: GridReport, runs: Mapping[str, list[Any
     """The table's cells; a row whose picks found nothing keeps its label and reads '–' (not run)."""
     references = {r.kd_reference for r in report.rows if r.kd_reference and r.kd_reference != r.group}
     # Mark a reference only where it was chosen among several KD rows (of its student model and ensemble).
-    kd = [(r.model, r.ensemble) for r in report.rows if r.method_name == "kd"]
+    kd = [(r.model, r.ensemble) for r in report.rows if r.method_name == KD_REFERENCE_METHOD]
     chosen = {r.group for r in report.rows if r.val_mean is not None}  # chosen on validation, not by default
     references = {
         g for g in references & chosen if (k := _row_key(report, g)) is not None and kd.count(k) > 1

@@ -18,6 +18,9 @@ from backend.reports.layouts import (
     reduction_cell,
     teacher_cell,
 )
+from backend.vocabulary import BASELINE_METHOD as ERM
+from backend.vocabulary import CUTMIX, LABEL_SMOOTHING, MIXUP, XCL_GAN, XCL_MIX
+from backend.vocabulary import KD_REFERENCE_METHOD as KD
 
 PAPER_CIFAR = "paper (CIFAR-100 ResNet-18)"
 
@@ -29,12 +32,13 @@ CIFAR_TEACHERS = {
     "resnet18-cutmix": ("+CutMix", "28.2", "84.6", "83.1 ± 0.2"),
     "pyramidnet-cutmix": ("Pyr.+CutMix", "15.1", "87.5", "83.8 ± 0.1"),
 }
-# The digits ablation's ensembles stand in for the same rows (its larger architecture: a double-width CNN).
+# The digits ablation's ensembles (named after their training method) stand in for the same rows (its larger
+# architecture: a double-width CNN).
 DIGITS_TEACHERS = {
-    "erm": ("small CNN (paper: ResNet-18)", *CIFAR_TEACHERS["resnet18-erm"][1:]),
-    "ls": ("+LS ε=0.1", *CIFAR_TEACHERS["resnet18-ls"][1:]),
-    "mixup": ("+MixUp", *CIFAR_TEACHERS["resnet18-mixup"][1:]),
-    "cutmix": ("+CutMix", *CIFAR_TEACHERS["resnet18-cutmix"][1:]),
+    ERM: ("small CNN (paper: ResNet-18)", *CIFAR_TEACHERS["resnet18-erm"][1:]),
+    LABEL_SMOOTHING: ("+LS ε=0.1", *CIFAR_TEACHERS["resnet18-ls"][1:]),
+    MIXUP: ("+MixUp", *CIFAR_TEACHERS["resnet18-mixup"][1:]),
+    CUTMIX: ("+CutMix", *CIFAR_TEACHERS["resnet18-cutmix"][1:]),
     "wide-cutmix": ("2× width +CutMix (paper: Pyr.+CutMix)", *CIFAR_TEACHERS["pyramidnet-cutmix"][1:]),
 }
 # Table 3: eps -> (paper Ĥ, paper top-1)
@@ -47,18 +51,18 @@ XCL_T_PAPER = {1.0: ("28.2", "83.1 ± 0.2"), 1.5: ("65.0", "83.0 ± 0.1"), 2.0: 
                5.0: ("99.2", "83.2 ± 0.2"), 10.0: ("99.9", "83.1 ± 0.1")}  # fmt: skip
 # The main CIFAR-100 ResNet-18 rows the supplement gives (ERM derived: LS 0.1 is "+1.5 over the baseline").
 CIFAR_R18_PAPER = {
-    "erm": "77.8 (derived)",
-    "ls": "79.3 ± 0.3",
-    "kd": "80.0 ± 0.2 (T=1)",
-    "xcl-mix": "83.1 ± 0.2",
+    ERM: "77.8 (derived)",
+    LABEL_SMOOTHING: "79.3 ± 0.3",
+    KD: "80.0 ± 0.2 (T=1)",
+    XCL_MIX: "83.1 ± 0.2",
 }
 # Table 1 (ImageNet, ResNet-50): method -> (val top-1, gap (red.), top-5, V2-A, V2-B, V2-C)
 IMAGENET_PAPER = {
-    "erm": ("77.3", "–", "93.6", "74.5", "65.6", "79.4"),
-    "mixup": ("77.8", "N/A", "93.9", "74.9", "66.4", "79.7"),
-    "cutmix": ("78.7", "–", "94.3", "75.5", "66.9", "80.2"),
-    "kd": ("79.2", "2.4 (–)", "94.3", "75.6", "67.3", "80.6"),
-    "xcl-mix": ("80.0", "1.6 (−33 %)", "95.0", "77.2", "68.2", "81.3"),
+    ERM: ("77.3", "–", "93.6", "74.5", "65.6", "79.4"),
+    MIXUP: ("77.8", "N/A", "93.9", "74.9", "66.4", "79.7"),
+    CUTMIX: ("78.7", "–", "94.3", "75.5", "66.9", "80.2"),
+    KD: ("79.2", "2.4 (–)", "94.3", "75.6", "67.3", "80.6"),
+    XCL_MIX: ("80.0", "1.6 (−33 %)", "95.0", "77.2", "68.2", "81.3"),
 }
 V2 = [  # our variant (metric prefix), the paper's column beside it (by value: the supplement does not say which)
     ("matched-frequency", "imagenetv2_matched_frequency", "V2-B"),
@@ -67,15 +71,15 @@ V2 = [  # our variant (metric prefix), the paper's column beside it (by value: t
 ]
 CIFAR_WIDTHS = (0.25, 0.5, 0.75, 1.0)
 DIGITS_WIDTHS = (0.25, 0.5, 1.0, 2.0)
-METHOD_LABELS = {"erm": "ERM", "ls": "+LS ε=0.1", "mixup": "+MixUp", "cutmix": "+CutMix", "kd": "KD",
-                 "xcl-mix": "XCL-Mix", "xcl-gan": "XCL-GAN"}  # fmt: skip
+METHOD_LABELS = {ERM: "ERM", LABEL_SMOOTHING: "+LS ε=0.1", MIXUP: "+MixUp", CUTMIX: "+CutMix", KD: "KD",
+                 XCL_MIX: "XCL-Mix", XCL_GAN: "XCL-GAN"}  # fmt: skip
 
 
 def teacher_ablation(teachers: dict[str, tuple[str, str, str, str]]) -> TableSpec:
     rows = [
         RowSpec(
             label,
-            {"xcl": Pick("xcl-mix", ensemble=name), "kd": Pick("kd", ensemble=name)},
+            {"xcl": Pick(XCL_MIX, ensemble=name), KD: Pick(KD, ensemble=name)},
             {"h": h, "teacher": teacher, "student": student},
         )
         for name, (label, h, teacher, student) in teachers.items()
@@ -88,12 +92,12 @@ def teacher_ablation(teachers: dict[str, tuple[str, str, str, str]]) -> TableSpe
         [
             Column("Ĥ (%)", h_hat_cell("xcl")),
             Column(f"{PAPER_CIFAR} Ĥ (%)", paper_cell("h")),
-            Column("teacher top-1 (%)", teacher_cell("xcl", "kd")),
+            Column("teacher top-1 (%)", teacher_cell("xcl", KD)),
             Column(f"{PAPER_CIFAR} teacher top-1 (%)", paper_cell("teacher")),
             Column("XCL-Mix student top-1 (%)", mean_cell("xcl")),
             Column(f"{PAPER_CIFAR} student top-1 (%)", paper_cell("student")),
-            Column("KD student top-1 (%)", mean_cell("kd")),
-            Column("XCL-Mix − KD (points) [95 % CI]", paired_cell("xcl", "kd")),
+            Column("KD student top-1 (%)", mean_cell(KD)),
+            Column("XCL-Mix − KD (points) [95 % CI]", paired_cell("xcl", KD)),
             Column("gap red. vs KD [95 % CI]", reduction_cell("xcl")),
         ],
         [
@@ -104,10 +108,12 @@ def teacher_ablation(teachers: dict[str, tuple[str, str, str, str]]) -> TableSpe
 
 
 def label_smoothing() -> TableSpec:
-    erm = Pick("erm")
-    rows = [RowSpec("0 (ERM)", {"row": erm, "erm": erm}, {"top1": CIFAR_R18_PAPER["erm"]})]
+    erm = Pick(ERM)
+    rows = [RowSpec("0 (ERM)", {"row": erm, ERM: erm}, {"top1": CIFAR_R18_PAPER[ERM]})]
     rows += [
-        RowSpec(f"{eps:g}", {"row": Pick("ls", {"epsilon": eps}), "erm": erm}, {"h": h, "top1": top1})
+        RowSpec(
+            f"{eps:g}", {"row": Pick(LABEL_SMOOTHING, {"epsilon": eps}), ERM: erm}, {"h": h, "top1": top1}
+        )
         for eps, (h, top1) in LS_PAPER.items()
     ]
     return TableSpec(
@@ -120,16 +126,16 @@ def label_smoothing() -> TableSpec:
             Column(f"{PAPER_CIFAR} Ĥ (%)", paper_cell("h")),
             Column("top-1 (%)", mean_cell("row")),
             Column(f"{PAPER_CIFAR} top-1 (%)", paper_cell("top1")),
-            Column("− ERM (points) [95 % CI]", paired_cell("row", "erm")),
+            Column("− ERM (points) [95 % CI]", paired_cell("row", ERM)),
         ],
         ["The paper's ERM number is derived (App. E: ε = 0.1 is '+1.5 % over the baseline')."],
     )
 
 
 def kd_temperature() -> TableSpec:
-    t1 = Pick("kd", {"temperature": 1.0})
+    t1 = Pick(KD, {"temperature": 1.0})
     rows = [
-        RowSpec(f"{t:g}", {"row": Pick("kd", {"temperature": t}), "t1": t1}, {"h": h, "top1": top1})
+        RowSpec(f"{t:g}", {"row": Pick(KD, {"temperature": t}), "t1": t1}, {"h": h, "top1": top1})
         for t, (h, top1) in KD_T_PAPER.items()
     ]
     return TableSpec(
@@ -151,7 +157,7 @@ def xcl_temperature() -> TableSpec:
     rows = [
         RowSpec(
             f"{t:g}",
-            {"row": Pick("xcl-mix", {"temperature": t}), "kd": Pick("kd", {"temperature": t})},
+            {"row": Pick(XCL_MIX, {"temperature": t}), KD: Pick(KD, {"temperature": t})},
             {"h": h, "top1": top1},
         )
         for t, (h, top1) in XCL_T_PAPER.items()
@@ -166,7 +172,7 @@ def xcl_temperature() -> TableSpec:
             Column(f"{PAPER_CIFAR} Ĥ (%)", paper_cell("h")),
             Column("top-1 (%)", mean_cell("row")),
             Column(f"{PAPER_CIFAR} top-1 (%)", paper_cell("top1")),
-            Column("− KD same T (points) [95 % CI]", paired_cell("row", "kd")),
+            Column("− KD same T (points) [95 % CI]", paired_cell("row", KD)),
             Column("− KD reference (points) [95 % CI]", paired_kd_reference_cell("row")),
             Column("gap red. vs KD reference [95 % CI]", reduction_cell("row")),
         ],
@@ -175,7 +181,7 @@ def xcl_temperature() -> TableSpec:
 
 
 def student_size(widths: tuple[float, ...], binary: bool) -> TableSpec:
-    methods = ["erm", "mixup", "kd", "xcl-mix"]
+    methods = [ERM, MIXUP, KD, XCL_MIX]
     rows = [RowSpec(f"×{w:g}", {m: Pick(m, width=w, binary=binary) for m in methods}) for w in widths]
     kind = "binary" if binary else "full-precision"
     return TableSpec(
@@ -184,9 +190,9 @@ def student_size(widths: tuple[float, ...], binary: bool) -> TableSpec:
         rows,
         "width",
         [
-            Column("params (M)", metric_cell("xcl-mix", "params", 3, spread=False, scale=1e-6)),
+            Column("params (M)", metric_cell(XCL_MIX, "params", 3, spread=False, scale=1e-6)),
             *(Column(f"{METHOD_LABELS[m]} error (%)", mean_cell(m, complement=True)) for m in methods),
-            Column("XCL-Mix − KD top-1 (points) [95 % CI]", paired_cell("xcl-mix", "kd")),
+            Column("XCL-Mix − KD top-1 (points) [95 % CI]", paired_cell(XCL_MIX, KD)),
         ],
         ["The supplement gives Figure 1 as a plot only: there are no printed numbers to set beside these."],
     )
@@ -235,7 +241,7 @@ def imagenet(model: str) -> TableSpec:
 
 def methods_table(title: str, paper: dict[str, str]) -> TableSpec:
     rows = [
-        RowSpec(label, {"row": Pick(m), "erm": Pick("erm")}, {"top1": paper.get(m, "–")})
+        RowSpec(label, {"row": Pick(m), ERM: Pick(ERM)}, {"top1": paper.get(m, "–")})
         for m, label in METHOD_LABELS.items()
     ]
     return TableSpec(
@@ -247,7 +253,7 @@ def methods_table(title: str, paper: dict[str, str]) -> TableSpec:
             Column("top-1 (%)", mean_cell("row")),
             Column(f"{PAPER_CIFAR} top-1 (%)", paper_cell("top1")),
             Column("gap [95 % CI] (red. vs KD)", gap_cell("row")),
-            Column("− ERM (points) [95 % CI]", paired_cell("row", "erm")),
+            Column("− ERM (points) [95 % CI]", paired_cell("row", ERM)),
             Column("Ĥ (%)", h_hat_cell("row")),
         ],
         [
