@@ -147,6 +147,10 @@ def read_grid_report(
         return report
     if format == "supplement":
         tables = _tables(report, runs, None)
+        if not tables.tables:
+            raise invalid(
+                ("query", "format"), tables.note + " Ask /tables?layout=NAME for another name.", format
+            )
         return PlainTextResponse(supplement_markdown(tables), media_type="text/markdown")
     return PlainTextResponse(RENDERERS[format](report), media_type=MEDIA_TYPES[format])
 

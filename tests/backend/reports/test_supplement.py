@@ -164,6 +164,9 @@ def test_cells_not_run_read_a_dash_and_unknown_layouts_are_refused(api: TestClie
     assert methods["KD"]["paper (CIFAR-100 ResNet-18) top-1 (%)"] == "80.0 ± 0.2 (T=1)"
     grid, _ = make_grid(api, {**shrunk("cifar100-label-smoothing"), "name": "my-ls"})
     assert api.get(f"/api/v1/grids/{grid['id']}/tables").json()["tables"] == []
+    as_text = api.get(f"/api/v1/grids/{grid['id']}/report", params={"format": "supplement"})
+    assert as_text.status_code == 422 and as_text.json()["detail"][0]["loc"] == ["query", "format"]
+    assert "cifar100-label-smoothing" in as_text.json()["detail"][0]["msg"]
     laid = api.get(f"/api/v1/grids/{grid['id']}/tables", params={"layout": "cifar100-label-smoothing"}).json()
     assert [t["key"] for t in laid["tables"]] == ["table3"] and laid["tables"][0]["rows_with_runs"] == 0
     bad = api.get(f"/api/v1/grids/{grid['id']}/tables", params={"layout": "nope"})
