@@ -34,3 +34,8 @@ def transfer_set(method: str) -> str | None:
 def generator_methods() -> list[str]:
     """The methods whose runs are generators, for messages that say what a generator run is."""
     return [m.name for m in METHODS.values() if m.trains_generator]
+
+
+# The methods the supplement's tables are laid out by (`backend.reports.supplement_specs`): its rows and columns
+# as printed in the paper, not capabilities.
+LABEL_SMOOTHING, MIXUP, CUTMIX, XCL_MIX, XCL_GAN = "ls", "mixup", "cutmix", "xcl-mix", "xcl-gan"

@@ -17,7 +17,7 @@ from xclab.client import ApiClient
 from xclab.grids import builtin_grids, load_grid_text
 from xclab.settings import get_settings
 
-FORMATS = ("markdown", "latex", "csv", "json", "summary")
+FORMATS = ("markdown", "latex", "csv", "json", "summary", "supplement")
 
 grid_app = typer.Typer(help="Grids: whole tables of the paper as one submission.", no_args_is_help=True)
 
@@ -138,7 +138,11 @@ def grid_retry(grid_id: int) -> None:
 def grid_report(
     grid_id: int,
     format: Annotated[  # noqa: A002
-        str, typer.Option(help="markdown, latex, csv, json, or summary (one line per paired comparison).")
+        str,
+        typer.Option(
+            help="markdown, latex, csv, json, summary (one line per paired comparison), or supplement (a "
+            "built-in grid's rows as the supplement's tables, in Markdown, with the paper's numbers beside ours)."
+        ),
     ] = "markdown",
     baseline: Annotated[
         list[str] | None,

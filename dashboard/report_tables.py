@@ -45,3 +45,8 @@ def comparisons_frame(report: dict[str, Any]) -> pd.DataFrame:
 
 def reduction_interval(row: dict[str, Any]) -> str:
     return interval(row.get("gap_reduction_ci_low"), row.get("gap_reduction_ci_high"), "+.0f")
+
+
+def layout_frame(table: dict[str, Any]) -> pd.DataFrame:
+    """A supplement table of the API (`columns[0]` heads the row labels; cells are text) as a frame."""
+    return pd.DataFrame(table["rows"], columns=table["columns"])

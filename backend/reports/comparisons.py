@@ -32,8 +32,13 @@ def seed_gaps(row: ReportRow, goal: str) -> dict[int, float]:
 
 def _kd_rows(rows: Sequence[ReportRow], model: str, ensemble: str | None) -> list[ReportRow]:
     """The KD rows a row of this model and ensemble is measured against (any ensemble's for rows without one,
-    as long as there is only one)."""
-    kd = [r for r in rows if base_method(r.method) == KD_REFERENCE_METHOD and r.model == model and r.n]
+    as long as there is only one). A KD row is one whose runs' method is KD, whatever the grid labelled it
+    (the teacher ablations label theirs by teacher)."""
+    kd = [
+        r
+        for r in rows
+        if (r.method_name or base_method(r.method)) == KD_REFERENCE_METHOD and r.model == model and r.n
+    ]
     if ensemble is not None:
         return [r for r in kd if r.ensemble == ensemble]
     return kd if len({r.ensemble for r in kd}) == 1 else []

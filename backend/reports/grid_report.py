@@ -127,6 +127,7 @@ def grid_report(
         row = ReportRow(
             group=group,
             method=method,
+            method_name=(members[0].spec.get("method") or {}).get("name"),
             model=model,
             ensemble=ensemble,
             generator=_generator_of(members[0], cells),

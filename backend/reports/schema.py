@@ -35,7 +35,8 @@ class Comparison(BaseModel):
 
 class ReportRow(BaseModel):
     group: str
-    method: str
+    method: str  # the row's label: the method (or the grid's label for it) with its swept parameters
+    method_name: str | None = None  # the runs' method, e.g. 'kd' for a row labelled 'kd-cutmix-teacher'
     model: str
     ensemble: str | None = None
     generator: str | None = None
@@ -82,4 +83,28 @@ class GridReport(BaseModel):
     baselines: list[str] = list(DEFAULT_BASELINES)
     val_metric: str = ""
     kd_selection: str = ""
+    note: str
+
+
+class LayoutTable(BaseModel):
+    """One of the supplement's tables filled from a grid's runs: `columns[0]` heads the row labels; cells are
+    text (mean ± std, '[low, high]' 95 % intervals, 'n.s.', '–' for a cell not run); columns headed 'paper …'
+    hold the supplement's printed numbers."""
+
+    key: str
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    notes: list[str] = []
+    rows_with_runs: int = 0  # rows with at least one succeeded run
+
+
+class SupplementTables(BaseModel):
+    """A grid's report laid out as the supplement's tables (empty `tables` for a grid without a layout)."""
+
+    grid_id: int | None
+    grid: str
+    layout: str | None  # the built-in grid whose layout was used
+    caption: str
+    tables: list[LayoutTable]
     note: str

@@ -12,7 +12,9 @@ from backend.queueing import enqueue_released
 from backend.reports.grid_report import GridReport, grid_report
 from backend.reports.predictions import artifact_predictions
 from backend.reports.render import MEDIA_TYPES, RENDERERS
-from backend.reports.schema import DEFAULT_BASELINES
+from backend.reports.schema import DEFAULT_BASELINES, SupplementTables
+from backend.reports.supplement import LAYOUTS, layout_names, supplement_tables
+from backend.reports.supplement import to_markdown as supplement_markdown
 from backend.schemas.grids import BuiltinGrid, BuiltinGridsPage, GridCellOut, GridCreate, GridOut, GridsPage
 from backend.store import grids as grid_store
 from backend.store.runs import primary_metric_key, summary
@@ -114,7 +116,10 @@ def read_grid_report(
     grid_id: int,
     session: SessionDep,
     settings: SettingsDep,
-    format: Annotated[Literal["json", "markdown", "latex", "csv", "summary"], Query()] = "json",  # noqa: A002
+    format: Annotated[  # noqa: A002
+        Literal["json", "markdown", "latex", "csv", "summary", "supplement"],
+        Query(description="'supplement': the grid's rows laid out as the supplement's tables, in Markdown."),
+    ] = "json",
     baseline: Annotated[
         list[str] | None,
         Query(
@@ -140,4 +145,40 @@ def read_grid_report(
         )
     if format == "json":
         return report
+    if format == "supplement":
+        tables = _tables(report, runs, None)
+        if not tables.tables:
+            raise invalid(
+                ("query", "format"), tables.note + " Ask /tables?layout=NAME for another name.", format
+            )
+        return PlainTextResponse(supplement_markdown(tables), media_type="text/markdown")
     return PlainTextResponse(RENDERERS[format](report), media_type=MEDIA_TYPES[format])
+
+
+def _tables(report: GridReport, runs: list[Run], layout: str | None) -> SupplementTables:
+    if layout is not None and layout not in LAYOUTS:
+        raise invalid(
+            ("query", "layout"), f"unknown layout; choose one of: {', '.join(layout_names())}", layout
+        )
+    return supplement_tables(report, runs, layout)
+
+
+@router.get("/{grid_id}/tables", dependencies=[ReadAuth])
+def read_grid_tables(
+    grid_id: int,
+    session: SessionDep,
+    layout: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="The built-in grid whose supplement layout to use; default: the grid's own name "
+            "(a grid submitted as builtin:NAME keeps NAME).",
+        ),
+    ] = None,
+) -> SupplementTables:
+    """The grid's report laid out as the supplement's tables (rows and columns as printed there, the paper's
+    numbers beside ours, '–' for cells not run); no tables for a grid without a layout."""
+    grid = grid_store.get_grid(session, grid_id)
+    runs = grid_store.grid_runs(session, grid_id)
+    report = grid_report(grid.id, grid.name, grid.definition["task"], runs)  # no McNemar: tables show none
+    return _tables(report, runs, layout)

@@ -88,3 +88,37 @@ def test_grid_report_prints_intervals_and_paired_comparisons(api_only: Stack, tm
         assert marker in out.read_text()
     bad = xclab(api_only.env, "grid", "report", grid_id, "--baseline", "mixup")
     assert bad.returncode != 0 and "baseline" in bad.stderr + bad.stdout
+
+
+def test_grid_report_lays_a_builtin_grid_out_as_the_supplement_table(api_only: Stack, tmp_path: Path) -> None:
+    """A grid named as the built-in label-smoothing grid, with only ERM and ε = 0.1 run: Table 3's rows, the
+    paper's numbers beside ours, '–' where nothing ran."""
+    definition = {
+        "name": "digits-label-smoothing",
+        "task": "digits",
+        "students": {
+            "models": [{"name": "small-cnn", "width": 0.5}],
+            "seeds": [0, 1],
+            "methods": [{"name": "erm"}, {"name": "ls", "epsilon": [0.1]}],
+        },
+    }
+    values = {"erm": [90.0, 91.0], "ls[epsilon=0.1]": [91.0, 92.5]}
+    with api_only.client() as http:
+        grid = http.post("/grids", json={"definition": definition}).json()
+        for cell in grid["cells"]:
+            _, label, _, seed = cell["key"].split("/")
+            value = values[label][int(seed.removeprefix("seed="))]
+            http.post(f"/runs/{cell['run_id']}/claim", json={"worker_host": "t"}).raise_for_status()
+            points = [{"key": "test_top1", "step": 1, "value": value}]
+            http.post(f"/runs/{cell['run_id']}/metrics", json={"metrics": points}).raise_for_status()
+            http.post(f"/runs/{cell['run_id']}/finish", json={"status": "succeeded"}).raise_for_status()
+    out = tmp_path / "table3.md"
+    result = xclab(
+        api_only.env, "grid", "report", str(grid["id"]), "--format", "supplement", "--out", str(out)
+    )
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    assert "**Table 3: effect of label smoothing on ERM**" in text
+    # ours 91.75 ± 1.06, paper 79.3 ± 0.3, LS − ERM by seed: +1 and +1.5 -> +1.25 [-1.93, +4.43], n.s.
+    assert "| 0.1 | – | 17.0 | 91.75 ± 1.06 | 79.3 ± 0.3 | +1.25 [-1.93, +4.43] 2/2 n.s. |" in text
+    assert "| 0.4 | – | 54.5 | – | 78.0 ± 0.3 | – |" in text

@@ -112,16 +112,30 @@ def test_gap_page_bars_annotations_and_downloads(open_page: OpenPage, analysis_g
     assert at.radio(key="gap_kind").value == "grid"
     assert at.selectbox(key="gap_grid").value == analysis_grid["id"]
     assert at.subheader[0].value == "dash-analysis"
-    [chart] = charts(at)
-    teacher, students = chart["figure"]["data"]
-    assert teacher["y"] == ["teacher ensemble"] and teacher["x"] == [96.0]
-    bars = {a["y"]: a["text"] for a in chart["figure"]["layout"]["annotations"]}  # next to each bar
+    gap_chart, paired = charts(at)
+    [bars_trace] = gap_chart["figure"]["data"]
+    assert (
+        gap_chart["figure"]["layout"]["xaxis"]["rangemode"] == "tozero"
+    )  # from zero: 0 = as good as the teacher
+    bars = {a["y"]: a["text"] for a in gap_chart["figure"]["layout"]["annotations"]}  # next to each bar
     assert len(bars) == 20  # 5 methods x 4 student models
     # xcl-mix, full precision, width 0.5: 80 + 10 + 4 + (0 or 0.5) -> 94.25; gap 1.75; KD (T=1) gap 3.75.
     assert bars["xcl-mix · small-cnn@0.5"] == "gap 1.75 · +53% vs KD"
     assert bars["kd[temperature=1] · small-cnn@0.5"] == "gap 3.75"
-    assert all(std == pytest.approx(0.5 / 2**0.5) for std in students["error_x"]["array"])  # seeds 0.5 apart
-    assert chart["config"]["toImageButtonOptions"]["format"] == "svg"
+    at_bar = bars_trace["y"].index("xcl-mix · small-cnn@0.5")
+    assert bars_trace["x"][at_bar] == pytest.approx(1.75)
+    # error bars: the gap's 95 % interval [-1.43, 4.93] (1.75 ± 12.706 · 0.354 / √2)
+    assert bars_trace["error_x"]["array"][at_bar] == pytest.approx(3.18, abs=0.01)
+    assert bars_trace["error_x"]["arrayminus"][at_bar] == pytest.approx(3.18, abs=0.01)
+    assert gap_chart["config"]["toImageButtonOptions"]["format"] == "svg"
+    # the paired differences by seed, from zero, with their intervals
+    traces = {t["name"]: t for t in paired["figure"]["data"]}
+    assert set(traces) == {"vs KD reference", "vs erm"}
+    kd = traces["vs KD reference"]
+    at_kd = kd["y"].index("xcl-mix − kd[temperature=1] · small-cnn@0.5")
+    assert kd["x"][at_kd] == pytest.approx(2.0) and kd["text"][at_kd] == ""
+    assert paired["figure"]["layout"]["xaxis"]["rangemode"] == "tozero"
+    assert not [m for m in at.markdown if "(paper view)" in m.value]  # not a supplement grid
 
     rows, comparisons = tables(at)
     row = next(r for r in rows if r["method"] == "xcl-mix" and r["student"] == "small-cnn@0.5")
@@ -269,3 +283,47 @@ def test_pages_analyse_a_whole_experiment(open_page: OpenPage, analysis_grid: di
     assert at.radio(key=f"{page}_kind").value == "experiment"
     assert at.selectbox(key=f"{page}_experiment").value == analysis_grid["experiment_id"]
     assert charts(at) and tables(at) and csv_buttons(at)
+
+
+def test_gap_page_shows_the_supplement_tables_of_a_builtin_grid(
+    live_stack: Stack, open_page: OpenPage
+) -> None:
+    """A grid named as the built-in temperature study (a few of its cells): Tables 4 and 5 as printed in the
+    supplement, the paper's numbers beside ours, '–' for temperatures not run."""
+    definition = {
+        "name": "digits-temperature",
+        "task": "digits",
+        "queue": PARKED_QUEUE,
+        "teachers": [{"name": "ens", "members": 1, "model": {"name": "small-cnn"}}],
+        "students": {
+            "models": [{"name": "small-cnn", "width": 0.5}],
+            "seeds": [0, 1],
+            "methods": [
+                {"name": "kd", "teachers": "ens", "temperature": [1.0, 2.0]},
+                {"name": "xcl-mix", "teachers": "ens", "temperature": [1.0]},
+            ],
+        },
+    }
+    top1 = {"kd[temperature=1]": 90.0, "kd[temperature=2]": 91.0, "xcl-mix[temperature=1]": 93.0}
+    with live_stack.client() as client:
+        grid, cells = make_grid(client, definition)
+        finish(client, cells["teacher/ens/0"], metrics={"test_top1": 95.0})
+        for key, run_id in cells.items():
+            if key.startswith("student/"):
+                _, label, _, seed = key.split("/")
+                value = top1[label] + 0.5 * int(seed.removeprefix("seed="))
+                finish(client, run_id, metrics={"test_top1": value, "teacher_test_top1": 96.0, "h_hat": 30.0})
+    at = open_ok(open_page, "gap", grid=str(grid["id"]))
+    titles = [m.value for m in at.markdown if "(paper view)" in m.value]
+    assert titles == [
+        "**Table 4: effect of temperature on KD** (paper view)",
+        "**Table 5: effect of temperature on XCL** (paper view)",
+    ]
+    table4, table5, *_ = tables(at)  # the paper view comes first, then the report's own tables
+    paper = "paper (CIFAR-100 ResNet-18) top-1 (%)"
+    assert [r["T"] for r in table4] == ["1", "1.5", "2", "5", "10"]
+    assert table4[2]["top-1 (%)"] == "91.25 ± 0.35" and table4[2][paper] == "80.2 ± 0.1"
+    assert table4[2]["− KD T=1 (points) [95 % CI]"] == "+1.00 [+1.00, +1.00] 2/2"
+    assert table4[1]["top-1 (%)"] == "–" and table4[1][paper] == "79.9 ± 0.3"
+    assert table5[0]["− KD same T (points) [95 % CI]"] == "+3.00 [+3.00, +3.00] 2/2"
+    assert table5[0][paper] == "83.1 ± 0.2"
