@@ -1,4 +1,5 @@
-"""Executes one run for the Celery task: claim, train with heartbeats and metric streaming, upload, finish."""
+"""Executes one run for the Celery task: claim, train with heartbeats, metric and console streaming and system
+metrics, upload, finish."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+from worker.console import ConsoleCapture
 from xclab.client import ApiClient, ApiError
 from xclab.metric_batcher import MetricBatcher
 from xclab.settings import Settings
@@ -20,6 +22,7 @@ from xclab.spec import RunSpec
 log = logging.getLogger(__name__)
 # {"targets": [int], "predictions": [int]} (classification) or {"errors": [float]} (regression), test split.
 PREDICTIONS_ARTIFACT = "predictions/test.json"
+SAMPLES_FOLDER = "samples"  # a generator run's sample grids, samples/epoch_0003.png
 
 
 class Heartbeat(threading.Thread):
@@ -62,10 +65,14 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
             raise
         heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds, run["attempt"])
         heartbeat.start()
+        # The console is shipped until the run's outcome is known (the traceback of a failure included), and
+        # stored before the run is finished: a finished run is final.
+        console = ConsoleCapture(client, run_id).start()
         try:
             status, error = _train_and_report(client, run, settings, heartbeat)
         finally:
             heartbeat.stop()
+            console.stop()
         client.finish_run(run_id, status, error, run["attempt"])
         return status
 
@@ -103,6 +110,8 @@ def _train_and_report(
     # Torch is imported here, in the pool process, never in the worker parent (CUDA is not fork-safe).
     import torch
 
+    from worker.system_metrics import SystemMonitor
+    from worker.training.media import sample_grid_png
     from worker.training.trainer import Cancelled, Hooks, train
 
     if settings.torch_threads:  # the process's default; a run pins its own (its `threads` hyperparameter)
@@ -124,6 +133,14 @@ def _train_and_report(
         def should_stop(self) -> bool:
             return heartbeat.cancelled.is_set()
 
+        def on_samples(self, epoch: int, images: torch.Tensor) -> None:
+            # A generator's samples at this epoch, as a PNG grid artifact the run page shows.
+            path = workdir / SAMPLES_FOLDER / f"epoch_{epoch:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(sample_grid_png(images))
+            client.upload_artifact(run_id, f"{SAMPLES_FOLDER}/{path.name}", path, kind="samples")
+
+    monitor = SystemMonitor(metrics, settings.system_metrics_seconds)
     try:
         spec = RunSpec.model_validate(run["spec"])
         teacher_paths = [fetch_checkpoint(client, t, settings) for t in run["teachers"]]
@@ -131,6 +148,7 @@ def _train_and_report(
         generator_path = (
             fetch_checkpoint(client, generator_run, settings) if generator_run is not None else None
         )
+        monitor.start()
         result = train(
             spec,
             run["hparams"],
@@ -142,16 +160,19 @@ def _train_and_report(
             data_root=settings.data_root,
             cache_dir=settings.resolved_cache_dir,
         )
+        monitor.stop()
         metrics.log(result.final_metrics, int(run["hparams"]["epochs"]))
         metrics.close()  # every point stored (or the error raised) before the run can succeed
         client.upload_artifact(run_id, "model.pt", result.model_path, kind="checkpoint")
         if result.predictions_path is not None:  # per-sample test results, for paired tests between runs
             client.upload_artifact(run_id, PREDICTIONS_ARTIFACT, result.predictions_path, kind="predictions")
     except Cancelled:
+        monitor.stop()
         _deliver(metrics, run_id)
         return "cancelled", None
     except Exception as exc:
         log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        monitor.stop()
         _deliver(metrics, run_id)
         return "failed", f"{type(exc).__name__}: {exc}"
     shutil.rmtree(workdir, ignore_errors=True)  # the checkpoint now lives in the artifact store

@@ -33,6 +33,10 @@ class Hooks:
     def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
         pass
 
+    def on_samples(self, epoch: int, images: torch.Tensor) -> None:
+        """A generator run's samples at this epoch (one row per class, fixed noise): at most
+        worker.training.media.MAX_SAMPLE_GRIDS epochs per run."""
+
     def should_stop(self) -> bool:
         return False
 

@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from worker.training.batches import Batches
 from worker.training.generators import ConditionalGenerator, ProjectionDiscriminator, generator_config
 from worker.training.hooks import CANCEL_CHECK_EVERY, Cancelled, Hooks, TrainResult
+from worker.training.media import class_grid_labels, sample_epochs
 from worker.training.methods import register_generator_trainer
 from worker.training.methods.base import GeneratorTrainer
 from worker.training.metrics import peak_memory_mb
@@ -64,6 +65,7 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
         opt_g = torch.optim.Adam(gen.parameters(), lr=hp.lr, betas=(0.5, 0.999))
         opt_d = torch.optim.Adam(disc.parameters(), lr=hp.lr, betas=(0.5, 0.999))
         started, history = time.perf_counter(), []
+        shown, grid_labels = sample_epochs(hp.epochs), class_grid_labels(data.num_outputs).to(device)
         epochs: Any = range(hp.epochs)
         if progress:
             from tqdm import tqdm
@@ -82,6 +84,8 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             )
             history.append({"epoch": epoch + 1, **metrics})
             hooks.on_epoch_end(epoch + 1, metrics)
+            if epoch + 1 in shown:
+                hooks.on_samples(epoch + 1, fixed_samples(gen, grid_labels))
         model_path = workdir / "model.pt"
         torch.save(
             {
@@ -102,6 +106,18 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             }
         )
         return TrainResult(final_metrics=final, model_path=model_path, history=history)
+
+
+def fixed_samples(gen: ConditionalGenerator, labels: torch.Tensor) -> torch.Tensor:
+    """Samples from the same noise every epoch (a generator of their own: the run's streams are untouched),
+    in eval mode so BatchNorm's running statistics do not move."""
+    was_training = gen.training
+    gen.eval()
+    try:
+        with torch.no_grad():
+            return gen.sample_classes(labels, torch.Generator().manual_seed(0))
+    finally:
+        gen.train(was_training)
 
 
 def train_gan_epoch(
