@@ -39,7 +39,12 @@ class ConsoleCapture:
     def __init__(self, client: LogSink, run_id: int, *, interval: float = 1.0) -> None:
         self.run_id = run_id
         self._batcher = MetricBatcher(
-            client, run_id, interval=interval, max_batch=64, send=client.append_run_logs, what="console chunks"
+            client,
+            run_id,
+            interval=interval,
+            max_batch=64,
+            send=client.append_run_logs,
+            what="console chunks",
         )
         self._seq = 0
         self._lock = threading.Lock()
@@ -47,13 +52,21 @@ class ConsoleCapture:
         self._readers: list[threading.Thread] = []
         self._owner = False
         self._handler: logging.Handler | None = None
+        self._httpx_level = logging.NOTSET
 
     def start(self) -> ConsoleCapture:
         if not _active.acquire(blocking=False):
-            log.warning("run %s: another run's console is captured in this process; this one is not", self.run_id)
+            log.warning(
+                "run %s: another run's console is captured in this process; this one is not", self.run_id
+            )
             return self
         self._owner = True
         _flush_python_streams()
+        # The client's request lines (heartbeats, these very log posts) would fill the console and feed
+        # themselves: one line per shipped batch, shipped in the next.
+        httpx_log = logging.getLogger("httpx")
+        self._httpx_level = httpx_log.level
+        httpx_log.setLevel(max(logging.WARNING, httpx_log.getEffectiveLevel()))
         if not logging.getLogger().handlers:  # a process without logging set up: its records go to stderr too
             self._handler = logging.StreamHandler(sys.__stderr__)
             self._handler.setFormatter(logging.Formatter("[%(asctime)s: %(levelname)s/%(name)s] %(message)s"))
@@ -68,7 +81,10 @@ class ConsoleCapture:
             os.close(write_end)
             self._saved[fd] = saved
             reader = threading.Thread(
-                target=self._pump, args=(read_end, saved, stream), name=f"console-{stream}-{self.run_id}", daemon=True
+                target=self._pump,
+                args=(read_end, saved, stream),
+                name=f"console-{stream}-{self.run_id}",
+                daemon=True,
             )
             reader.start()
             self._readers.append(reader)
@@ -85,6 +101,7 @@ class ConsoleCapture:
         try:
             if self._handler is not None:
                 logging.getLogger().removeHandler(self._handler)
+            logging.getLogger("httpx").setLevel(self._httpx_level)
             _flush_python_streams()
             for fd, saved in self._saved.items():
                 os.dup2(saved, fd)  # drops the pipe's write end: its reader sees the end once children let go
@@ -132,9 +149,18 @@ class ConsoleCapture:
         with self._lock:
             chunks = []
             for start in range(0, len(text), CHUNK_CHARS):
-                chunks.append({"seq": self._seq, "stream": stream, "text": text[start : start + CHUNK_CHARS], "wall_time": now})
+                chunks.append(
+                    {
+                        "seq": self._seq,
+                        "stream": stream,
+                        "text": text[start : start + CHUNK_CHARS],
+                        "wall_time": now,
+                    }
+                )
                 self._seq += 1
-            with contextlib.suppress(RuntimeError):  # output after the capture stopped stays in the worker log
+            with contextlib.suppress(
+                RuntimeError
+            ):  # output after the capture stopped stays in the worker log
                 self._batcher.log_points(chunks)
 
 

@@ -22,6 +22,15 @@ from xclab.spec import RunSpec
 log = logging.getLogger(__name__)
 # {"targets": [int], "predictions": [int]} (classification) or {"errors": [float]} (regression), test split.
 PREDICTIONS_ARTIFACT = "predictions/test.json"
+EPOCH_LINE_KEYS = {
+    "train_loss",
+    "val_top1",
+    "test_top1",
+    "val_loss",
+    "gan_d_loss",
+    "gan_g_loss",
+    "epoch_seconds",
+}
 SAMPLES_FOLDER = "samples"  # a generator run's sample grids, samples/epoch_0003.png
 
 
@@ -126,6 +135,9 @@ def _train_and_report(
     class ReportingHooks(Hooks):
         def on_epoch_end(self, epoch: int, values: dict[str, float]) -> None:
             metrics.log(values, epoch)
+            # One console line per epoch (the run page's live console follows these).
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()) if k in EPOCH_LINE_KEYS)
+            log.info("run %s epoch %d/%s: %s", run_id, epoch, run["hparams"].get("epochs", "?"), shown)
 
         def on_environment(self, environment: dict[str, Any]) -> None:
             client.set_run_environment(run_id, environment)
@@ -147,6 +159,9 @@ def _train_and_report(
         generator_run = spec.method.params.get("generator_run")
         generator_path = (
             fetch_checkpoint(client, generator_run, settings) if generator_run is not None else None
+        )
+        log.info(
+            "run %s: %s / %s / %s, seed %s", run_id, spec.task, spec.model.name, spec.method.name, spec.seed
         )
         monitor.start()
         result = train(

@@ -54,7 +54,9 @@ class MetricBatcher:
         self._closed = False
         self._error: ApiError | None = None  # the last failed send (retried), cleared when a flush starts
         self._refused: ApiError | None = None  # a batch the API refused, kept until a flush reports it
-        self._thread = threading.Thread(target=self._loop, name=f"xclab-{what.split()[0]}-run-{run_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"xclab-{what.split()[0]}-run-{run_id}", daemon=True
+        )
         self._thread.start()
 
     # ------------------------------------------------------------ the training loop's side

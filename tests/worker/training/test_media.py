@@ -51,4 +51,6 @@ def test_a_gan_run_reports_samples_every_epoch_without_changing_its_training(tmp
     assert tuple(hooks.seen[1].shape) == (10 * 8, 1, 8, 8)
     assert not torch.equal(hooks.seen[1], hooks.seen[2])  # the generator moved between epochs
     keys = {"gan_d_loss", "gan_g_loss"}
-    assert [{k: h[k] for k in keys} for h in watched.history] == [{k: h[k] for k in keys} for h in plain.history]
+    assert [{k: h[k] for k in keys} for h in watched.history] == [
+        {k: h[k] for k in keys} for h in plain.history
+    ]
