@@ -152,8 +152,11 @@ class MetricBatcher:
                 else:
                     self._refused = exc
                     self._settled += len(batch)
-                    log.error("run %s: %d %s refused: %s", self.run_id, len(batch), self.what, exc)
                 self._cond.notify_all()
+            # Logged outside the lock: a log record may be written into a run's captured console, whose reader
+            # queues through this same lock (worker.console).
+            if not retry:
+                log.error("run %s: %d %s refused: %s", self.run_id, len(batch), self.what, exc)
             if retry:
                 time.sleep(self.interval)
             return
