@@ -38,13 +38,10 @@ class LogSink(Protocol):
 class ConsoleCapture:
     def __init__(self, client: LogSink, run_id: int, *, interval: float = 1.0) -> None:
         self.run_id = run_id
+        self._client = client
+        self._truncated = False  # the API's cap is reached: later output stays in the worker's own log
         self._batcher = MetricBatcher(
-            client,
-            run_id,
-            interval=interval,
-            max_batch=64,
-            send=client.append_run_logs,
-            what="console chunks",
+            client, run_id, interval=interval, max_batch=64, send=self._ship, what="console chunks"
         )
         self._seq = 0
         self._lock = threading.Lock()
@@ -127,6 +124,10 @@ class ConsoleCapture:
 
     # ------------------------------------------------------------ reader threads
 
+    def _ship(self, run_id: int, chunks: list[dict[str, Any]]) -> None:
+        if self._client.append_run_logs(run_id, chunks).get("truncated"):
+            self._truncated = True
+
     def _pump(self, read_end: int, original: int, stream: str) -> None:
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
         try:
@@ -142,7 +143,7 @@ class ConsoleCapture:
             os.close(read_end)
 
     def _queue(self, stream: str, text: str) -> None:
-        if not text:
+        if not text or self._truncated:
             return
         text = text.replace("\x00", "\\x00")  # the API stores text without NUL characters
         now = time.time()

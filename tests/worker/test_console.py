@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from tests.factories import experiment_named
-from tests.support import Stack, digits_spec
+from tests.support import Stack, digits_spec, start_stack
 
 
 def test_a_failing_runs_console_with_its_traceback_and_system_metrics_reach_the_api(
@@ -79,3 +79,42 @@ def test_the_capture_takes_print_raw_fds_children_and_logging_and_passes_them_th
     assert "a nul \\x00 byte" in by_stream["stdout"] and by_stream["stdout"].count("long ") == 5000
     assert "after the capture" not in by_stream["stdout"]
     assert [c["seq"] for c in chunks] == list(range(len(chunks)))
+
+
+TRUNCATION_SCRIPT = """
+import sys, time
+from worker.console import ConsoleCapture
+from xclab.client import ApiClient
+
+capture = ConsoleCapture(ApiClient(sys.argv[1], sys.argv[2]), int(sys.argv[3]), interval=0.1).start()
+for i in range(8):
+    print(f"line {i} " + "x" * 1000, flush=True)
+    time.sleep(0.3)
+capture.stop()
+print("stopped shipping:", capture._truncated, flush=True)
+"""
+
+
+def test_the_capture_stops_shipping_once_the_api_cut_the_log(tmp_path: Path) -> None:
+    stack = start_stack(tmp_path, extra_env={"XCL_MAX_LOG_BYTES_PER_RUN": "2048"})
+    try:
+        with stack.client() as client:
+            run_id = client.post("/runs", json={"experiment_id": experiment_named(client, "cut")}).json()[
+                "id"
+            ]
+            script = tmp_path / "cut.py"
+            script.write_text(TRUNCATION_SCRIPT)
+            done = subprocess.run(
+                [sys.executable, str(script), stack.api_url, stack.token, str(run_id)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+                env={**stack.env, "PYTHONPATH": str(Path.cwd())},
+            )
+            assert done.returncode == 0, done.stderr
+            assert "line 7 " in done.stdout and "stopped shipping: True" in done.stdout
+            page = client.get(f"/runs/{run_id}/logs").json()
+    finally:
+        stack.stop()
+    text = "".join(c["text"] for c in page["chunks"])
+    assert page["truncated"] and "log truncated" in text and "line 7" not in text
