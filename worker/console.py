@@ -46,7 +46,7 @@ class ConsoleCapture:
         self._seq = 0
         self._lock = threading.Lock()
         self._saved: dict[int, int] = {}  # fd -> a duplicate of what it pointed at before the run
-        self._readers: list[threading.Thread] = []
+        self._readers: dict[int, threading.Thread] = {}  # fd -> the thread pumping its pipe
         self._owner = False
         self._handler: logging.Handler | None = None
         self._httpx_level = logging.NOTSET
@@ -84,16 +84,14 @@ class ConsoleCapture:
                 daemon=True,
             )
             reader.start()
-            self._readers.append(reader)
+            self._readers[fd] = reader
         return self
-
-    def write(self, text: str, stream: str = "stderr") -> None:
-        """Add text to the console directly (not through the fds)."""
-        self._queue(stream, text)
 
     def stop(self, timeout: float = 60) -> None:
         """Give the fds back, ship what is left (waiting up to `timeout`), stop the threads. Never raises."""
         if not self._owner:
+            with contextlib.suppress(Exception):
+                self._batcher.close(1)  # nothing was queued: this only ends its thread
             return
         try:
             if self._handler is not None:
@@ -102,12 +100,13 @@ class ConsoleCapture:
             _flush_python_streams()
             for fd, saved in self._saved.items():
                 os.dup2(saved, fd)  # drops the pipe's write end: its reader sees the end once children let go
-            for reader in self._readers:
-                # A child process still holding the pipe (a straggling data loader) must not hold the run up.
+            for fd, reader in self._readers.items():
+                # A child process still holding the pipe (a straggling data loader) must not hold the run up;
+                # its reader keeps the saved fd (closing it could hand the number to another file).
                 reader.join(timeout=2)
-            for saved in self._saved.values():
-                with contextlib.suppress(OSError):
-                    os.close(saved)
+                if not reader.is_alive():
+                    with contextlib.suppress(OSError):
+                        os.close(self._saved[fd])
             try:
                 self._batcher.close(timeout)
             except Exception as exc:
