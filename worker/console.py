@@ -26,6 +26,7 @@ from xclab.metric_batcher import MetricBatcher
 log = logging.getLogger(__name__)
 
 CHUNK_CHARS = 16 * 1024  # well under the API's 65,536 characters per chunk
+ATTEMPT_SEQ_BITS = 40  # 10^12 chunks per attempt
 _active = threading.Lock()
 
 
@@ -35,15 +36,21 @@ class LogSink(Protocol):
     def log_metrics(self, run_id: int, points: list[dict[str, Any]]) -> int: ...
 
 
+def attempt_first_seq(attempt: int) -> int:
+    """Where an attempt's chunks start: a retried run (attempt 2, 3, ... under the same id) appends after the
+    earlier attempts' console instead of colliding with their numbers, which the API would skip as stored."""
+    return (max(1, attempt) - 1) << ATTEMPT_SEQ_BITS
+
+
 class ConsoleCapture:
-    def __init__(self, client: LogSink, run_id: int, *, interval: float = 1.0) -> None:
+    def __init__(self, client: LogSink, run_id: int, *, first_seq: int = 0, interval: float = 1.0) -> None:
         self.run_id = run_id
         self._client = client
         self._truncated = False  # the API's cap is reached: later output stays in the worker's own log
         self._batcher = MetricBatcher(
             client, run_id, interval=interval, max_batch=64, send=self._ship, what="console chunks"
         )
-        self._seq = 0
+        self._seq = first_seq  # chunks are numbered from here (see `attempt_first_seq`)
         self._lock = threading.Lock()
         self._saved: dict[int, int] = {}  # fd -> a duplicate of what it pointed at before the run
         self._readers: dict[int, threading.Thread] = {}  # fd -> the thread pumping its pipe

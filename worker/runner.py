@@ -13,7 +13,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from worker.console import ConsoleCapture
+from worker.console import ConsoleCapture, attempt_first_seq
 from xclab.client import ApiClient, ApiError
 from xclab.metric_batcher import MetricBatcher
 from xclab.settings import Settings
@@ -76,7 +76,7 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings) -> str:
         heartbeat.start()
         # The console is shipped until the run's outcome is known (the traceback of a failure included), and
         # stored before the run is finished: a finished run is final.
-        console = ConsoleCapture(client, run_id).start()
+        console = ConsoleCapture(client, run_id, first_seq=attempt_first_seq(run["attempt"])).start()
         try:
             status, error = _train_and_report(client, run, settings, heartbeat)
         finally:
@@ -161,7 +161,13 @@ def _train_and_report(
             fetch_checkpoint(client, generator_run, settings) if generator_run is not None else None
         )
         log.info(
-            "run %s: %s / %s / %s, seed %s", run_id, spec.task, spec.model.name, spec.method.name, spec.seed
+            "run %s attempt %s: %s / %s / %s, seed %s",
+            run_id,
+            run["attempt"],
+            spec.task,
+            spec.model.name,
+            spec.method.name,
+            spec.seed,
         )
         monitor.start()
         result = train(

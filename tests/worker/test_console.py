@@ -8,6 +8,7 @@ from pathlib import Path
 
 from tests.factories import experiment_named
 from tests.support import Stack, digits_spec, start_stack
+from worker.console import attempt_first_seq
 
 
 def test_a_failing_runs_console_with_its_traceback_and_system_metrics_reach_the_api(
@@ -23,7 +24,7 @@ def test_a_failing_runs_console_with_its_traceback_and_system_metrics_reach_the_
         chunks = page["chunks"]
         assert [c["seq"] for c in chunks] == list(range(len(chunks))) and not page["truncated"]
         stderr = "".join(c["text"] for c in chunks if c["stream"] == "stderr")
-        assert f"run {run['id']}: digits / small-cnn / erm, seed 0" in stderr
+        assert f"run {run['id']} attempt 1: digits / small-cnn / erm, seed 0" in stderr
         assert "Traceback (most recent call last)" in stderr, stderr
         assert "exceeds the" in stderr and "training images" in stderr
         # Stored before the run was finished, and nothing can be added now.
@@ -34,6 +35,17 @@ def test_a_failing_runs_console_with_its_traceback_and_system_metrics_reach_the_
         rss = client.get(f"/runs/{run['id']}/metrics/system/rss_mb").json()["points"]
         assert len(rss) >= 2 and all(p["value"] > 50 for p in rss)  # a process with torch loaded
         assert "system/gpu_util" not in keys  # no CUDA here
+
+        # A retry (attempt 2, same run) appends its console after the first attempt's, numbered apart.
+        assert client.post(f"/runs/{run['id']}/retry").status_code == 202
+        again = live_stack.wait_for_status(run["id"], {"failed", "succeeded"}, timeout=120)
+        assert (again["status"], again["attempt"]) == ("failed", 2)
+        more = client.get(f"/runs/{run['id']}/logs", params={"after_seq": page["next_after_seq"]}).json()
+        assert more["chunks"] and all(c["seq"] >= attempt_first_seq(2) for c in more["chunks"])
+        second = "".join(c["text"] for c in more["chunks"])
+        assert (
+            f"run {run['id']} attempt 2: digits" in second and "Traceback (most recent call last)" in second
+        )
 
 
 CAPTURE_SCRIPT = """
