@@ -104,8 +104,9 @@ def learning_curves(run: dict[str, Any], live: bool) -> None:
     st.markdown("#### Learning curves")
     run_id = run["id"]
     keys = call(get_api().list_metric_keys, run_id)
-    if not keys:
+    if not [k for k in keys if not is_system_key(k)]:
         st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
+        system_metrics(run_id, keys)  # the worker's samples come from the run's first second
         return
     # Streamlit redraws a chart from scratch when its data change, which drops the user's zoom; frozen, the
     # charts keep the data they had (and so the zoom), while status and progress above stay live.

@@ -186,6 +186,8 @@ def test_a_failed_run_shows_the_traceback_from_its_console(open_page: OpenPage, 
     [traceback] = [c.value for c in at.code if c.language == "python"]
     assert traceback.startswith("Traceback (most recent call last):")
     assert traceback.endswith("ValueError: train_subset/limit=100000 exceeds the 1347 digits training images")
+    # No training metric before the failure, but the system samples from its first second are charted.
+    assert any("No metrics logged yet" in i.value for i in at.info) and "CPU" in _chart_titles(at)
 
 
 def test_a_generator_run_shows_its_samples_and_its_student_links_to_it(

@@ -22,10 +22,15 @@ def test_sample_epochs_are_bounded_and_end_with_the_last() -> None:
 
 
 def test_grid_png_tiles_images_with_padding() -> None:
-    images = torch.linspace(-1, 1, 10 * 1 * 8 * 8).reshape(10, 1, 8, 8)
+    images = torch.linspace(-1, 1, 10 * 1 * 32 * 32).reshape(10, 1, 32, 32)
     picture = Image.open(io.BytesIO(sample_grid_png(images, columns=4, pad=2)))
     assert picture.format == "PNG" and picture.mode == "L"
-    assert picture.size == (4 * 10 + 2, 3 * 10 + 2)  # 4 columns x 3 rows of 8 px + 2 px padding
+    assert picture.size == (4 * 34 + 2, 3 * 34 + 2)  # 4 columns x 3 rows of 32 px + 2 px padding
+    small = torch.zeros(2, 1, 8, 8)
+    small[:, :, 0, 0] = 1.0  # one bright pixel per image, enlarged to a 4x4 block
+    enlarged = Image.open(io.BytesIO(sample_grid_png(small, columns=2, pad=2)))
+    assert enlarged.size == (2 * 34 + 2, 34 + 2)
+    assert enlarged.getpixel((2, 2)) == enlarged.getpixel((5, 5)) == 255 and enlarged.getpixel((6, 6)) == 0
     rgb = Image.open(io.BytesIO(sample_grid_png(torch.rand(3, 3, 4, 4), columns=8)))
     assert rgb.mode == "RGB"
     with pytest.raises(ValueError, match="expected"):
