@@ -23,10 +23,18 @@ SYSTEM_CHARTS = (
 
 
 def system_figures(histories: dict[str, list[dict[str, Any]]]) -> list[go.Figure]:
-    """One chart per unit for the keys that have points; the x axis is seconds since the run started."""
+    """One chart per unit for the keys that have points; the x axis is seconds since the first sample (the
+    worker logs them at step = Unix seconds)."""
+    first = min((p["step"] for points in histories.values() for p in points), default=0)
     figures = []
     for title, unit, keys in SYSTEM_CHARTS:
-        shown = {k.removeprefix("system/"): histories[k] for k in keys if histories.get(k)}
+        shown = {
+            k.removeprefix("system/"): [
+                {"step": p["step"] - first, "value": p["value"]} for p in histories[k]
+            ]
+            for k in keys
+            if histories.get(k)
+        }
         if shown:
             fig = curve_figure(shown, title, unit)
             fig.update_layout(xaxis_title="seconds since start", height=260, showlegend=False)

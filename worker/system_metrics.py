@@ -1,7 +1,8 @@
 """System metrics of a run over time, logged as `system/*` metrics beside the training curves.
 
 Every `interval` seconds (XCL_SYSTEM_METRICS_SECONDS, default 10; 0 turns it off) a background thread logs, at
-step = seconds since the run started:
+step = Unix time in whole seconds (so a retried attempt's samples follow the earlier attempt's instead of
+overwriting them; the run page plots them as seconds since the first sample):
 
 | key | what |
 | --- | --- |
@@ -43,13 +44,11 @@ class SystemMonitor:
         self._process = psutil.Process()
         self._halt = threading.Event()
         self._thread: threading.Thread | None = None
-        self._start = time.monotonic()
         self._last_step = -1
         self._cpu_seen: dict[int, psutil.Process] = {}
 
     def start(self) -> SystemMonitor:
         if self.interval > 0:
-            self._start = time.monotonic()
             self._sample_and_log()
             self._thread = threading.Thread(target=self._loop, name="system-metrics", daemon=True)
             self._thread.start()
@@ -74,10 +73,11 @@ class SystemMonitor:
         except Exception as exc:  # a metric is never worth a failed run
             log.warning("system metrics not sampled: %s", exc)
             return
-        step = max(self._last_step + 1, int(time.monotonic() - self._start))
+        now = time.time()
+        step = max(self._last_step + 1, int(now))
         self._last_step = step
         with contextlib.suppress(RuntimeError):  # the batcher closed under us at the run's end
-            self.metrics.log(values, step, time.time())
+            self.metrics.log(values, step, now)
 
     def sample(self) -> dict[str, float]:
         processes = [self._process]

@@ -82,7 +82,9 @@ def test_last_traceback_ends_at_the_exception_line() -> None:
 
 
 def test_system_figures_one_per_unit_with_points() -> None:
-    points = [{"step": 0, "value": 1.0}, {"step": 10, "value": 2.0}]
-    figures = system_figures({"system/cpu_percent": points, "system/rss_mb": points, "system/gpu_util": []})
+    points = [{"step": 1_800_000_000, "value": 1.0}, {"step": 1_800_000_010, "value": 2.0}]
+    later = [{"step": 1_800_000_005, "value": 300.0}]
+    figures = system_figures({"system/cpu_percent": points, "system/rss_mb": later, "system/gpu_util": []})
     assert [f.layout.title.text for f in figures] == ["CPU", "Memory"]
     assert figures[0].layout.xaxis.title.text == "seconds since start"
+    assert list(figures[0].data[0].x) == [0, 10] and list(figures[1].data[0].x) == [5]  # one clock for all
