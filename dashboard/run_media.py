@@ -22,7 +22,7 @@ MAX_PREDICTIONS_BYTES = 32 * 1024 * 1024  # larger files are offered for downloa
 MAX_CLASSES = 200
 
 
-# ------------------------------------------------------------ pure helpers (tested without Streamlit)
+# ------------------------------------------------------------ pure functions (tested without Streamlit)
 
 
 def confusion_matrix(targets: list[int], predictions: list[int]) -> np.ndarray:

@@ -1,4 +1,4 @@
-"""The run page's helpers without Streamlit: confusion matrix, artifact tree, sample epochs, the console's tail
+"""The run page's pure functions, without Streamlit: confusion matrix, artifact tree, sample epochs, the console's tail
 and traceback, and the system charts."""
 
 from __future__ import annotations
