@@ -19,12 +19,18 @@ ID_MAX = 2**31 - 1  # id columns are INTEGER (32-bit on PostgreSQL)
 # (method, path under the API prefix) -> largest body accepted, first match wins; the default covers the rest.
 BODY_LIMITS: tuple[tuple[str, re.Pattern[str], int], ...] = (
     ("POST", re.compile(r"^/runs/[^/]+/metrics$"), 4 * MiB),  # 10,000 points of ~100 bytes, with room
+    ("POST", re.compile(r"^/runs/[^/]+/logs$"), 2 * MiB),  # a few full console chunks (LOG_CHUNK_CHARS)
     ("POST", re.compile(r"^/grids$"), 1 * MiB),
     ("POST", re.compile(r"^/runs$"), 256 * KiB),
     ("POST", re.compile(r"^/(experiments|views)$"), 64 * KiB),  # names, descriptions, view filters
     ("PATCH", re.compile(r"^/runs/[^/]+$"), 64 * KiB),  # tags and notes
 )
 DEFAULT_BODY_LIMIT = 256 * KiB
+# Console logs: characters of one chunk and chunks per request (422 beyond); the total a run keeps is the
+# setting XCL_MAX_LOG_BYTES_PER_RUN (default 16 MiB), past which the log is cut with a marker.
+LOG_CHUNK_CHARS = 64 * KiB
+LOG_CHUNKS_PER_REQUEST = 256
+LOG_READ_LIMIT = 5_000  # chunks one GET returns at most
 ECHO_MAX = 200  # characters of an offending value quoted back in an error
 
 Scope = MutableMapping[str, Any]

@@ -203,6 +203,20 @@ class LatestMetric(Base):
     wall_time: Mapped[float] = mapped_column(Float)
 
 
+class RunLog(Base):
+    """The worker's console (stdout, stderr, logging) in chunks; (run, seq) is the key so a chunk sent twice (a
+    retried request) is stored once."""
+
+    __tablename__ = "run_log"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    stream: Mapped[str] = mapped_column(String(8))  # stdout | stderr
+    text: Mapped[str] = mapped_column(Text)
+    size: Mapped[int] = mapped_column(Integer)  # UTF-8 bytes of text, summed for the per-run limit
+    wall_time: Mapped[float] = mapped_column(Float)
+
+
 class Artifact(Base):
     __tablename__ = "artifact"
     __table_args__ = (UniqueConstraint("run_id", "path"),)

@@ -14,8 +14,19 @@ UIREVISION = "keep"
 Y_TICKS = ".4~g"  # 0.0000000108 as 1.08e-8, never SI suffixes like "10.8n"
 
 
+SYSTEM_PREFIX = (
+    "system/"  # the worker's CPU, memory and GPU samples: never a learning curve or primary metric
+)
+
+
+def is_system_key(key: str) -> bool:
+    return key.startswith(SYSTEM_PREFIX)
+
+
 def group_metric_keys(keys: list[str]) -> tuple[list[str], list[str], list[str]]:
-    """Split keys into (loss, accuracy, other) so each chart has one y-axis unit."""
+    """Split keys into (loss, accuracy, other) so each chart has one y-axis unit; system/* keys are left out
+    (the run page charts them on their own)."""
+    keys = [k for k in keys if not is_system_key(k)]
     loss = [k for k in keys if "loss" in k.lower()]
     accuracy = [k for k in keys if k not in loss and any(m in k.lower() for m in ACCURACY_MARKERS)]
     other = [k for k in keys if k not in loss and k not in accuracy]
@@ -24,8 +35,11 @@ def group_metric_keys(keys: list[str]) -> tuple[list[str], list[str], list[str]]
 
 def default_chart_keys(primary_metrics: list[str | None], keys: list[str]) -> list[str]:
     """What a comparison charts first: the tasks' primary metrics, then the losses (train before test)."""
-    primary = [k for k in dict.fromkeys(primary_metrics) if k and k in keys]
-    losses = sorted((k for k in keys if "loss" in k.lower() and k not in primary), key=lambda k: (len(k), k))
+    primary = [k for k in dict.fromkeys(primary_metrics) if k and k in keys and not is_system_key(k)]
+    losses = sorted(
+        (k for k in keys if "loss" in k.lower() and k not in primary and not is_system_key(k)),
+        key=lambda k: (len(k), k),
+    )
     return [*primary, *losses]
 
 

@@ -1,4 +1,5 @@
-"""Executes one run for the Celery task: claim, train with heartbeats and metric streaming, upload, finish."""
+"""Executes one run for the Celery task: claim, train with heartbeats, metric and console streaming and system
+metrics, upload, finish."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from worker import resume
+from worker.console import ConsoleCapture, attempt_first_seq
 from xclab.client import ApiClient, ApiError
 from xclab.metric_batcher import MetricBatcher
 from xclab.settings import Settings
@@ -19,6 +21,16 @@ from xclab.spec import RunSpec
 log = logging.getLogger(__name__)
 # {"targets": [int], "predictions": [int]} (classification) or {"errors": [float]} (regression), test split.
 PREDICTIONS_ARTIFACT = "predictions/test.json"
+EPOCH_LINE_KEYS = {
+    "train_loss",
+    "val_top1",
+    "test_top1",
+    "val_loss",
+    "gan_d_loss",
+    "gan_g_loss",
+    "epoch_seconds",
+}
+SAMPLES_FOLDER = "samples"  # a generator run's sample grids, samples/epoch_0003.png
 
 
 class Heartbeat(threading.Thread):
@@ -62,10 +74,14 @@ def execute_run(run_id: int, attempt: int | None, settings: Settings, node: str 
             raise
         heartbeat = Heartbeat(client, run_id, settings.heartbeat_seconds, run["attempt"])
         heartbeat.start()
+        # The console is shipped until the run's outcome is known (the traceback of a failure included), and
+        # stored before the run is finished: a finished run is final.
+        console = ConsoleCapture(client, run_id, first_seq=attempt_first_seq(run["attempt"])).start()
         try:
             status, error = _train_and_report(client, run, settings, heartbeat, node)
         finally:
             heartbeat.stop()
+            console.stop()
         client.finish_run(run_id, status, error, run["attempt"])
         return status
 
@@ -81,7 +97,9 @@ def _train_and_report(
     # Torch is imported here, in the pool process, never in the worker parent (CUDA is not fork-safe).
     import torch
 
+    from worker.system_metrics import SystemMonitor
     from worker.training.hooks import CHECKPOINT_FILE
+    from worker.training.media import sample_grid_png
     from worker.training.trainer import Cancelled, Hooks, train
 
     if settings.torch_threads:  # the process's default; a run pins its own (its `threads` hyperparameter)
@@ -100,6 +118,9 @@ def _train_and_report(
 
         def on_epoch_end(self, epoch: int, values: dict[str, float]) -> None:
             metrics.log(values, epoch)
+            # One console line per epoch (the run page's live console follows these).
+            shown = ", ".join(f"{k}={v:.4g}" for k, v in sorted(values.items()) if k in EPOCH_LINE_KEYS)
+            log.info("run %s epoch %d/%s: %s", run_id, epoch, run["hparams"].get("epochs", "?"), shown)
 
         def on_environment(self, environment: dict[str, Any]) -> None:
             self.environment = environment
@@ -127,6 +148,14 @@ def _train_and_report(
         def should_stop(self) -> bool:
             return heartbeat.cancelled.is_set()
 
+        def on_samples(self, epoch: int, images: torch.Tensor) -> None:
+            # A generator's samples at this epoch, as a PNG grid artifact the run page shows.
+            path = workdir / SAMPLES_FOLDER / f"epoch_{epoch:04d}.png"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(sample_grid_png(images))
+            client.upload_artifact(run_id, f"{SAMPLES_FOLDER}/{path.name}", path, kind="samples")
+
+    monitor = SystemMonitor(metrics, settings.system_metrics_seconds)
     try:
         spec = RunSpec.model_validate(run["spec"])
         origin.update(resume.restore_checkpoint(client, run, workdir / CHECKPOINT_FILE))
@@ -135,6 +164,16 @@ def _train_and_report(
         generator_path = (
             fetch_checkpoint(client, generator_run, settings) if generator_run is not None else None
         )
+        log.info(
+            "run %s attempt %s: %s / %s / %s, seed %s",
+            run_id,
+            run["attempt"],
+            spec.task,
+            spec.model.name,
+            spec.method.name,
+            spec.seed,
+        )
+        monitor.start()
         result = train(
             spec,
             run["hparams"],
@@ -146,16 +185,19 @@ def _train_and_report(
             data_root=settings.data_root,
             cache_dir=settings.resolved_cache_dir,
         )
+        monitor.stop()
         metrics.log(result.final_metrics, int(run["hparams"]["epochs"]))
         metrics.close()  # every point stored (or the error raised) before the run can succeed
         client.upload_artifact(run_id, "model.pt", result.model_path, kind="checkpoint")
         if result.predictions_path is not None:  # per-sample test results, for paired tests between runs
             client.upload_artifact(run_id, PREDICTIONS_ARTIFACT, result.predictions_path, kind="predictions")
     except Cancelled:
+        monitor.stop()
         _deliver(metrics, run_id)
         return "cancelled", None
     except Exception as exc:
         log.error("run %s failed:\n%s", run_id, traceback.format_exc())
+        monitor.stop()
         _deliver(metrics, run_id)
         return "failed", f"{type(exc).__name__}: {exc}"
     shutil.rmtree(workdir, ignore_errors=True)  # the checkpoint now lives in the artifact store

@@ -253,6 +253,17 @@ class ApiClient:
             "points"
         ]
 
+    def append_run_logs(self, run_id: int, chunks: list[dict[str, Any]]) -> dict[str, Any]:
+        """Append console chunks {seq, stream, text, wall_time}; idempotent per seq. {written, truncated}."""
+        return self._http.json("POST", f"/runs/{run_id}/logs", json={"chunks": chunks}, idempotent=True)
+
+    def read_run_logs(
+        self, run_id: int, after_seq: int = -1, limit: int = 1_000, *, tail: bool = False
+    ) -> dict[str, Any]:
+        """{chunks, next_after_seq, total_bytes, truncated}: chunks after `after_seq` (the last `limit` with tail)."""
+        params = {"after_seq": after_seq, "limit": limit, "tail": str(tail).lower()}
+        return self._http.json("GET", f"/runs/{run_id}/logs", params=params)
+
     def upload_artifact(
         self, run_id: int, path: str, file: Path, kind: str = "file", attempt: int | None = None
     ) -> dict[str, Any]:

@@ -5,6 +5,8 @@ soon as `max_batch` points wait, through `ApiClient.log_metrics`, which retries 
 (a (key, step) written twice is stored once, so a retried batch is harmless). A batch the API still could not
 take stays queued and is tried again; a batch it refuses (4xx: the run is gone) is dropped and reported.
 `flush` waits until everything logged before it has been delivered, and raises the problem if one occurred.
+The same batching carries a run's console chunks (`send=client.append_run_logs`): any items whose write is
+idempotent can ride it.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Protocol
 
 from xclab.client_http import ApiError, ApiUnavailable
@@ -30,9 +32,19 @@ class MetricSink(Protocol):
 
 class MetricBatcher:
     def __init__(
-        self, client: MetricSink, run_id: int, *, interval: float = 1.0, max_batch: int = 1_000
+        self,
+        client: MetricSink,
+        run_id: int,
+        *,
+        interval: float = 1.0,
+        max_batch: int = 1_000,
+        send: Callable[[int, list[dict[str, Any]]], object] | None = None,
+        what: str = "metric points",
     ) -> None:
         self.client, self.run_id = client, run_id
+        # What delivers a batch (idempotent per item, since a failed batch is sent again), and what to call items.
+        self._deliver = send or client.log_metrics
+        self.what = what
         self.interval, self.max_batch = interval, max_batch
         self._cond = threading.Condition()
         self._pending: list[dict[str, Any]] = []
@@ -42,7 +54,9 @@ class MetricBatcher:
         self._closed = False
         self._error: ApiError | None = None  # the last failed send (retried), cleared when a flush starts
         self._refused: ApiError | None = None  # a batch the API refused, kept until a flush reports it
-        self._thread = threading.Thread(target=self._loop, name=f"xclab-metrics-run-{run_id}", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, name=f"xclab-{what.split()[0]}-run-{run_id}", daemon=True
+        )
         self._thread.start()
 
     # ------------------------------------------------------------ the training loop's side
@@ -66,7 +80,7 @@ class MetricBatcher:
         batch = list(points)
         with self._cond:
             if self._closed:
-                raise RuntimeError(f"run {self.run_id}: metrics logged after the run was finished")
+                raise RuntimeError(f"run {self.run_id}: {self.what} logged after the run was finished")
             self._pending.extend(batch)
             self._logged += len(batch)
             if len(self._pending) >= self.max_batch:
@@ -84,7 +98,7 @@ class MetricBatcher:
                     left = None if deadline is None else deadline - time.monotonic()
                     if left is not None and left <= 0:
                         raise TimeoutError(
-                            f"run {self.run_id}: {target - self._settled} metric points not sent"
+                            f"run {self.run_id}: {target - self._settled} {self.what} not sent"
                         )
                     self._cond.wait(left)
                 refused, self._refused = self._refused, None
@@ -128,7 +142,7 @@ class MetricBatcher:
 
     def _send(self, batch: list[dict[str, Any]]) -> None:
         try:
-            self.client.log_metrics(self.run_id, batch)
+            self._deliver(self.run_id, batch)
         except ApiError as exc:
             retry = isinstance(exc, ApiUnavailable) or (exc.status_code or 0) >= 500
             with self._cond:
@@ -138,8 +152,11 @@ class MetricBatcher:
                 else:
                     self._refused = exc
                     self._settled += len(batch)
-                    log.error("run %s: %d metric points refused: %s", self.run_id, len(batch), exc)
                 self._cond.notify_all()
+            # Logged outside the lock: a log record may be written into a run's captured console, whose reader
+            # queues through this same lock (worker.console).
+            if not retry:
+                log.error("run %s: %d %s refused: %s", self.run_id, len(batch), self.what, exc)
             if retry:
                 time.sleep(self.interval)
             return

@@ -53,6 +53,16 @@ class Settings(BaseSettings):
     max_artifact_bytes: int = Field(
         default=2 * 1024**3, description="Largest artifact upload accepted (bytes); larger ones get 413."
     )
+    max_log_bytes_per_run: int = Field(
+        default=16 * 1024**2,
+        ge=1024,
+        description="A run's console log is kept up to this many bytes; what follows is cut with a marker.",
+    )
+    system_metrics_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often a worker logs a run's system/* metrics (CPU, RAM, GPU); 0 turns them off.",
+    )
     default_queue: str = Field(default="cpu", description="Queue for runs that do not name one.")
     heartbeat_seconds: float = Field(
         default=2.0, description="How often a worker heartbeats and checks for cancel."

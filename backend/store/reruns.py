@@ -17,6 +17,7 @@ from xclab.spec import RunSpec
 MAX_ENVIRONMENT_BYTES = 64 * 1024
 # Measured, not computed: they differ between two runs of one spec on the same machine.
 TIMING_METRICS = frozenset({"epoch_seconds", "samples_per_s", "wall_time_s", "peak_memory_mb"})
+SYSTEM_PREFIX = "system/"  # the worker's CPU, memory and GPU samples (worker.system_metrics): measured too
 
 
 def set_environment(session: Session, run_id: int, environment: dict[str, Any]) -> Run:
@@ -82,7 +83,9 @@ def compare(session: Session, a_id: int, b_id: int) -> dict[str, Any]:
 def _history(session: Session, run_id: int) -> dict[tuple[int, str], float]:
     rows = session.execute(
         select(Metric.step, Metric.key, Metric.value).where(
-            Metric.run_id == run_id, Metric.key.not_in(TIMING_METRICS)
+            Metric.run_id == run_id,
+            Metric.key.not_in(TIMING_METRICS),
+            Metric.key.not_like(f"{SYSTEM_PREFIX}%"),
         )
     )
     return {(int(step), key): float(value) for step, key, value in rows}

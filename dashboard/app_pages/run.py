@@ -1,18 +1,22 @@
-"""Run: one run's status, spec, metrics, learning curves and artifacts, with Cancel, Retry and Rerun & verify
-(a finished run repeated as a new run, and the repeat's page says whether it reproduced the original exactly)."""
+"""Run: one run's status, spec, metrics, learning curves, system metrics, media, live console and artifacts,
+with Cancel, Retry and Rerun & verify (a finished run repeated as a new run, and the repeat's page says whether it
+reproduced the original exactly). The sections live in dashboard/run_*.py."""
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboard.api import FINAL_STATUSES, get_api
-from dashboard.charts import curve_figure, group_metric_keys
+from dashboard.charts import curve_figure, group_metric_keys, is_system_key
 from dashboard.progress import progress_text, run_progress
-from dashboard.tables import human_bytes, mapping_frame, primary_value, run_name
+from dashboard.run_actions import actions, reproduction
+from dashboard.run_console import console
+from dashboard.run_media import artifacts, generator_link, media
+from dashboard.run_system import system_metrics
+from dashboard.tables import mapping_frame, primary_value, run_name
 from dashboard.ui import (
     REFRESH_SECONDS,
     RUNS_PAGE,
@@ -54,111 +58,6 @@ def selected_run_id() -> int | None:
     )
 
 
-def _rerun(run_id: int) -> None:
-    """Button callback: repeat a finished run as a new run; its page will compare the two."""
-    try:
-        repeat = get_api().rerun_run(run_id)
-    except ApiError as err:
-        st.session_state["run_action"] = (run_id, "error", f"Rerun refused: {err.message}")
-        return
-    st.session_state["run_action"] = (
-        run_id,
-        "success",
-        f"Rerun submitted as run #{repeat['id']}: its page says whether every metric matches this run's.",
-    )
-    st.session_state["run_rerun_id"] = (run_id, repeat["id"])
-
-
-def _act(action: str, run_id: int) -> None:
-    """Button callback: ask the API, keep its answer to show on the rerun."""
-    api = get_api()
-    try:
-        run = (api.cancel_run if action == "cancel" else api.retry_run)(run_id)
-    except ApiError as err:
-        st.session_state["run_action"] = (run_id, "error", f"{action.title()} refused: {err.message}")
-        return
-    note = ""
-    if run["status"] == "running" and run["cancel_requested"]:
-        note = "; cancel requested, the worker stops at its next check"
-    st.session_state["run_action"] = (
-        run_id,
-        "success",
-        f"{action.title()} accepted: run #{run_id} is {run['status']} (attempt {run['attempt']}){note}.",
-    )
-
-
-def actions(run: dict[str, Any]) -> None:
-    cols = st.columns([1, 1, 1.6, 4.4])
-    cols[0].button(
-        "Cancel",
-        icon=":material/stop_circle:",
-        key="run_cancel",
-        on_click=_act,
-        args=("cancel", run["id"]),
-        disabled=run["status"] in FINAL_STATUSES,
-        help="Queued runs end at once; running ones stop at the worker's next check.",
-    )
-    cols[1].button(
-        "Retry",
-        icon=":material/replay:",
-        key="run_retry",
-        on_click=_act,
-        args=("retry", run["id"]),
-        disabled=run["status"] not in {"failed", "cancelled"},
-        help="Run a failed or cancelled run again under the same id (next attempt).",
-    )
-    cols[2].button(
-        "Rerun & verify",
-        icon=":material/verified:",
-        key="run_rerun",
-        on_click=_rerun,
-        args=(run["id"],),
-        disabled=run["status"] != "succeeded",
-        help="Repeat this run as a new run with the same spec, seed and hyperparameters, then check that every "
-        "metric matches exactly (the same software gives bit-identical numbers).",
-    )
-    answer = st.session_state.get("run_action")
-    if answer and answer[0] == run["id"]:
-        (st.success if answer[1] == "success" else st.error)(answer[2])
-    repeat = st.session_state.get("run_rerun_id")
-    if repeat and repeat[0] == run["id"]:
-        run_link(repeat[1], f"Open the rerun, run #{repeat[1]}")
-
-
-def reproduction(run: dict[str, Any]) -> None:
-    """On a rerun: did it reproduce the original? Exact metric equality, else where it parted and which
-    environment fields differ."""
-    original = run.get("rerun_of")
-    if original is None:
-        return
-    if run["status"] not in FINAL_STATUSES:
-        st.info(
-            f"This run repeats run #{original}; the verdict comes when it finishes.",
-            icon=":material/pending:",
-        )
-        return
-    verdict = call(get_api().compare_reproduction, original, run["id"])
-    if verdict["identical"]:
-        st.success(
-            f"Reproduced run #{original} exactly: {verdict['compared_points']} metric values, all equal.",
-            icon=":material/verified:",
-        )
-    else:
-        where = verdict["first_divergence"]
-        text = f"Did not reproduce run #{original}"
-        if where:
-            text += f": first difference at epoch {where['step']}, `{where['key']}` {where['a']!r} vs {where['b']!r}"
-        problems = "; ".join(verdict["problems"] + verdict["only_in_a"][:5] + verdict["only_in_b"][:5])
-        st.error(text + (f" ({problems})" if problems else ""), icon=":material/difference:")
-    if verdict["environment_diff"]:
-        st.caption("Environment fields that differ between the two runs:")
-        rows = [
-            {"field": k, f"run #{original}": v["a"], "this run": v["b"]}
-            for k, v in verdict["environment_diff"].items()
-        ]
-        st.dataframe(pd.DataFrame(rows).astype(str), hide_index=True)
-
-
 def header(run: dict[str, Any]) -> None:
     st.subheader(f"Run #{run['id']}: {run_name(run)} · {run['task']}")
     status_badge(run["status"])
@@ -183,6 +82,7 @@ def header(run: dict[str, Any]) -> None:
         st.markdown("**Teachers**")
         for teacher in run["teachers"]:
             run_link(teacher, f"Teacher run #{teacher}")
+    generator_link(run)
 
 
 def _fetch_curves(run: dict[str, Any], keys: list[str]) -> list[tuple[str, dict[str, list[dict[str, Any]]]]]:
@@ -204,8 +104,9 @@ def learning_curves(run: dict[str, Any], live: bool) -> None:
     st.markdown("#### Learning curves")
     run_id = run["id"]
     keys = call(get_api().list_metric_keys, run_id)
-    if not keys:
+    if not [k for k in keys if not is_system_key(k)]:
         st.info("No metrics logged yet.", icon=":material/hourglass_empty:")
+        system_metrics(run_id, keys)  # the worker's samples come from the run's first second
         return
     # Streamlit redraws a chart from scratch when its data change, which drops the user's zoom; frozen, the
     # charts keep the data they had (and so the zoom), while status and progress above stay live.
@@ -222,44 +123,16 @@ def learning_curves(run: dict[str, Any], live: bool) -> None:
     for i, (title, histories) in enumerate(stored):
         with cols[i % 2]:
             st.plotly_chart(curve_figure(histories, title), key=f"run_chart_{title}")
-
-
-def artifacts(run: dict[str, Any]) -> None:
-    if not run["artifacts"]:
-        st.caption("No artifacts yet.")
-        return
-    frame = pd.DataFrame(run["artifacts"])[["path", "kind", "size", "sha256", "url"]]
-    frame["size"] = frame["size"].map(human_bytes)
-    st.dataframe(
-        frame,
-        hide_index=True,
-        column_config={
-            "url": st.column_config.LinkColumn(
-                "link",
-                display_text="download",
-                help="Direct API link (needs no token unless reads require one)",
-            )
-        },
-    )
-    api = get_api()
-    for artifact in run["artifacts"]:
-        st.download_button(
-            f"Download {artifact['path']}",
-            data=partial(api.read_artifact, run["id"], artifact["path"]),  # fetched only on click
-            file_name=artifact["path"].rsplit("/", 1)[-1],
-            mime="application/octet-stream",
-            on_click="ignore",
-            key=f"run_artifact_{artifact['path']}",
-            icon=":material/download:",
-        )
+    system_metrics(run_id, keys)
 
 
 def details(run: dict[str, Any]) -> None:
     summary, spec, hparams, files = st.tabs(["Summary metrics", "Spec", "Hyperparameters", "Artifacts"])
     with summary:
-        if run["summary"]:
+        training = {k: v for k, v in run["summary"].items() if not is_system_key(k)}
+        if training:
             st.dataframe(
-                mapping_frame(run["summary"], "metric", "value"),
+                mapping_frame(training, "metric", "value"),
                 hide_index=True,
                 column_config={"value": st.column_config.NumberColumn("value", format="%.4g")},
                 placeholder="–",
@@ -306,7 +179,15 @@ def run_view(run_id: int, shown_status: str) -> None:
     actions(run)
     reproduction(run)
     learning_curves(run, run["status"] not in FINAL_STATUSES)
-    details(run)
+    media(run)
+
+
+@st.fragment(run_every=REFRESH_SECONDS if live else None)
+def details_view(run_id: int) -> None:
+    details(call(get_api().get_run, run_id))
 
 
 run_view(int(run_id), first["status"])
+# A fragment of its own, on its own timer: console lines arrive without redrawing the charts above.
+console(int(run_id), first["status"])
+details_view(int(run_id))

@@ -17,6 +17,7 @@ def _finished_run(api: TestClient, exp: int, values: dict[str, float], env: dict
     assert api.put(f"/api/v1/runs/{rid}/environment", json=env).status_code == 200
     points = [{"key": k, "step": s, "value": v + s} for k, v in values.items() for s in (1, 2)]
     points.append({"key": "epoch_seconds", "step": 1, "value": float(rid)})  # timings never compared
+    points.append({"key": "system/rss_mb", "step": rid, "value": 100.0 + rid})  # nor system samples
     assert api.post(f"/api/v1/runs/{rid}/metrics", json={"metrics": points}).status_code == 200
     assert api.post(f"/api/v1/runs/{rid}/finish", json={"status": "succeeded"}).status_code == 200
     return rid

@@ -6,7 +6,14 @@ import colorsys
 
 import pytest
 
-from dashboard.charts import UIREVISION, default_chart_keys, run_colour, runs_figure, smooth
+from dashboard.charts import (
+    UIREVISION,
+    default_chart_keys,
+    group_metric_keys,
+    run_colour,
+    runs_figure,
+    smooth,
+)
 from dashboard.tables import human_bytes, run_name, width_text
 
 
@@ -34,6 +41,19 @@ def test_default_chart_keys_are_the_primary_metric_and_losses_not_the_alphabet()
     # A primary metric no run logged yet is left out; several tasks contribute their own.
     assert default_chart_keys(["angular_error", None], ["train_loss"]) == ["train_loss"]
     assert default_chart_keys(["a", "b"], ["a", "b", "lr"]) == ["a", "b"]
+
+
+def test_system_metrics_are_never_learning_curves_or_defaults() -> None:
+    keys = [
+        "system/cpu_percent",
+        "system/rss_mb",
+        "system/gpu_loss_like",
+        "system/top1",
+        "test_top1",
+        "train_loss",
+    ]
+    assert group_metric_keys(keys) == (["train_loss"], ["test_top1"], [])
+    assert default_chart_keys(["system/rss_mb", "test_top1"], keys) == ["test_top1", "train_loss"]
 
 
 def _saturation_lightness(colour: str) -> tuple[float, float]:

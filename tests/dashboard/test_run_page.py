@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import time
 
+import pytest
+from streamlit.testing.v1 import AppTest
+
 from tests.dashboard.conftest import PARKED_QUEUE, OpenPage, Seeded
 from tests.factories import create_experiment, submit
 from tests.support import Stack, digits_spec
@@ -143,3 +146,82 @@ def test_rerun_and_verify_repeats_a_run_and_its_page_gives_the_verdict(
         e.value for e in at.error
     ]
     assert "all equal" in verdicts[0]
+
+
+def _chart_titles(at: AppTest) -> list[str]:
+    return [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+
+
+def test_a_trained_run_shows_its_console_system_metrics_confusion_matrix_and_artifact_tree(
+    open_page: OpenPage, seeded: Seeded
+) -> None:
+    run = seeded.trained_run
+    at = open_page(RUN_PAGE, run=str(run["id"]))
+    assert not at.exception, at.exception
+    console = "\n".join(c.value for c in at.code)
+    epochs = run["spec"]["epochs"]
+    assert f"run {run['id']} epoch {epochs}/{epochs}: " in console and "test_top1=" in console
+    titles = _chart_titles(at)
+    assert {"CPU", "Memory", "Machine RAM"} <= set(titles)
+    assert "Confusion matrix (test split), % of each true class" in titles
+    [diagonal] = [c.value for c in at.caption if "on the diagonal" in c.value]
+    percent = float(diagonal.split("·")[1].split("%")[0])
+    assert percent == pytest.approx(run["summary"]["test_top1"], abs=0.01)  # the same test predictions
+    at.radio(key=f"run_confusion_norm_{run['id']}").set_value("counts").run()
+    assert "Confusion matrix (test split), counts" in _chart_titles(at)
+    [tree] = [d.value for d in at.dataframe if "sha256" in d.value.columns]
+    assert tree["name"].tolist() == ["model.pt", "📁 predictions/", "\u2003test.json"]
+    # The summary lists training metrics only; the system samples have their charts.
+    [summary] = [d.value for d in at.dataframe if "metric" in d.value.columns]
+    assert not [k for k in summary["metric"] if k.startswith("system/")]
+
+
+def test_a_failed_run_shows_the_traceback_from_its_console(open_page: OpenPage, live_stack: Stack) -> None:
+    with live_stack.client() as client:
+        run = submit(client, create_experiment(client, "dashboard-failed")["id"], digits_spec(limit=100_000))
+    assert live_stack.wait_for_status(run["id"], {"failed", "succeeded"}, timeout=120)["status"] == "failed"
+    at = open_page(RUN_PAGE, run=str(run["id"]))
+    assert not at.exception, at.exception
+    assert any("failed with this traceback" in e.value for e in at.error)
+    [traceback] = [c.value for c in at.code if c.language == "python"]
+    assert traceback.startswith("Traceback (most recent call last):")
+    assert traceback.endswith("ValueError: train_subset/limit=100000 exceeds the 1347 digits training images")
+    # No training metric before the failure, but the system samples from its first second are charted.
+    assert any("No metrics logged yet" in i.value for i in at.info) and "CPU" in _chart_titles(at)
+
+
+def test_a_generator_run_shows_its_samples_and_its_student_links_to_it(
+    open_page: OpenPage, seeded: Seeded, live_stack: Stack
+) -> None:
+    with live_stack.client() as client:
+        experiment = create_experiment(client, "dashboard-gan")["id"]
+        gan = submit(
+            client, experiment, digits_spec(model={"name": "cgan", "width": 0.25}, method={"name": "gan"})
+        )
+        done = live_stack.wait_for_status(gan["id"], {"failed", "succeeded"}, timeout=180)
+        assert done["status"] == "succeeded", done["error"]
+        student_spec = digits_spec(
+            method={"name": "xcl-gan", "generator_run": gan["id"]}, teachers=[seeded.trained_run["id"]]
+        )
+        student = submit(client, experiment, student_spec, queue=PARKED_QUEUE)
+    grids = sorted(a["path"] for a in done["artifacts"] if a["path"].startswith("samples/"))
+    assert grids == [f"samples/epoch_{e:04d}.png" for e in range(1, done["spec"]["epochs"] + 1)]
+    try:
+        at = open_page(RUN_PAGE, run=str(gan["id"]))
+        assert not at.exception, at.exception
+        slider = at.select_slider(key=f"run_samples_epoch_{gan['id']}")
+        assert slider.options == [str(e) for e in range(1, done["spec"]["epochs"] + 1)]
+        [image] = at.get("image")
+        assert image.proto.imgs[0].caption.startswith("epoch 3: one row per class")
+        slider.set_value(1).run()
+        assert not at.exception and at.get("image")[0].proto.imgs[0].caption.startswith("epoch 1:")
+        assert not [
+            t for t in _chart_titles(at) if t.startswith("Confusion")
+        ]  # a generator has no test split
+
+        at = open_page(RUN_PAGE, run=str(student["id"]))
+        assert not at.exception, at.exception
+        assert [link for link in at.page_link if link.proto.query_string == f"run={gan['id']}"]
+    finally:
+        with live_stack.client() as client:
+            client.post(f"/runs/{student['id']}/cancel")

@@ -41,6 +41,10 @@ class Hooks:
         """A resumable checkpoint of `epoch` finished epochs was written to `path` (complete, renamed into place;
         it is not overwritten before this returns). Not called for the last epoch: the finished model follows."""
 
+    def on_samples(self, epoch: int, images: torch.Tensor) -> None:
+        """A generator run's samples at this epoch (one row per class, fixed noise): at most
+        worker.training.media.MAX_SAMPLE_GRIDS epochs per run."""
+
     def should_stop(self) -> bool:
         return False
 

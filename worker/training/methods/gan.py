@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from worker.training.batches import Batches
 from worker.training.generators import ConditionalGenerator, ProjectionDiscriminator, generator_config
 from worker.training.hooks import CANCEL_CHECK_EVERY, CHECKPOINT_FILE, Cancelled, Hooks, TrainResult
+from worker.training.media import class_grid_labels, sample_epochs
 from worker.training.methods import register_generator_trainer
 from worker.training.methods.base import GeneratorTrainer
 from worker.training.metrics import peak_memory_mb
@@ -72,6 +73,7 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             hooks.on_resume(start_epoch)
             for past in history:  # re-reported: the process that trained them may have died before sending
                 hooks.on_epoch_end(int(past["epoch"]), {k: v for k, v in past.items() if k != "epoch"})
+        shown, grid_labels = sample_epochs(hp.epochs), class_grid_labels(data.num_outputs).to(device)
         epochs: Any = range(start_epoch, hp.epochs)
         if progress:
             from tqdm import tqdm
@@ -90,6 +92,8 @@ class ConditionalGAN(GeneratorTrainer[GANParams]):
             )
             history.append({"epoch": epoch + 1, **metrics})
             hooks.on_epoch_end(epoch + 1, metrics)
+            if epoch + 1 in shown:
+                hooks.on_samples(epoch + 1, fixed_samples(gen, grid_labels))
             if (epoch + 1) % hp.checkpoint_every == 0 and epoch + 1 < hp.epochs:
                 _save(checkpoint, spec, models, batches.streams, epoch + 1, history)
                 hooks.on_checkpoint(checkpoint, epoch + 1)
@@ -142,6 +146,18 @@ def _resume(
         m.load_state_dict(state[name])
     streams.set_state(state["streams"])
     return state["epoch"], state["history"]
+
+
+def fixed_samples(gen: ConditionalGenerator, labels: torch.Tensor) -> torch.Tensor:
+    """Samples from the same noise every epoch (a generator of their own: the run's streams are untouched),
+    in eval mode so BatchNorm's running statistics do not move."""
+    was_training = gen.training
+    gen.eval()
+    try:
+        with torch.no_grad():
+            return gen.sample_classes(labels, torch.Generator().manual_seed(0))
+    finally:
+        gen.train(was_training)
 
 
 def train_gan_epoch(
