@@ -14,7 +14,7 @@ class LogChunkIn(BaseModel):
         ge=0, le=INT64_MAX, description="The chunk's number; a number already stored is skipped."
     )
     stream: Literal["stdout", "stderr"] = "stdout"
-    text: str = Field(max_length=LOG_CHUNK_CHARS)
+    text: str = Field(min_length=1, max_length=LOG_CHUNK_CHARS)
     wall_time: float | None = Field(default=None, allow_inf_nan=False)
 
 

@@ -6,13 +6,19 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from backend.models import RunLog
 from backend.store.lifecycle import require_open_run
 from backend.store.runs import require_run
 
+# A chunk another request stored meanwhile is skipped, not an error: on SQLite (no row lock) two overlapping
+# retries of one batch both find a seq missing, and the second insert must not fail the request.
+_INSERT_CHUNK = text(
+    "INSERT INTO run_log (run_id, seq, stream, text, size, wall_time) "
+    "VALUES (:run_id, :seq, :stream, :text, :size, :wall_time) ON CONFLICT (run_id, seq) DO NOTHING"
+)
 TRUNCATED_MARKER = "\n[log truncated: this run's console reached its limit of {limit:,} bytes]\n"
 
 
@@ -44,30 +50,32 @@ def append_logs(
         stored = set()
     total = _total(session, run_id)
     now = time.time()
-    written = 0
+    rows: list[dict[str, object]] = []
     for seq in sorted(by_seq.keys() - stored):
         if total > max_bytes:  # cut already: nothing more is kept
             break
         chunk = by_seq[seq]
-        text = chunk.text
-        size = len(text.encode("utf-8"))
+        body = chunk.text
+        size = len(body.encode("utf-8"))
         if total + size > max_bytes:
-            kept = text.encode("utf-8")[: max_bytes - total].decode("utf-8", "ignore")
-            text = kept + TRUNCATED_MARKER.format(limit=max_bytes)
-            size = max_bytes - total + len(text.encode("utf-8")) - len(kept.encode("utf-8"))
-        session.add(
-            RunLog(
-                run_id=run_id,
-                seq=seq,
-                stream=chunk.stream,
-                text=text,
-                size=size,
-                wall_time=chunk.wall_time or now,
-            )
+            kept = body.encode("utf-8")[: max_bytes - total].decode("utf-8", "ignore")
+            body = kept + TRUNCATED_MARKER.format(limit=max_bytes)
+            size = max_bytes - total + len(body.encode("utf-8")) - len(kept.encode("utf-8"))
+        rows.append(
+            {
+                "run_id": run_id,
+                "seq": seq,
+                "stream": chunk.stream,
+                "text": body,
+                "size": size,
+                "wall_time": chunk.wall_time or now,
+            }
         )
         total += size
-        written += 1
-    session.flush()
+    written = 0
+    if rows:
+        result = session.execute(_INSERT_CHUNK, rows)
+        written = result.rowcount if result.rowcount >= 0 else len(rows)  # -1: the driver did not count
     return written, total > max_bytes
 
 

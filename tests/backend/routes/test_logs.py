@@ -138,3 +138,54 @@ def test_a_finished_run_is_final(api: TestClient) -> None:
     late = api.post(url, json=_chunks(1), headers=_as(worker))
     assert late.status_code == 409 and "final" in late.json()["detail"]
     assert [c["seq"] for c in api.get(url).json()["chunks"]] == [0]
+
+
+def test_overlapping_retries_of_one_batch_store_it_once_without_an_error(
+    api: TestClient, database_url: str
+) -> None:
+    """A retry sent while the first request is still open (a client read timeout): on SQLite both find the chunks
+    missing (there is no row lock), and the second must skip them rather than fail on the unique key."""
+    import threading
+    import time
+
+    from backend.db import make_engine, make_session_factory
+    from backend.store.logs import LogChunk, append_logs
+
+    run = _claimed_run(api, _token(api, "worker", "w-race"))
+    engine = make_engine(database_url)
+    factory = make_session_factory(engine)
+    chunks = [LogChunk(i, "stdout", f"line {i}\n") for i in range(3)]
+    first_written, results = threading.Event(), {}
+
+    def first() -> None:
+        with factory() as session:
+            results["first"] = append_logs(session, run, chunks, 10**6)
+            first_written.set()
+            time.sleep(0.5)  # still open while the retry reads
+            session.commit()
+
+    def retry() -> None:
+        first_written.wait()
+        with factory() as session:
+            try:
+                results["retry"] = append_logs(session, run, chunks, 10**6)
+                session.commit()
+            except Exception as exc:  # the failure this test is about
+                results["retry"] = repr(exc)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=retry)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    engine.dispose()
+    assert results == {"first": (3, False), "retry": (0, False)}
+    page = api.get(f"/api/v1/runs/{run}/logs").json()
+    assert [c["seq"] for c in page["chunks"]] == [0, 1, 2]
+
+
+def test_an_empty_chunk_is_refused(api: TestClient) -> None:
+    worker = _token(api, "worker", "w-empty")
+    run = _claimed_run(api, worker)
+    bad = api.post(f"/api/v1/runs/{run}/logs", json=_chunks(0, text=""), headers=_as(worker))
+    assert bad.status_code == 422 and "text" in bad.text
