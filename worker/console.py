@@ -6,8 +6,9 @@ processes (DDP ranks inherit the fds) all land in the console. A reader thread p
 the original fd, so the worker's own log still shows them, and queues them as numbered chunks on the project's
 batching client (`xclab.metric_batcher`): the API stores a chunk once per number, so a retried batch is harmless.
 
-One capture per process at a time: a prefork or solo worker runs one run per process. A second run in the same
-process (a threads pool) is not captured rather than mixed into the first one's console.
+One capture per process at a time, and only from the main thread: a prefork or solo worker runs one run per
+process, in its main thread. Runs in a threads pool share the process's fds, so none of them is captured (a
+capture would take in the other runs' output too); their output stays in the worker's own log.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from xclab.metric_batcher import MetricBatcher
 log = logging.getLogger(__name__)
 
 CHUNK_CHARS = 16 * 1024  # well under the API's 65,536 characters per chunk
+# Chunks per request, bounded by bytes, not characters: JSON writes a control character (an ANSI colour's ESC) as
+# 6 bytes, so a chunk is at most 96 KiB on the wire and 16 of them stay under the API's 2 MiB body limit, which
+# answers 413 (dropped for good: the batcher does not retry a 4xx).
+BATCH_CHUNKS = 16
 ATTEMPT_SEQ_BITS = 40  # 10^12 chunks per attempt
 _active = threading.Lock()
 
@@ -48,7 +53,7 @@ class ConsoleCapture:
         self._client = client
         self._truncated = False  # the API's cap is reached: later output stays in the worker's own log
         self._batcher = MetricBatcher(
-            client, run_id, interval=interval, max_batch=64, send=self._ship, what="console chunks"
+            client, run_id, interval=interval, max_batch=BATCH_CHUNKS, send=self._ship, what="console chunks"
         )
         self._seq = first_seq  # chunks are numbered from here (see `attempt_first_seq`)
         self._lock = threading.Lock()
@@ -59,6 +64,11 @@ class ConsoleCapture:
         self._httpx_level = logging.NOTSET
 
     def start(self) -> ConsoleCapture:
+        if threading.current_thread() is not threading.main_thread():
+            log.warning(
+                "run %s: runs in a threads pool share stdout/stderr; its console is not captured", self.run_id
+            )
+            return self
         if not _active.acquire(blocking=False):
             log.warning(
                 "run %s: another run's console is captured in this process; this one is not", self.run_id

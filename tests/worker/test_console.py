@@ -60,6 +60,7 @@ os.write(2, b"raw bytes on fd 2\\n")
 subprocess.run([sys.executable, "-c", "print('from a child process')"], check=True)
 logging.getLogger("script").warning("a logging record")
 print("a nul \\x00 byte and " + "long " * 5000, flush=True)
+print("\\x1b[31m" + "\\u2588" * 400_000 + "\\x1b[0m", flush=True)  # a bar 6 bytes per char in JSON: 2.4 MB
 capture.stop()
 print("after the capture", flush=True)
 """
@@ -89,6 +90,7 @@ def test_the_capture_takes_print_raw_fds_children_and_logging_and_passes_them_th
     assert "from print" in by_stream["stdout"] and "from a child process" in by_stream["stdout"]
     assert "raw bytes on fd 2" in by_stream["stderr"] and "a logging record" in by_stream["stderr"]
     assert "a nul \\x00 byte" in by_stream["stdout"] and by_stream["stdout"].count("long ") == 5000
+    assert by_stream["stdout"].count("\u2588") == 400_000  # shipped in batches the API's body limit takes
     assert "after the capture" not in by_stream["stdout"]
     assert [c["seq"] for c in chunks] == list(range(len(chunks)))
 
@@ -130,3 +132,47 @@ def test_the_capture_stops_shipping_once_the_api_cut_the_log(tmp_path: Path) -> 
         stack.stop()
     text = "".join(c["text"] for c in page["chunks"])
     assert page["truncated"] and "log truncated" in text and "line 7" not in text
+
+
+def test_a_run_in_a_threads_pool_is_not_captured() -> None:
+    """Threads share the process's fds: capturing one run would take in the others' output."""
+    import threading
+
+    from worker.console import ConsoleCapture
+
+    class NoApi:
+        def append_run_logs(self, run_id: int, chunks: list[dict[str, object]]) -> dict[str, object]:
+            raise AssertionError("nothing is shipped")
+
+        def log_metrics(self, run_id: int, points: list[dict[str, object]]) -> int:
+            raise AssertionError("nothing is shipped")
+
+    owners: list[bool] = []
+
+    def run() -> None:
+        capture = ConsoleCapture(NoApi(), 1).start()
+        owners.append(capture._owner)
+        capture.stop()
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join()
+    assert owners == [False]
+
+
+def test_a_full_batch_of_worst_case_chunks_fits_the_apis_body_limit() -> None:
+    """JSON writes a control character (an ANSI colour's ESC) as 6 bytes: a full batch of such chunks must still
+    pass the logs route's body limit, or the API answers 413 and the batch is lost."""
+    import re
+
+    import httpx
+
+    from backend.limits import BODY_LIMITS
+    from worker.console import BATCH_CHUNKS, CHUNK_CHARS
+
+    limit = next(
+        size for method, path, size in BODY_LIMITS if method == "POST" and path.match("/runs/1/logs")
+    )
+    chunk = {"seq": 2**40, "stream": "stderr", "text": "\x1b" * CHUNK_CHARS, "wall_time": 1.7e9}
+    body = httpx.Request("POST", "http://api/runs/1/logs", json={"chunks": [chunk] * BATCH_CHUNKS}).content
+    assert re.search(rb"\\u001b", body) and len(body) < limit
