@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 from typing import Annotated
 
 from celery import Celery
@@ -24,6 +25,7 @@ from sqlalchemy.orm import Session
 from backend.models import Run
 from backend.store.tokens import find_token
 from backend.unit_of_work import UnitOfWork, request_unit_of_work
+from xclab.artifact_names import RESUME_DIR, RESUME_KIND
 from xclab.settings import Settings
 
 bearer = HTTPBearer(
@@ -161,11 +163,27 @@ def require_reporter(request: Request, run_id: int, credentials: Credentials) ->
     return who
 
 
+def require_artifact_writer(request: Request, run_id: int, path: str, credentials: Credentials) -> Principal:
+    """Artifacts: as metrics (require_reporter), except a run's resume checkpoint, which its next attempt trains
+    from: only the worker holding the run (or admin) writes it, so a user cannot plant weights in a queued run."""
+    who = require_reporter(request, run_id, credentials)
+    resume = (
+        PurePosixPath(path.lstrip("/")).parts[:1] == (RESUME_DIR,)
+        or request.query_params.get("kind") == RESUME_KIND
+    )
+    if who.role == "user" and resume:
+        raise _forbidden(
+            "user", f"write run {run_id}'s resume checkpoint: only the worker holding the run does"
+        )
+    return who
+
+
 WriteAuth = Depends(require_write)
 ReadAuth = Depends(require_read)
 AdminAuth = Depends(require_admin)
 WorkerAuth = Depends(require_worker)
 HolderAuth = Depends(require_holder)
 ReporterAuth = Depends(require_reporter)
+ArtifactWriterAuth = Depends(require_artifact_writer)
 CallerDep = Annotated[Principal, Depends(require_worker)]
 AnyCallerDep = Annotated[Principal, Depends(authenticate)]

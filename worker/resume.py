@@ -16,12 +16,11 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from xclab.artifact_names import RESUME_ARTIFACT, RESUME_KIND
 from xclab.client import ApiClient, ApiError
 
 log = logging.getLogger(__name__)
 
-RESUME_ARTIFACT = "resume/checkpoint.pt"
-RESUME_KIND = "resume"
 CHUNK = 1 << 20
 
 

@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.artifact_files import exclusive_writer, file_sha256, run_folder, safe_relative_path, write_temp
-from backend.deps import ReadAuth, ReporterAuth, SessionDep, SettingsDep, UnitOfWorkDep
+from backend.deps import ArtifactWriterAuth, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep
 from backend.errors import Conflict, NotFound
 from backend.models import Artifact
 from backend.schemas.runs import ArtifactOut
@@ -31,7 +31,7 @@ def _path_clash(path: str) -> Conflict:
     )
 
 
-@router.put("/{path:path}", dependencies=[ReporterAuth], responses=CONFLICTS)
+@router.put("/{path:path}", dependencies=[ArtifactWriterAuth], responses=CONFLICTS)
 async def upload_artifact(
     run_id: int,
     path: str,

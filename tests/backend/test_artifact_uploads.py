@@ -97,3 +97,26 @@ def test_the_running_attempt_replaces_its_resume_checkpoint_a_given_up_one_canno
     assert api.put(url, params={"kind": "resume", "attempt": 2}, content=b"epoch-3").status_code == 200
     bad = api.put(url, params={"attempt": 0}, content=b"x")
     assert bad.status_code == 422 and "attempt" in bad.text
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("resume/checkpoint.pt", "resume"), ("resume/checkpoint.pt", "file"), ("x.pt", "resume")],
+)
+def test_a_user_cannot_plant_a_resume_checkpoint_in_a_queued_run(
+    api: TestClient, path: str, kind: str
+) -> None:
+    """The next attempt trains from it: only the worker holding the run (or admin) writes it."""
+    run_id = _run(api)
+    user = api.post("/api/v1/tokens", json={"name": "u", "role": "user"}).json()["token"]
+    as_user = {"Authorization": f"Bearer {user}"}
+    url = f"/api/v1/runs/{run_id}/artifacts/{path}"
+    refused = api.put(url, params={"kind": kind}, content=b"forged weights", headers=as_user)
+    assert refused.status_code == 403 and "resume checkpoint" in refused.json()["detail"]
+    assert api.get(url).status_code == 404
+    # Other artifacts of a run no worker holds stay open to a user, as metrics are.
+    assert (
+        api.put(f"/api/v1/runs/{run_id}/artifacts/notes.txt", content=b"n", headers=as_user).status_code
+        == 200
+    )
+    assert api.put(url, params={"kind": kind}, content=b"admin").status_code == 200

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from worker.resume import (
-    RESUME_ARTIFACT,
     CorruptDownload,
     download_verified,
     restore_checkpoint,
     upload_checkpoint,
 )
+from xclab.artifact_names import RESUME_ARTIFACT
 from xclab.client import ApiError
 
 UPLOADED = b"uploaded-checkpoint" * 1000
