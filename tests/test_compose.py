@@ -391,8 +391,8 @@ def test_shared_environment_and_artifacts() -> None:
     }
     assert services["dashboard"]["environment"] == {"XCL_API_URL": SERVER_ENV["XCL_API_URL"]}
     assert services["api"]["volumes"] == [f"artifacts:{env['XCL_ARTIFACT_ROOT']}"]
-    for name in ("worker-token", "user-token"):
-        assert services[name]["volumes"] == ["tokens:/data/tokens"], name
+    assert services["worker-token"]["volumes"] == ["worker-tokens:/data/tokens"]
+    assert services["user-token"]["volumes"] == ["user-tokens:/data/tokens"]
     declared = set(compose.get("volumes") or {})
     for name, service in services.items():
         for volume in service.get("volumes", []):
@@ -404,7 +404,7 @@ def test_shared_environment_and_artifacts() -> None:
 def privilege_errors(compose: dict[str, Any]) -> list[str]:
     """Least privilege: only the API holds the admin token and only it and its one-shot jobs reach the database;
     only the API mounts the artifact store (workers go through the API); workers read a worker token from the
-    tokens volume, read-only; the dashboard holds no token at all."""
+    worker-tokens volume, read-only, and never mount the user-tokens volume; the dashboard holds no token at all."""
     errors = []
     server_side = {"api", "migrate", "worker-token", "user-token"}
     for name, service in (compose.get("services") or {}).items():
@@ -418,14 +418,16 @@ def privilege_errors(compose: dict[str, Any]) -> list[str]:
             errors.append(f"{name} reaches the database")
         if any(m[0] == "artifacts" for m in mounts) and name != "api":
             errors.append(f"{name} mounts the artifact store")
-        token_mounts = [m for m in mounts if m[0] == "tokens"]
+        token_mounts = [m for m in mounts if m[0] == "worker-tokens"]
+        if any(m[0] == "user-tokens" for m in mounts) and name != "user-token":
+            errors.append(f"{name} mounts the user tokens")
         if name in worker_queues(compose):
             if env.get("XCL_API_TOKEN_FILE") != "/data/tokens/worker":
                 errors.append(f"{name} does not read the worker token file")
             if not token_mounts or any(m[-1] != "ro" for m in token_mounts):
-                errors.append(f"{name} does not mount the tokens volume read-only")
-        elif token_mounts and name not in {"worker-token", "user-token"}:
-            errors.append(f"{name} mounts the tokens volume")
+                errors.append(f"{name} does not mount the worker tokens read-only")
+        elif token_mounts and name != "worker-token":
+            errors.append(f"{name} mounts the worker tokens")
         if name == "dashboard" and {"XCL_API_TOKEN", "XCL_API_TOKEN_FILE"} & set(env):
             errors.append("the dashboard holds a token")
     return errors
@@ -439,16 +441,21 @@ def test_privilege_check_can_fail() -> None:
     compose = load(BASE)
     services = compose["services"]
     services["worker"]["environment"] = {**services["api"]["environment"]}
-    services["worker"]["volumes"] = ["artifacts:/data/artifacts", "tokens:/data/tokens"]
+    services["worker"]["volumes"] = [
+        "artifacts:/data/artifacts",
+        "worker-tokens:/data/tokens",
+        "user-tokens:/data/user:ro",
+    ]
     services["dashboard"]["environment"]["XCL_API_TOKEN_FILE"] = "/data/tokens/user"
-    services["dashboard"]["volumes"] = ["tokens:/data/tokens:ro"]
+    services["dashboard"]["volumes"] = ["worker-tokens:/data/tokens:ro"]
     assert privilege_errors(compose) == [
         "worker gets the admin token",
         "worker reaches the database",
         "worker mounts the artifact store",
+        "worker mounts the user tokens",
         "worker does not read the worker token file",
-        "worker does not mount the tokens volume read-only",
-        "dashboard mounts the tokens volume",
+        "worker does not mount the worker tokens read-only",
+        "dashboard mounts the worker tokens",
         "the dashboard holds a token",
     ]
 
