@@ -80,17 +80,36 @@ def restore_checkpoint(client: ApiClient, run: dict[str, Any], local: Path) -> d
         return {"source": "local" if has_local else "none"}
     if has_local and file_sha256(local) == uploaded["sha256"]:
         return {"source": "local"}
-    # The upload wins over a different local file: it is what the run's latest attempt reached, on any node.
+    # The upload is what the run's latest attempt reached, on any node; a local file wins only when it is further
+    # along (this node's last epochs were never uploaded: the final checkpoint is not, or an upload failed).
+    fetched = local.with_name(f"uploaded-{local.name}")
     try:
-        download_verified(client, run["id"], RESUME_ARTIFACT, uploaded["sha256"], local)
+        download_verified(client, run["id"], RESUME_ARTIFACT, uploaded["sha256"], fetched)
     except (CorruptDownload, ApiError) as exc:
         fallback = "its local checkpoint" if has_local else "epoch 0"
         log.warning(
             "run %s: uploaded resume checkpoint refused (%s); training from %s", run["id"], exc, fallback
         )
         return {"source": "local" if has_local else "none", "refused_upload": str(exc)[:300]}
+    if has_local and checkpoint_epoch(local) > checkpoint_epoch(fetched):
+        fetched.unlink()
+        log.info(
+            "run %s: its local checkpoint is further along than the uploaded one; resuming from it", run["id"]
+        )
+        return {"source": "local"}
+    fetched.replace(local)
     log.info("run %s: resuming from its uploaded checkpoint (%s bytes)", run["id"], uploaded["size"])
     return {"source": "upload"}
+
+
+def checkpoint_epoch(path: Path) -> int:
+    """The epochs a resumable checkpoint holds; -1 when it cannot be read (the trainer then ignores it too)."""
+    from worker.training.safe_load import load_checkpoint  # torch: only in the process that trains
+
+    try:
+        return int(load_checkpoint(path, "cpu").get("epoch", -1))
+    except Exception:  # any unreadable file: not further along than anything
+        return -1
 
 
 def upload_checkpoint(client: ApiClient, run_id: int, attempt: int | None, path: Path) -> bool:

@@ -153,7 +153,12 @@ def _train_and_report(
             path = workdir / SAMPLES_FOLDER / f"epoch_{epoch:04d}.png"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_bytes(sample_grid_png(images))
-            client.upload_artifact(run_id, f"{SAMPLES_FOLDER}/{path.name}", path, kind="samples")
+            try:  # a picture for the run page: its failure must not fail the run
+                client.upload_artifact(
+                    run_id, f"{SAMPLES_FOLDER}/{path.name}", path, kind="samples", attempt=attempt
+                )
+            except ApiError as exc:
+                log.warning("run %s: samples of epoch %s not uploaded: %s", run_id, epoch, exc)
 
     monitor = SystemMonitor(metrics, settings.system_metrics_seconds)
     try:

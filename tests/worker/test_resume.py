@@ -116,3 +116,35 @@ def test_uploads_name_the_attempt_and_a_refused_one_is_not_fatal(tmp_path: Path)
     assert client.uploads == [(RESUME_ARTIFACT, "resume", 2)]
     refused = ArtifactClient(upload_error=ApiError(409, "run 4 is at attempt 3"))
     assert not upload_checkpoint(refused, 4, 2, file)  # type: ignore[arg-type]
+
+
+def _checkpoint(path: Path, epoch: int) -> bytes:
+    import io
+
+    import torch
+
+    buffer = io.BytesIO()
+    torch.save({"epoch": epoch, "model": {"w": torch.zeros(2)}}, buffer)
+    path.write_bytes(buffer.getvalue())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(("local_epoch", "uploaded_epoch", "source"), [(5, 3, "local"), (2, 3, "upload")])
+def test_the_checkpoint_further_along_is_resumed_from(
+    tmp_path: Path, local_epoch: int, uploaded_epoch: int, source: str
+) -> None:
+    """This node's last epochs may never have been uploaded (an upload failed): the newer file wins."""
+    uploaded = _checkpoint(tmp_path / "served.pt", uploaded_epoch)
+    client, local = ArtifactClient(served=uploaded), tmp_path / "work" / "checkpoint.pt"
+    local.parent.mkdir()
+    local_bytes = _checkpoint(local, local_epoch)
+    run = {
+        "id": 4,
+        "attempt": 2,
+        "artifacts": [
+            {"path": RESUME_ARTIFACT, "sha256": hashlib.sha256(uploaded).hexdigest(), "size": len(uploaded)}
+        ],
+    }
+    assert restore_checkpoint(client, run, local) == {"source": source}  # type: ignore[arg-type]
+    assert local.read_bytes() == (local_bytes if source == "local" else uploaded)
+    assert [p.name for p in local.parent.iterdir()] == ["checkpoint.pt"]
