@@ -248,10 +248,13 @@ class ApiClient:
         return self._http.json("GET", f"/runs/{run_id}/metrics")["keys"]
 
     def get_metric_history(
-        self, run_id: int, key: str, max_points: int | None = None
+        self, run_id: int, key: str, max_points: int | None = None, wall_time: bool = False
     ) -> list[dict[str, Any]]:
-        """[{step, value}] by step; max_points downsamples evenly, keeping the first and last points."""
-        params = {"max_points": max_points} if max_points else {}
+        """[{step, value}] by step ({step, value, wall_time} with wall_time); max_points downsamples evenly,
+        keeping the first and last points."""
+        params: dict[str, Any] = {"max_points": max_points} if max_points else {}
+        if wall_time:
+            params["wall_time"] = "true"
         return self._http.json("GET", f"/runs/{run_id}/metrics/{quote(key, safe='/')}", params=params)[
             "points"
         ]
