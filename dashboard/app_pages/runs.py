@@ -40,6 +40,7 @@ SORT, LIMIT, COLUMNS, VIEW = "runs_sort", "runs_limit", "runs_columns", "runs_vi
 SELECTED = "runs_selected"
 SEARCH = "runs_search"
 RERUN_APP = "runs_rerun_app"
+COMPARE_REQUEST = "runs_compare_request"
 VIEW_ANSWER, EDIT_ANSWER = "runs_view_answer", "runs_edit_answer"
 TABLE, PAGE_IDS, OPEN_REQUEST, URL_SEEN = "runs_table", "runs_page_ids", "runs_open_request", "runs_url_seen"
 
@@ -355,6 +356,10 @@ def annotate_form(selected: list[int]) -> None:
         (st.success if answer[1] == "success" else st.error)(answer[2])
 
 
+def _open_compare(selected: list[int]) -> None:
+    st.session_state[COMPARE_REQUEST] = ",".join(map(str, selected))
+
+
 def selection_controls(page_ids: list[int]) -> None:
     """Pick runs (across pages), compare them, or edit their tags and notes."""
     chosen = [i for i in st.session_state.get(SELECTED, []) if isinstance(i, int)]
@@ -368,12 +373,14 @@ def selection_controls(page_ids: list[int]) -> None:
     )
     cols = st.columns([1, 5], vertical_alignment="center")
     with cols[0]:
-        st.page_link(
-            COMPARE_PAGE,
-            label="Compare",
+        # A button, not a page link: a link's query parameters do not reach the browser's address.
+        st.button(
+            "Compare",
+            key="runs_compare",
             icon=":material/compare_arrows:",
             disabled=not 2 <= len(selected) <= COMPARE_MAX,
-            query_params={"ids": ",".join(map(str, selected))},
+            on_click=_open_compare,
+            args=(list(selected),),
             help=f"Side by side: spec differences, learning curves, metrics (2 to {COMPARE_MAX} runs).",
         )
     if selected:
@@ -514,6 +521,8 @@ st.title("Runs")
 _defaults()
 if (open_id := st.session_state.pop(OPEN_REQUEST, None)) is not None:
     st.switch_page(RUN_PAGE, query_params={"run": str(open_id)})
+if compare_ids := st.session_state.pop(COMPARE_REQUEST, None):
+    st.switch_page(COMPARE_PAGE, query_params={"ids": compare_ids})
 catalog = call(api.get_catalog)
 experiments = call(api.list_experiments)
 sync_from_url({e["id"] for e in experiments}, catalog)
