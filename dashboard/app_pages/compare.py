@@ -19,6 +19,7 @@ IDS_KEY = "compare_ids_input"
 URL_SEEN = "compare_ids_url"
 KEYS_KEY = "compare_keys"
 GROUP_KEY = "compare_group_by"
+PARALLEL_KEY = "compare_parallel_on"
 MAX_POINTS = 500
 MAX_RUNS = 20
 
@@ -189,6 +190,14 @@ def hyperparameters(data: dict[str, Any]) -> None:
         return
     metric = max(dict.fromkeys(metrics), key=metrics.count)  # the most common primary metric
     st.markdown(f"#### Hyperparameters vs {metric}")
+    # Opt-in: plotly draws parallel coordinates with WebGL, which costs a browser without a GPU (software
+    # rendering) over a second of page load; see docs/performance.md.
+    if not st.toggle(
+        "Parallel coordinates",
+        key=PARALLEL_KEY,
+        help="One axis per field that differs among the runs, the metric last; drag along an axis to filter.",
+    ):
+        return
     shown, dims = parallel_dimensions(runs, data["spec_diff"], metric)
     if len(shown) < 2 or len(dims) < 2:
         st.info(f"Needs 2 runs with a {metric} value that differ in some field.", icon=":material/info:")

@@ -214,6 +214,8 @@ def test_parallel_coordinates_put_the_differing_fields_against_the_metric(
 ) -> None:
     at = open_page(COMPARE_PAGE, ids=",".join(str(r["id"]) for r in seeded_groups))
     assert not at.exception, at.exception
+    assert not charts(at, "parcoords")  # opt-in: WebGL is slow to start without a GPU
+    at.toggle(key="compare_parallel_on").set_value(True).run()
     [figure] = charts(at, "parcoords").values()
     assert figure["layout"]["title"]["text"] == "Hyperparameters vs test_top1"
     [trace] = figure["data"]

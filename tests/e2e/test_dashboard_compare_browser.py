@@ -163,7 +163,8 @@ def test_ticked_rows_open_compare_grouped_with_a_band_on_a_wall_time_axis(
     )
     assert next(t for t in figure["traces"] if t["fill"] != "toself")["x"] == [0, 1, 2]
 
-    # Parallel coordinates: one axis per differing field and the metric, drawn by plotly.
+    # Parallel coordinates (opt-in): one axis per differing field and the metric, drawn by plotly.
+    _click_label(driver, "Parallel coordinates")
     axes = _wait(
         driver,
         lambda: [
