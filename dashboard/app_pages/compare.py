@@ -20,6 +20,8 @@ URL_SEEN = "compare_ids_url"
 KEYS_KEY = "compare_keys"
 GROUP_KEY = "compare_group_by"
 PARALLEL_KEY = "compare_parallel_on"
+BAND_KEY, AXIS_KEY, VIEW_SEEN = "compare_band", "compare_x_axis", "compare_view_url"
+VIEW_PARAMS = ("group", "band", "x")
 MAX_POINTS = 500
 MAX_RUNS = 20
 
@@ -113,12 +115,39 @@ def histories(runs: list[dict[str, Any]], keys: list[str], wall_time: bool) -> d
         raise  # unreachable: st.stop() raises
 
 
+def view_from_url(options: list[str]) -> None:
+    """?group=method.name,seed&band=ci&x=elapsed (a shared link) sets the grouping, band and x axis; what the
+    user picks afterwards is written back (view_to_url)."""
+    query = {k: st.query_params.get(k, "") for k in VIEW_PARAMS}
+    if query == st.session_state.get(VIEW_SEEN):
+        return
+    st.session_state[GROUP_KEY] = [f for f in query["group"].split(",") if f in options]
+    st.session_state[BAND_KEY] = query["band"] if query["band"] in BANDS else "std"
+    st.session_state[AXIS_KEY] = query["x"] if query["x"] in X_AXES else "step"
+
+
+def view_to_url(fields: list[str], band: str, axis: str) -> None:
+    """Only what differs from the defaults, so a plain link stays plain."""
+    query = {"group": ",".join(fields), "band": band if fields and band != "std" else "", "x": axis}
+    query["x"] = "" if axis == "step" else axis
+    for key, value in query.items():
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+    st.session_state[VIEW_SEEN] = {k: query[k] for k in VIEW_PARAMS}
+
+
 def curve_controls(runs: list[dict[str, Any]]) -> tuple[list[str], str, float, bool, str]:
-    """Group-by fields, band, smoothing, log scale and x axis."""
+    """Group-by fields, band, smoothing, log scale and x axis; the first three also in the URL."""
+    options = field_options(runs)
+    view_from_url(options)
+    # Other runs may lack a field grouped by before.
+    st.session_state[GROUP_KEY] = [f for f in st.session_state.get(GROUP_KEY, []) if f in options]
     cols = st.columns([3, 2, 2], vertical_alignment="bottom")
     fields = cols[0].multiselect(
         "Group by",
-        field_options(runs),
+        options,
         key=GROUP_KEY,
         placeholder="one line per run",
         help="Any spec field (method.name, model.width, teachers, ...) or hyperparameter (hparams.*): one "
@@ -128,13 +157,13 @@ def curve_controls(runs: list[dict[str, Any]]) -> tuple[list[str], str, float, b
         "Band",
         list(BANDS),
         format_func=BANDS.__getitem__,
-        key="compare_band",
+        key=BAND_KEY,
         horizontal=True,
         disabled=not fields,
         help="Standard deviation across the group's runs, or the 95 % t-interval of their mean.",
     )
     axis = cols[2].radio(
-        "X axis", list(X_AXES), format_func=X_AXES.__getitem__, key="compare_x_axis", horizontal=True
+        "X axis", list(X_AXES), format_func=X_AXES.__getitem__, key=AXIS_KEY, horizontal=True
     )
     controls = st.columns([3, 1], vertical_alignment="bottom")
     smoothing = controls[0].slider(
@@ -147,6 +176,7 @@ def curve_controls(runs: list[dict[str, Any]]) -> tuple[list[str], str, float, b
         help="Exponential moving average, as in TensorBoard.",
     )
     log_y = controls[1].toggle("Log scale", key="compare_log_y")
+    view_to_url(fields, band, axis)
     return fields, band, smoothing, log_y, axis
 
 

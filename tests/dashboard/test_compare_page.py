@@ -225,3 +225,27 @@ def test_parallel_coordinates_put_the_differing_fields_against_the_metric(
     assert dims["method.name"]["ticktext"] == ["erm", "ls"]
     assert dims["test_top1"]["values"] == [65.0, 75.0, 75.0, 85.0]  # last values, runs by id
     assert trace["line"]["color"] == dims["test_top1"]["values"]
+
+
+def test_grouping_band_and_x_axis_live_in_the_url(open_page: OpenPage, seeded_groups: list[dict]) -> None:
+    ids = ",".join(str(r["id"]) for r in seeded_groups)
+    at = open_page(COMPARE_PAGE, ids=ids)
+    assert set(at.query_params) == {"ids"}  # defaults stay out of a plain link
+    at.multiselect(key="compare_group_by").select("method.name").run()
+    at.radio(key="compare_band").set_value("ci").run()
+    at.radio(key="compare_x_axis").set_value("elapsed").run()
+    assert at.query_params == {"ids": ids, "group": "method.name", "band": "ci", "x": "elapsed"}
+    # The same address in a fresh session (a refresh, a shared link) draws the same chart.
+    again = open_page(COMPARE_PAGE, **at.query_params)
+    assert again.multiselect(key="compare_group_by").value == ["method.name"]
+    assert (again.radio(key="compare_band").value, again.radio(key="compare_x_axis").value) == (
+        "ci",
+        "elapsed",
+    )
+    legend = charts(again)["test_top1"]["layout"]["legend"]["title"]["text"]
+    assert legend == "mean ± 95 % CI over each group's runs"
+    # Unknown fields and values in a link are dropped, not an error.
+    odd = open_page(COMPARE_PAGE, ids=ids, group="nope,seed", band="x", x="sideways")
+    assert not odd.exception, odd.exception
+    assert odd.multiselect(key="compare_group_by").value == ["seed"]
+    assert odd.radio(key="compare_x_axis").value == "step"
