@@ -235,7 +235,7 @@ def test_grouping_band_and_x_axis_live_in_the_url(open_page: OpenPage, seeded_gr
     at.radio(key="compare_band").set_value("ci").run()
     at.radio(key="compare_x_axis").set_value("elapsed").run()
     assert at.query_params == {"ids": ids, "group": "method.name", "band": "ci", "x": "elapsed"}
-    # The same address in a fresh session (a refresh, a shared link) draws the same chart.
+    # The same address opened afresh (a refresh, a shared link) draws the same chart.
     again = open_page(COMPARE_PAGE, **at.query_params)
     assert again.multiselect(key="compare_group_by").value == ["method.name"]
     assert (again.radio(key="compare_band").value, again.radio(key="compare_x_axis").value) == (

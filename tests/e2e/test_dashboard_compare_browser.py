@@ -58,7 +58,7 @@ def four_runs(live_stack: Stack) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def session(live_stack: Stack) -> Iterator[tuple[Any, str]]:
+def dashboard(live_stack: Stack) -> Iterator[tuple[Any, str]]:
     proc, url = start_dashboard(live_stack)
     driver = chrome()
     try:
@@ -95,12 +95,12 @@ def _pick(driver, label: str, option: str) -> None:  # type: ignore[no-untyped-d
 
 
 def test_ticked_rows_open_compare_grouped_with_a_band_on_a_wall_time_axis(
-    session: tuple[Any, str], four_runs: dict[str, Any]
+    dashboard: tuple[Any, str], four_runs: dict[str, Any]
 ) -> None:
     from selenium.webdriver.common.action_chains import ActionChains
     from selenium.webdriver.common.by import By
 
-    driver, url = session
+    driver, url = dashboard
     ids = four_runs["ids"]
     _open(driver, f"{url}/?experiment={four_runs['experiment']}&sort=id")
     grid = _wait(
@@ -175,10 +175,10 @@ def test_ticked_rows_open_compare_grouped_with_a_band_on_a_wall_time_axis(
     assert "method.name" in axes and "test_top1" in axes and "seed" in axes
 
 
-def test_grid_progress_bar_splits_cells_by_status(session: tuple[Any, str], live_stack: Stack) -> None:
+def test_grid_progress_bar_splits_cells_by_status(dashboard: tuple[Any, str], live_stack: Stack) -> None:
     from selenium.webdriver.common.by import By
 
-    driver, url = session
+    driver, url = dashboard
     definition = {
         "name": "browser-progress",
         "task": "digits",
