@@ -1,5 +1,6 @@
-"""Runs selection, Compare's grouping, wall-time axis and parallel coordinates, and the grid progress bar, in a
-real headless Chromium. Runs and grid are parked (lifecycles faked over the API): nothing trains."""
+"""In a real headless Chromium: the runs table's checkboxes and search, Compare's grouping, wall-time axis and
+parallel coordinates, and the grid progress bar. Runs and grid are parked (lifecycles faked over the API): nothing
+trains."""
 
 from __future__ import annotations
 
@@ -208,3 +209,18 @@ def test_grid_progress_bar_splits_cells_by_status(dashboard: tuple[Any, str], li
     widths = [s.size["width"] for s in segments]
     bar = driver.find_element(By.CSS_SELECTOR, ".xcl-grid-progress").size["width"]
     assert abs(sum(widths) - bar) <= len(widths) + 1 and all(w > 0 for w in widths)
+
+
+def test_text_search_narrows_the_runs_table_and_the_url(
+    dashboard: tuple[Any, str], four_runs: dict[str, Any]
+) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    driver, url = dashboard
+    _open(driver, f"{url}/?experiment={four_runs['experiment']}")
+    _wait(driver, lambda: "of 4" in driver.page_source, what="the four runs")
+    box = driver.find_element(By.XPATH, "//div[@data-testid='stTextInput'][.//p[text()='Search']]//input")
+    box.send_keys("LS", Keys.ENTER)
+    _wait(driver, lambda: "runs 1–2 of 2" in driver.page_source, what="the two ls runs")
+    _wait(driver, lambda: "q=LS" in driver.current_url, what="the search in the URL")
