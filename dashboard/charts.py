@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import colorsys
+import zlib
 from typing import Any
 
 import plotly.graph_objects as go
+
+from dashboard.groups import BANDS, X_AXES, Band, Dimension, aggregate, x_values
 
 ACCURACY_MARKERS = ("top1", "top5", "acc")
 GOLDEN_ANGLE = 137.508  # degrees: consecutive ids land far apart on the colour wheel, and never cycle
@@ -52,6 +55,16 @@ def run_colour(run_id: int) -> str:
     return f"#{round(r * 255):02x}{round(g * 255):02x}{round(b * 255):02x}"
 
 
+def group_colour(label: str) -> str:
+    """A group's colour from its label (a checksum, stable across processes), so it never shifts."""
+    return run_colour(zlib.crc32(label.encode()) % 100_003)
+
+
+def _translucent(colour: str, alpha: float) -> str:
+    r, g, b = (int(colour[i : i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
+
+
 def smooth(values: list[float], weight: float) -> list[float]:
     """TensorBoard's smoothing: an exponential moving average, debiased so the first points are not pulled to 0."""
     if not 0 < weight < 1:
@@ -64,17 +77,18 @@ def smooth(values: list[float], weight: float) -> list[float]:
     return out
 
 
-def _layout(fig: go.Figure, title: str, y_title: str) -> go.Figure:
+def _layout(fig: go.Figure, title: str, y_title: str, axis: str = "step") -> go.Figure:
     fig.update_layout(
         title=title,
-        xaxis_title="step",
+        xaxis_title=X_AXES[axis],
         yaxis_title=y_title,
         legend={"orientation": "h", "y": -0.2, "groupclick": "toggleitem"},
         margin={"l": 10, "r": 10, "t": 40, "b": 10},
         height=360,
         uirevision=UIREVISION,
     )
-    fig.update_xaxes(tickformat="~d")
+    if axis == "step":
+        fig.update_xaxes(tickformat="~d")
     fig.update_yaxes(tickformat=Y_TICKS, hoverformat=Y_TICKS, exponentformat="e")
     return fig
 
@@ -101,6 +115,7 @@ def runs_figure(
     title: str,
     smoothing: float = 0.0,
     log_y: bool = False,
+    axis: str = "step",
 ) -> go.Figure:
     """One line per run in its own colour, grouped by method in the legend (runs without points are left out).
     With smoothing, the raw curve stays as a faint line under the smoothed one."""
@@ -109,7 +124,7 @@ def runs_figure(
         points = histories.get(run["id"])
         if points is None:
             continue
-        x, y = [p["step"] for p in points], [p["value"] for p in points]
+        x, y = x_values(points, axis), [p["value"] for p in points]
         colour = run_colour(run["id"])
         common = {"legendgroup": run["method"], "x": x}
         if smoothing > 0:
@@ -134,7 +149,91 @@ def runs_figure(
                 legendgrouptitle_text=run["method"],
             )
         )
-    _layout(fig, title, "")
+    _layout(fig, title, "", axis)
     if log_y:
         fig.update_yaxes(type="log")
+    return fig
+
+
+def groups_figure(
+    groups: dict[str, list[dict[str, Any]]],
+    histories: dict[int, list[dict[str, Any]]],
+    title: str,
+    band: str = "std",
+    smoothing: float = 0.0,
+    log_y: bool = False,
+    axis: str = "step",
+) -> go.Figure:
+    """One line per group (the mean over its runs, each smoothed first) in a band of ± std or the 95 %
+    t-interval, named in the legend's title; a group's colour follows its label."""
+    fig = go.Figure()
+    for label, members in groups.items():
+        curves = [
+            (
+                [p["step"] for p in points],
+                x_values(points, axis),
+                smooth([p["value"] for p in points], smoothing),
+            )
+            for points in (histories.get(run["id"]) for run in members)
+            if points
+        ]
+        if not curves:
+            continue
+        line: Band = aggregate(curves, band)
+        colour = group_colour(label)
+        fig.add_trace(
+            go.Scatter(
+                x=[*line.x, *reversed(line.x)],
+                y=[*line.high, *reversed(line.low)],
+                fill="toself",
+                fillcolor=_translucent(colour, 0.2),
+                line={"width": 0},
+                hoverinfo="skip",
+                showlegend=False,
+                legendgroup=label,
+                name=f"{label} band",
+            )
+        )
+        fig.add_trace(
+            go.Scatter(
+                x=line.x,
+                y=line.mean,
+                customdata=line.n,
+                mode="lines",
+                name=f"{label} (n={len(curves)})",
+                legendgroup=label,
+                line={"color": colour},
+                hovertemplate="%{y:.4~g} (%{customdata} runs)<extra>%{fullData.name}</extra>",
+            )
+        )
+    _layout(fig, title, "", axis)
+    fig.update_layout(legend_title_text=f"{BANDS[band]} over each group's runs")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def parallel_figure(dimensions: list[Dimension], metric: str) -> go.Figure:
+    """Hyperparameters against the metric (the last axis, and each line's colour); categorical fields show
+    their values as ticks."""
+    dims = []
+    for dim in dimensions:
+        entry: dict[str, Any] = {"label": dim.label, "values": dim.values}
+        if dim.ticks is not None:
+            entry.update(tickvals=list(range(len(dim.ticks))), ticktext=dim.ticks)
+        dims.append(entry)
+    fig = go.Figure(
+        go.Parcoords(
+            line={
+                "color": dimensions[-1].values,
+                "colorscale": "Viridis",
+                "showscale": True,
+                "colorbar": {"title": {"text": metric}},
+            },
+            dimensions=dims,
+        )
+    )
+    fig.update_layout(
+        title=f"Hyperparameters vs {metric}", margin={"l": 60, "r": 60, "t": 80, "b": 30}, height=420
+    )
     return fig

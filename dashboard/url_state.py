@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+MAX_SEARCH = 200  # what the API accepts
 LISTS = {"status": "status", "task": "task", "method": "method", "tags": "tags"}
 
 
@@ -28,6 +29,8 @@ def to_query(params: dict[str, Any], selected: list[int], default_columns: list[
     for name in LISTS:
         if filters.get(name):
             query[name] = ",".join(filters[name])
+    if (filters.get("search") or "").strip():
+        query["q"] = filters["search"].strip()
     if params.get("sort") and params["sort"] != "-id":
         query["sort"] = params["sort"]
     if params.get("page_size"):
@@ -45,6 +48,7 @@ def from_query(query: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
     filters: dict[str, Any] = {"experiment_id": int(experiment) if experiment.isdigit() else None}
     for name in LISTS:
         filters[name] = _split(query.get(name, ""))
+    filters["search"] = query.get("q", "")[:MAX_SEARCH]
     rows = query.get("rows", "")
     params: dict[str, Any] = {
         "filters": filters,
@@ -55,4 +59,4 @@ def from_query(query: dict[str, str]) -> tuple[dict[str, Any], list[int]]:
     return params, _ids(query.get("selected", ""))
 
 
-URL_KEYS = ("experiment", *LISTS, "sort", "rows", "columns", "selected")
+URL_KEYS = ("experiment", *LISTS, "q", "sort", "rows", "columns", "selected")

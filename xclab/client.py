@@ -98,9 +98,11 @@ class ApiClient:
         sort: str | None = None,
         limit: int | None = None,
         page_token: str | None = None,
+        search: str | None = None,
     ) -> dict[str, Any]:
-        """One page, {data, next_page_token}; tags must all match; sort may be [-]metric:<key>."""
-        params = _run_filters(experiment_id, status, task, method, tags)
+        """One page, {data, next_page_token}; tags must all match; sort may be [-]metric:<key>; search: words
+        that must each appear in the run's name, method, model, task, status, notes or tags."""
+        params = _run_filters(experiment_id, status, task, method, tags, search)
         params.update({k: v for k, v in (("sort", sort), ("limit", limit), ("page_token", page_token)) if v})
         return self._http.json("GET", "/runs", params=params)
 
@@ -112,9 +114,10 @@ class ApiClient:
         task: Sequence[str] | None = None,
         method: Sequence[str] | None = None,
         tags: Sequence[str] | None = None,
+        search: str | None = None,
     ) -> int:
         """How many runs list_runs would page through with these filters."""
-        params = _run_filters(experiment_id, status, task, method, tags)
+        params = _run_filters(experiment_id, status, task, method, tags, search)
         return int(self._http.json("GET", "/runs/count", params=params)["total"])
 
     def get_run_columns(
@@ -245,10 +248,13 @@ class ApiClient:
         return self._http.json("GET", f"/runs/{run_id}/metrics")["keys"]
 
     def get_metric_history(
-        self, run_id: int, key: str, max_points: int | None = None
+        self, run_id: int, key: str, max_points: int | None = None, wall_time: bool = False
     ) -> list[dict[str, Any]]:
-        """[{step, value}] by step; max_points downsamples evenly, keeping the first and last points."""
-        params = {"max_points": max_points} if max_points else {}
+        """[{step, value}] by step ({step, value, wall_time} with wall_time); max_points downsamples evenly,
+        keeping the first and last points."""
+        params: dict[str, Any] = {"max_points": max_points} if max_points else {}
+        if wall_time:
+            params["wall_time"] = "true"
         return self._http.json("GET", f"/runs/{run_id}/metrics/{quote(key, safe='/')}", params=params)[
             "points"
         ]
@@ -351,9 +357,12 @@ def _run_filters(
     task: Sequence[str] | None,
     method: Sequence[str] | None,
     tags: Sequence[str] | None,
+    search: str | None = None,
 ) -> dict[str, Any]:
     params: dict[str, Any] = {} if experiment_id is None else {"experiment_id": experiment_id}
     for name, values in (("status", status), ("task", task), ("method", method), ("tag", tags)):
         if values:
             params[name] = list(values)
+    if search and search.strip():
+        params["search"] = search.strip()
     return params

@@ -32,12 +32,27 @@ def read_metric_history(
     key: str,
     session: SessionDep,
     max_points: Annotated[int | None, Query(ge=1, le=100_000)] = None,
+    wall_time: Annotated[
+        bool, Query(description="Also each point's wall_time (Unix seconds when it was logged).")
+    ] = False,
 ) -> Response:
     """A metric's history by step; max_points downsamples evenly, keeping the first and last points."""
-    points = metric_store.metric_history(session, run_id, key, max_points)
+    points = metric_store.metric_history(session, run_id, key, max_points, wall_time)
     # JSON written directly: validating a model, or json.dumps of a dict, per point would dominate the time of
     # a long history. Values are finite floats (MetricIn refuses inf and nan), so repr is valid JSON.
-    body = ",".join([f'{{"step":{int(s)},"value":{float(v)!r}}}' for s, v in points])
+    if wall_time:
+        body = ",".join(
+            [
+                f'{{"step":{int(p[0])},"value":{float(p[1])!r},"wall_time":{_json_float(p[2])}}}'
+                for p in points
+            ]
+        )
+    else:
+        body = ",".join([f'{{"step":{int(s)},"value":{float(v)!r}}}' for s, v in points])
     return Response(
         f'{{"run_id":{run_id},"key":{json.dumps(key)},"points":[{body}]}}', media_type="application/json"
     )
+
+
+def _json_float(value: float | None) -> str:
+    return "null" if value is None else repr(float(value))

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from backend.deps import ReadAuth, SessionDep
 from backend.models import Run
+from backend.routes.runs import SearchQuery
 from backend.store.run_list import RunFilter, filter_conditions
 
 # Registered before the runs router, so that "count" is not read as a run id.
@@ -28,8 +29,11 @@ def count_runs(
     task: Annotated[list[str], Query()] = [],  # noqa: B006
     method: Annotated[list[str], Query()] = [],  # noqa: B006
     tag: Annotated[list[str], Query(description="Runs carrying every one of these tags.")] = [],  # noqa: B006
+    search: SearchQuery = "",
 ) -> RunCount:
     """The number of runs GET /runs would page through with the same filters."""
-    flt = RunFilter(experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag)
+    flt = RunFilter(
+        experiment_id=experiment_id, status=run_status, task=task, method=method, tags=tag, search=search
+    )
     total = session.scalar(select(func.count()).select_from(Run).where(*filter_conditions(flt)))
     return RunCount(total=total or 0)

@@ -32,7 +32,7 @@ from backend.schemas.runs import (
 )
 from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
-from backend.store.run_list import RunFilter, list_runs
+from backend.store.run_list import MAX_SEARCH_CHARS, RunFilter, list_runs
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
@@ -85,6 +85,14 @@ FieldQuery = Annotated[
         "hparams.<dotted.path>:value; repeat it for runs matching every one."
     ),
 ]
+SearchQuery = Annotated[
+    str,
+    Query(
+        max_length=MAX_SEARCH_CHARS,
+        description="Words (up to 8) that must each appear, case-insensitively, in the run's name, method, "
+        "model, task, status, notes or one of its tags; a number or #number also matches the run id.",
+    ),
+]
 
 
 @router.get("", dependencies=[ReadAuth], response_model=RunsPage)
@@ -97,6 +105,7 @@ def read_runs(
     tag: TagQuery = [],  # noqa: B006
     param: ParamQuery = [],  # noqa: B006
     field: FieldQuery = [],  # noqa: B006
+    search: SearchQuery = "",
     sort: Annotated[
         str,
         Query(
@@ -116,6 +125,7 @@ def read_runs(
         tags=tag,
         params=param,
         fields=field,
+        search=search,
     )
     runs, token = list_runs(session, flt, sort, limit, page_token)
     page = RunsPage.model_construct(data=listed_runs(session, runs), next_page_token=token)

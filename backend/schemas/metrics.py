@@ -23,6 +23,7 @@ class MetricsWritten(BaseModel):
 class MetricPointOut(BaseModel):
     step: int
     value: float
+    wall_time: float | None = Field(default=None, description="Only with ?wall_time=true.")
 
 
 class MetricHistory(BaseModel):

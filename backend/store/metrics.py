@@ -78,16 +78,17 @@ def metric_keys(session: Session, run_id: int) -> list[str]:
 
 
 def metric_history(
-    session: Session, run_id: int, key: str, max_points: int | None
-) -> list[tuple[int, float]]:
-    """Points ordered by step. With max_points, every k-th point plus the last one, chosen in SQL so a
-    million-point history is never loaded to draw a thousand-point curve."""
+    session: Session, run_id: int, key: str, max_points: int | None, wall_time: bool = False
+) -> list[tuple[Any, ...]]:
+    """Points (step, value[, wall_time]) ordered by step. With max_points, every k-th point plus the last one,
+    chosen in SQL so a million-point history is never loaded to draw a thousand-point curve."""
     require_run(session, run_id)
     where = (Metric.run_id == run_id, Metric.key == key)
-    query = select(Metric.step, Metric.value).where(*where).order_by(Metric.step)
-    points: list[tuple[int, float]] | None = None
+    extra = [Metric.wall_time] if wall_time else []
+    query = select(Metric.step, Metric.value, *extra).where(*where).order_by(Metric.step)
+    points: list[tuple[Any, ...]] | None = None
     if max_points is None:
-        points = _full_history(session, run_id, key)
+        points = _full_history(session, run_id, key, wall_time)
     else:
         total = session.scalar(select(func.count()).select_from(Metric).where(*where)) or 0
         if total > max_points:
@@ -99,29 +100,31 @@ def metric_history(
                     select(
                         Metric.step,
                         Metric.value,
+                        *extra,
                         (func.row_number().over(order_by=Metric.step) - 1).label("rn"),
                     )
                     .where(*where)
                     .subquery()
                 )
                 query = (
-                    select(numbered.c.step, numbered.c.value)
+                    select(numbered.c.step, numbered.c.value, *([numbered.c.wall_time] if wall_time else []))
                     .where(or_(numbered.c.rn % stride == 0, numbered.c.rn == total - 1))
                     .order_by(numbered.c.step)
                 )
     if points is None:
-        points = [(int(step), float(value)) for step, value in session.execute(query)]
+        points = [(int(row[0]), float(row[1]), *row[2:]) for row in session.execute(query)]
     if not points and key not in metric_keys(session, run_id):
         raise NotFound(f"run {run_id} has no metric '{key}'")
     return points
 
 
-def _full_history(session: Session, run_id: int, key: str) -> list[tuple[int, float]]:
+def _full_history(session: Session, run_id: int, key: str, wall_time: bool) -> list[tuple[Any, ...]]:
     """Every point, read with the driver's own cursor: for a 10,000-point history the rows' wrapping in
     SQLAlchemy result objects is most of the time (the (run_id, key, step) primary key gives the order)."""
     connection = session.connection()
     placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    sql = f"SELECT step, value FROM metric WHERE run_id = {placeholder} AND key = {placeholder} ORDER BY step"
+    columns = "step, value, wall_time" if wall_time else "step, value"
+    sql = f"SELECT {columns} FROM metric WHERE run_id = {placeholder} AND key = {placeholder} ORDER BY step"
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql, (run_id, key))

@@ -24,6 +24,7 @@ SORTABLE = {
     "model": Run.model,
 }
 METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,250}")  # what MetricIn accepts
+MAX_SEARCH_CHARS = 200
 FIELD_PATH = re.compile(r"(spec|hparams)((?:\.[A-Za-z0-9_]+)+)")
 
 
@@ -36,6 +37,9 @@ class RunFilter:
     tags: Sequence[str] = ()  # a run must carry every one of them
     params: Sequence[str] = ()  # "key:value", every one must match
     fields: Sequence[str] = ()  # "spec.model.name:value" or "hparams.lr:0.1", every one must match
+    search: str = (
+        ""  # words that must each appear in the run's name, method, model, task, status, notes or a tag
+    )
 
 
 def normalise_tag(tag: str) -> str:
@@ -63,6 +67,27 @@ def filter_conditions(flt: RunFilter) -> list[ColumnElement[bool]]:
         )
     for path, value in dict.fromkeys(_pair(f, "field", "spec.model.name:resnet18") for f in flt.fields):
         conditions.append(_json_field(path) == value)
+    conditions.extend(_search_conditions(flt.search))
+    return conditions
+
+
+MAX_SEARCH_WORDS = 8
+
+
+def _search_conditions(text: str) -> list[ColumnElement[bool]]:
+    """Each word (case-insensitive) in one of the run's text columns or tags, or `#12`/`12` as its id. A
+    substring scan, not indexed: fine for the table's tens of thousands of runs, a scan per word."""
+    conditions: list[ColumnElement[bool]] = []
+    for word in text.lower().split()[:MAX_SEARCH_WORDS]:
+        pattern = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        matches = [
+            column.ilike(pattern, escape="\\")
+            for column in (Run.name, Run.method, Run.model, Run.task, Run.status, Run.notes)
+        ]
+        matches.append(Run.id.in_(select(RunTag.run_id).where(RunTag.tag.like(pattern, escape="\\"))))
+        if word.lstrip("#").isdigit() and len(word) < 12:
+            matches.append(Run.id == int(word.lstrip("#")))
+        conditions.append(or_(*matches))
     return conditions
 
 

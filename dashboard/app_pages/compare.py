@@ -1,5 +1,6 @@
-"""Compare: 2 to 20 runs side by side (?ids=1,2,3): the spec fields that differ, overlaid learning curves per
-metric, and the runs' latest metrics."""
+"""Compare: 2 to 20 runs side by side (?ids=1,2,3): the spec fields that differ, the runs' latest metrics,
+learning curves per metric (per run, or grouped by any spec field with a band over the group's runs; by step or
+wall time), and a parallel-coordinates view of the hyperparameters against the primary metric."""
 
 from __future__ import annotations
 
@@ -7,15 +8,20 @@ from typing import Any
 
 import streamlit as st
 
-from dashboard.api import get_api
-from dashboard.charts import default_chart_keys, runs_figure
+from dashboard.api import get_api, metric_histories
+from dashboard.charts import default_chart_keys, groups_figure, parallel_figure, runs_figure
+from dashboard.groups import BANDS, X_AXES, field_options, group_runs, parallel_dimensions
 from dashboard.tables import compare_summary_frame, run_name, spec_diff_frame
-from dashboard.ui import RUNS_PAGE, call, run_link
+from dashboard.ui import RUNS_PAGE, call, run_link, show_api_error
 from xclab.client import ApiError
 
 IDS_KEY = "compare_ids_input"
 URL_SEEN = "compare_ids_url"
 KEYS_KEY = "compare_keys"
+GROUP_KEY = "compare_group_by"
+PARALLEL_KEY = "compare_parallel_on"
+BAND_KEY, AXIS_KEY, VIEW_SEEN = "compare_band", "compare_x_axis", "compare_view_url"
+VIEW_PARAMS = ("group", "band", "x")
 MAX_POINTS = 500
 MAX_RUNS = 20
 
@@ -100,13 +106,78 @@ def latest_metrics(data: dict[str, Any], names: dict[int, str]) -> None:
     download(frame, "metrics", "compare_metrics_csv")
 
 
-def _history(run_id: int, key: str) -> list[dict[str, Any]] | None:
+def histories(runs: list[dict[str, Any]], keys: list[str], wall_time: bool) -> dict[tuple[int, str], Any]:
     try:
-        return get_api().get_metric_history(run_id, key, max_points=MAX_POINTS)
+        return metric_histories(runs, keys, MAX_POINTS, wall_time=wall_time)
     except ApiError as err:
-        if err.status_code == 404:
-            return None  # this run never logged the key
-        raise
+        show_api_error(err)
+        st.stop()
+        raise  # unreachable: st.stop() raises
+
+
+def view_from_url(options: list[str]) -> None:
+    """?group=method.name,seed&band=ci&x=elapsed (a shared link) sets the grouping, band and x axis; what the
+    user picks afterwards is written back (view_to_url)."""
+    query = {k: st.query_params.get(k, "") for k in VIEW_PARAMS}
+    if query == st.session_state.get(VIEW_SEEN):
+        return
+    st.session_state[GROUP_KEY] = [f for f in query["group"].split(",") if f in options]
+    st.session_state[BAND_KEY] = query["band"] if query["band"] in BANDS else "std"
+    st.session_state[AXIS_KEY] = query["x"] if query["x"] in X_AXES else "step"
+
+
+def view_to_url(fields: list[str], band: str, axis: str) -> None:
+    """Only what differs from the defaults, so a plain link stays plain."""
+    query = {"group": ",".join(fields), "band": band if fields and band != "std" else "", "x": axis}
+    query["x"] = "" if axis == "step" else axis
+    for key, value in query.items():
+        if value and st.query_params.get(key) != value:
+            st.query_params[key] = value
+        elif not value and key in st.query_params:
+            del st.query_params[key]
+    st.session_state[VIEW_SEEN] = {k: query[k] for k in VIEW_PARAMS}
+
+
+def curve_controls(runs: list[dict[str, Any]]) -> tuple[list[str], str, float, bool, str]:
+    """Group-by fields, band, smoothing, log scale and x axis; the first three also in the URL."""
+    options = field_options(runs)
+    view_from_url(options)
+    # Other runs may lack a field grouped by before.
+    st.session_state[GROUP_KEY] = [f for f in st.session_state.get(GROUP_KEY, []) if f in options]
+    cols = st.columns([3, 2, 2], vertical_alignment="bottom")
+    fields = cols[0].multiselect(
+        "Group by",
+        options,
+        key=GROUP_KEY,
+        placeholder="one line per run",
+        help="Any spec field (method.name, model.width, teachers, ...) or hyperparameter (hparams.*): one "
+        "line per group, the mean over its runs (say, its seeds) in a band. Fields that differ come first.",
+    )
+    band = cols[1].radio(
+        "Band",
+        list(BANDS),
+        format_func=BANDS.__getitem__,
+        key=BAND_KEY,
+        horizontal=True,
+        disabled=not fields,
+        help="Standard deviation across the group's runs, or the 95 % t-interval of their mean.",
+    )
+    axis = cols[2].radio(
+        "X axis", list(X_AXES), format_func=X_AXES.__getitem__, key=AXIS_KEY, horizontal=True
+    )
+    controls = st.columns([3, 1], vertical_alignment="bottom")
+    smoothing = controls[0].slider(
+        "Smoothing",
+        0.0,
+        0.99,
+        0.0,
+        0.01,
+        key="compare_smoothing",
+        help="Exponential moving average, as in TensorBoard.",
+    )
+    log_y = controls[1].toggle("Log scale", key="compare_log_y")
+    view_to_url(fields, band, axis)
+    return fields, band, smoothing, log_y, axis
 
 
 def learning_curves(data: dict[str, Any]) -> None:
@@ -123,28 +194,50 @@ def learning_curves(data: dict[str, Any]) -> None:
         "Metrics",
         every_key,
         key=KEYS_KEY,
-        help="One chart per metric, one line per run (latest 500 points); first the task's primary metric "
-        "and the losses.",
+        help="One chart per metric, one line per run or group (latest 500 points); first the task's primary "
+        "metric and the losses.",
     )
-    controls = st.columns([3, 1], vertical_alignment="bottom")
-    smoothing = controls[0].slider(
-        "Smoothing",
-        0.0,
-        0.99,
-        0.0,
-        0.01,
-        key="compare_smoothing",
-        help="Exponential moving average, as in TensorBoard.",
-    )
-    log_y = controls[1].toggle("Log scale", key="compare_log_y")
+    fields, band, smoothing, log_y, axis = curve_controls(runs)
     labels = {run["id"]: f"#{run['id']} {run_name(run)}" for run in runs}
+    groups = group_runs(runs, fields) if fields else {}
+    fetched = histories(runs, keys, wall_time=axis != "step")
     cols = st.columns(2)
     for i, key in enumerate(keys):
-        histories = {run["id"]: call(_history, run["id"], key) for run in runs}
-        present = {run_id: points for run_id, points in histories.items() if points is not None}
-        figure = runs_figure(runs, present, labels, key, smoothing=smoothing, log_y=log_y)
+        present = {r["id"]: p for r in runs if (p := fetched[(r["id"], key)]) is not None}
+        if fields:
+            figure = groups_figure(groups, present, key, band, smoothing, log_y, axis)
+        else:
+            figure = runs_figure(runs, present, labels, key, smoothing=smoothing, log_y=log_y, axis=axis)
         with cols[i % 2]:
             st.plotly_chart(figure, key=f"compare_chart_{key}")
+
+
+def hyperparameters(data: dict[str, Any]) -> None:
+    """Parallel coordinates: each differing spec field or hyperparameter an axis, the metric the last."""
+    runs = data["runs"]
+    metrics = [r["primary_metric"] for r in runs if r.get("primary_metric")]
+    if not metrics:
+        return
+    metric = max(dict.fromkeys(metrics), key=metrics.count)  # the most common primary metric
+    st.markdown(f"#### Hyperparameters vs {metric}")
+    # Opt-in: plotly draws parallel coordinates with WebGL, which costs a browser without a GPU (software
+    # rendering) over a second of page load; see docs/performance.md.
+    if not st.toggle(
+        "Parallel coordinates",
+        key=PARALLEL_KEY,
+        help="One axis per field that differs among the runs, the metric last; drag along an axis to filter.",
+    ):
+        return
+    shown, dims = parallel_dimensions(runs, data["spec_diff"], metric)
+    if len(shown) < 2 or len(dims) < 2:
+        st.info(f"Needs 2 runs with a {metric} value that differ in some field.", icon=":material/info:")
+        return
+    st.plotly_chart(parallel_figure(dims, metric), key="compare_parallel")
+    left_out = len(runs) - len(shown)
+    st.caption(
+        "Drag along an axis to filter the lines. Categorical fields are shown as their values."
+        + (f" {left_out} run(s) without {metric} left out." if left_out else "")
+    )
 
 
 api = get_api()
@@ -165,3 +258,4 @@ with st.expander("Open a run", expanded=True):
 spec_differences(data, ids)
 latest_metrics(data, names)
 learning_curves(data)
+hyperparameters(data)

@@ -13,6 +13,7 @@ import yaml
 
 from dashboard.api import FINAL_STATUSES, RUN_STATUSES, get_api
 from dashboard.grid_errors import error_lines
+from dashboard.grid_progress import progress_bar_html
 from dashboard.report_tables import comparisons_frame, interval, reduction_interval, row_label
 from dashboard.ui import REFRESH_SECONDS, STATUS_BADGE, call, run_link, status_cell_style
 from xclab.client import ApiError
@@ -165,8 +166,10 @@ def status_counts(counts: dict[str, int]) -> str:
 
 
 def progress(grid: dict[str, Any]) -> None:
+    """One bar split by cell status (done, failed, running, queued, waiting), then the counts as badges."""
     total, done = len(grid["cells"]), finished(grid)
-    st.progress(done / total if total else 0.0, text=f"{done}/{total} cells finished")
+    st.markdown(f"**{done}/{total} cells finished**")
+    st.markdown(progress_bar_html(grid["counts"]), unsafe_allow_html=True)
     st.markdown(status_counts(grid["counts"]) or "No cells.")
 
 

@@ -12,7 +12,7 @@ from dashboard.api import RUN_STATUSES, get_api
 from dashboard.progress import progress_text, run_progress
 from dashboard.tables import DEFAULT_COLUMNS, column_sources, research_frame, source_of
 from dashboard.ui import REFRESH_SECONDS, RUN_PAGE, call, last_epoch, status_cell_style
-from dashboard.url_state import URL_KEYS, from_query, to_query
+from dashboard.url_state import MAX_SEARCH, URL_KEYS, from_query, to_query
 from xclab.client import ApiError
 
 COMPARE_PAGE = "app_pages/compare.py"
@@ -38,6 +38,9 @@ EXPERIMENT, STATUS, TASK, METHOD, TAGS = (
 )
 SORT, LIMIT, COLUMNS, VIEW = "runs_sort", "runs_limit", "runs_columns", "runs_view"
 SELECTED = "runs_selected"
+SEARCH = "runs_search"
+RERUN_APP = "runs_rerun_app"
+COMPARE_REQUEST = "runs_compare_request"
 VIEW_ANSWER, EDIT_ANSWER = "runs_view_answer", "runs_edit_answer"
 TABLE, PAGE_IDS, OPEN_REQUEST, URL_SEEN = "runs_table", "runs_page_ids", "runs_open_request", "runs_url_seen"
 
@@ -49,6 +52,7 @@ class RunQuery:
     task: tuple[str, ...]
     method: tuple[str, ...]
     tags: tuple[str, ...]
+    search: str
     sort: str
     limit: int
 
@@ -59,6 +63,7 @@ class RunQuery:
             "task": list(self.task),
             "method": list(self.method),
             "tags": list(self.tags),
+            "search": self.search,
         }
 
 
@@ -104,6 +109,7 @@ def apply_params(params: dict[str, Any], experiment_ids: set[int], catalog: dict
     methods = {m["name"] for m in catalog["methods"]}
     st.session_state[METHOD] = [m for m in filters.get("method", []) if m in methods]
     st.session_state[TAGS] = list(filters.get("tags", []))
+    st.session_state[SEARCH] = str(filters.get("search") or "")[:MAX_SEARCH]
     st.session_state[SORT] = params.get("sort") or "-id"
     st.session_state[LIMIT] = params.get("page_size") or DEFAULT_PAGE_SIZE
     st.session_state[COLUMNS] = list(params.get("columns") or DEFAULT_COLUMNS)
@@ -118,6 +124,7 @@ def _current_params() -> dict[str, Any]:
             "task": list(state.get(TASK, [])),
             "method": list(state.get(METHOD, [])),
             "tags": list(state.get(TAGS, [])),
+            "search": (state.get(SEARCH) or "").strip(),
         },
         "sort": state.get(SORT, "-id"),
         "columns": list(state.get(COLUMNS, DEFAULT_COLUMNS)),
@@ -237,13 +244,22 @@ def filter_controls(
     sorts = {**SORTS, **metric_sorts(columns, sources)}
     if st.session_state[SORT] not in sorts:  # its metric column was just removed
         st.session_state[SORT] = "-id"
-    bottom = st.columns([2, 2, 4])
-    sort = bottom[0].selectbox(
+    bottom = st.columns([4, 2, 2], vertical_alignment="bottom")
+    search = bottom[0].text_input(
+        "Search",
+        key=SEARCH,
+        max_chars=MAX_SEARCH,
+        placeholder="words in name, method, model, status, notes or tags; #id",
+        help="Every word must appear (case-insensitive), e.g. `kd failed` or `baseline`.",
+    )
+    sort = bottom[1].selectbox(
         "Sort", list(sorts), format_func=sorts.__getitem__, key=SORT, help="Sorted on the server."
     )
     page_sizes = sorted({*PAGE_SIZES, st.session_state[LIMIT]})
-    limit = bottom[1].selectbox("Rows per page", page_sizes, key=LIMIT)
-    query = RunQuery(experiment_id, tuple(status), tuple(task), tuple(method), tuple(tags), sort, limit)
+    limit = bottom[2].selectbox("Rows per page", page_sizes, key=LIMIT)
+    query = RunQuery(
+        experiment_id, tuple(status), tuple(task), tuple(method), tuple(tags), search.strip(), sort, limit
+    )
     return query, columns, sources
 
 
@@ -340,6 +356,10 @@ def annotate_form(selected: list[int]) -> None:
         (st.success if answer[1] == "success" else st.error)(answer[2])
 
 
+def _open_compare(selected: list[int]) -> None:
+    st.session_state[COMPARE_REQUEST] = ",".join(map(str, selected))
+
+
 def selection_controls(page_ids: list[int]) -> None:
     """Pick runs (across pages), compare them, or edit their tags and notes."""
     chosen = [i for i in st.session_state.get(SELECTED, []) if isinstance(i, int)]
@@ -353,12 +373,14 @@ def selection_controls(page_ids: list[int]) -> None:
     )
     cols = st.columns([1, 5], vertical_alignment="center")
     with cols[0]:
-        st.page_link(
-            COMPARE_PAGE,
-            label="Compare",
+        # A button, not a page link: a link's query parameters do not reach the browser's address.
+        st.button(
+            "Compare",
+            key="runs_compare",
             icon=":material/compare_arrows:",
             disabled=not 2 <= len(selected) <= COMPARE_MAX,
-            query_params={"ids": ",".join(map(str, selected))},
+            on_click=_open_compare,
+            args=(list(selected),),
             help=f"Side by side: spec differences, learning curves, metrics (2 to {COMPARE_MAX} runs).",
         )
     if selected:
@@ -369,13 +391,27 @@ def selection_controls(page_ids: list[int]) -> None:
 # ------------------------------------------------------------ the table
 
 
-def _open_clicked_row() -> None:
-    """Table selection callback: a clicked row opens its run (the switch happens on the full rerun, never
-    inside the refreshing fragment)."""
-    rows = st.session_state[TABLE].selection.rows
+def _table_clicked() -> None:
+    """Table selection callback. A clicked cell opens its run (the switch happens on the full rerun, never
+    inside the refreshing fragment); the ticked checkboxes are this page's share of the selected runs, which
+    are kept across pages and in the URL."""
+    selection = st.session_state[TABLE].selection
     page_ids = st.session_state.get(PAGE_IDS, [])
-    if rows and rows[0] < len(page_ids):
-        st.session_state[OPEN_REQUEST] = page_ids[rows[0]]
+    cells = selection.get("cells") or []
+    if cells and cells[0][0] < len(page_ids):
+        st.session_state[OPEN_REQUEST] = page_ids[cells[0][0]]
+        return
+    ticked = [page_ids[r] for r in sorted(selection.get("rows", [])) if r < len(page_ids)]
+    before = [i for i in st.session_state.get(SELECTED, []) if i not in page_ids or i in ticked]
+    st.session_state[SELECTED] = [*before, *(i for i in ticked if i not in before)][:COMPARE_MAX]
+    st.session_state[RERUN_APP] = True  # the selection widgets and the URL live outside the fragment
+
+
+def tick_selected(page_ids: list[int]) -> None:
+    """The table's checkboxes show the selected runs on this page, however they were picked."""
+    chosen = st.session_state.get(SELECTED, [])
+    rows = [page_ids.index(i) for i in chosen if i in page_ids]
+    st.session_state[TABLE] = {"selection": {"rows": rows, "columns": [], "cells": []}}
 
 
 def runs_table(
@@ -384,7 +420,7 @@ def runs_table(
     columns: list[str],
     sources: dict[str, tuple[str, str]],
 ) -> None:
-    if st.session_state.get(OPEN_REQUEST) is not None:
+    if st.session_state.get(OPEN_REQUEST) is not None or st.session_state.pop(RERUN_APP, False):
         st.rerun(scope="app")  # the page script switches to the run
     tokens = page_tokens(query)
     page = call(
@@ -414,16 +450,20 @@ def runs_table(
             if source_of(label, sources)[0] == "metric":
                 config[label] = st.column_config.NumberColumn(label, format="%.4g", help="latest value")
         styled = frame.style.map(status_cell_style, subset=["status"]) if "status" in frame else frame
+        tick_selected(st.session_state[PAGE_IDS])
         st.dataframe(
             styled,
             hide_index=True,
             column_config=config,
             key=TABLE,
-            on_select=_open_clicked_row,
-            selection_mode="single-row",
+            on_select=_table_clicked,
+            selection_mode=["multi-row", "single-cell"],
             placeholder="–",
         )
-        st.caption("Click a row's checkbox to open the run; pick runs below to compare or tag them.")
+        st.caption(
+            "Click a cell to open its run; tick rows' checkboxes to select them for Compare or tagging "
+            f"(up to {COMPARE_MAX}, kept across pages)."
+        )
 
     nav = st.columns([1, 1, 3, 2], vertical_alignment="center")
     nav[0].button(
@@ -481,6 +521,8 @@ st.title("Runs")
 _defaults()
 if (open_id := st.session_state.pop(OPEN_REQUEST, None)) is not None:
     st.switch_page(RUN_PAGE, query_params={"run": str(open_id)})
+if compare_ids := st.session_state.pop(COMPARE_REQUEST, None):
+    st.switch_page(COMPARE_PAGE, query_params={"ids": compare_ids})
 catalog = call(api.get_catalog)
 experiments = call(api.list_experiments)
 sync_from_url({e["id"] for e in experiments}, catalog)

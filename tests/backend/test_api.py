@@ -152,6 +152,19 @@ def test_metric_batches_are_idempotent_over_http(api: TestClient) -> None:
     assert bad.status_code == 422
 
 
+def test_metric_history_gives_wall_times_on_request(api: TestClient) -> None:
+    run = submit(api, create_experiment(api)["id"])
+    batch = [{"key": "acc", "step": s, "value": s / 10, "wall_time": 1000.0 + 60 * s} for s in range(5)]
+    assert api.post(f"/api/v1/runs/{run['id']}/metrics", json={"metrics": batch}).status_code == 200
+    url = f"/api/v1/runs/{run['id']}/metrics/acc"
+    assert "wall_time" not in api.get(url).json()["points"][0]  # the default body stays lean
+    full = api.get(url, params={"wall_time": "true"}).json()["points"]
+    assert [(p["step"], p["wall_time"]) for p in full] == [(s, 1000.0 + 60 * s) for s in range(5)]
+    thinned = api.get(url, params={"wall_time": "true", "max_points": 3}).json()["points"]
+    assert [(p["step"], p["wall_time"]) for p in thinned] == [(0, 1000.0), (2, 1120.0), (4, 1240.0)]
+    assert api.get(url, params={"wall_time": "maybe"}).status_code == 422
+
+
 def test_run_list_filters_sorts_and_pages(api: TestClient) -> None:
     a, b = create_experiment(api, "a")["id"], create_experiment(api, "b")["id"]
     ids_a = [submit(api, a, seed=i)["id"] for i in range(5)]

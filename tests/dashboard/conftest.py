@@ -87,15 +87,23 @@ def open_page(dashboard_env: Stack, user_token: str) -> OpenPage:
     return _open
 
 
-def click_row(at: AppTest, table_key: str, row: int) -> AppTest:
-    """Select a row of an st.dataframe(on_select=...) as a browser click would: AppTest has no public way, so
-    send the table's selection state along with the other widgets' values on the next run."""
+def click_row(
+    at: AppTest, table_key: str, row: int, rows: list[int] | None = None, column: str | None = None
+) -> AppTest:
+    """Select a row of an st.dataframe(on_select=...) as a browser click would (or, with `column`, click that
+    cell; with `rows`, tick those rows' checkboxes): AppTest has no public way, so send the table's selection
+    state along with the other widgets' values on the next run."""
     from streamlit.proto.WidgetStates_pb2 import WidgetStates
 
     [frame] = [d for d in at.dataframe if d.key == table_key]
     states = WidgetStates()
     states.CopyFrom(at._tree.get_widget_states())
+    kept = [w for w in states.widgets if w.id != frame.proto.id]
+    del states.widgets[:]
+    states.widgets.extend(kept)
     state = states.widgets.add()
     state.id = frame.proto.id
-    state.string_value = json.dumps({"selection": {"rows": [row], "columns": [], "cells": []}})
+    cells = [[row, column]] if column else []
+    picked = [] if column else (rows if rows is not None else [row])
+    state.string_value = json.dumps({"selection": {"rows": picked, "columns": [], "cells": cells}})
     return at._run(states)

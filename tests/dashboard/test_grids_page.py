@@ -12,6 +12,7 @@ import yaml
 from streamlit.testing.v1 import AppTest
 
 from dashboard.grid_errors import error_lines
+from dashboard.grid_progress import progress_bar_html, progress_segments
 from tests.dashboard.conftest import APP, PARKED_QUEUE, OpenPage
 from tests.support import Stack, free_port
 from xclab.client import ApiError
@@ -76,7 +77,9 @@ def test_trained_grid_shows_progress_cells_and_report(open_page: OpenPage, train
     assert at.selectbox(key="grids_selected").value == trained_grid["id"]
     assert at.subheader[0].value == f"Grid #{trained_grid['id']}: dash-grid · digits"
     assert not at.toggle  # a finished grid has nothing left to refresh
-    assert "6/6 cells finished" in at.get("progress")[0].proto.text
+    assert any("6/6 cells finished" in m.value for m in at.markdown)
+    [bar] = [m.value for m in at.markdown if "xcl-grid-progress" in m.value]
+    assert bar.count("xcl-seg ") == 1 and 'title="succeeded: 6"' in bar and "width:100%" in bar
     assert any("succeeded 6" in m.value for m in at.markdown)
 
     cells = {row["key"]: row for row in frame_with(at, "role")}
@@ -189,6 +192,12 @@ def test_retry_failed_cells_reenqueues_them(open_page: OpenPage, live_stack: Sta
     failed = {row["key"]: row for row in frame_with(at, "role") if row["status"] == "failed"}
     assert len(failed) == 2 and all(row["error"] for row in failed.values())
     assert at.button(key="grids_retry").label == "Retry failed cells (3)"  # 2 failed + 1 cancelled
+    # The progress bar splits the cells by status, done on the left, waiting on the right.
+    [bar] = [m.value for m in at.markdown if "xcl-grid-progress" in m.value]
+    shown = [part.split('"')[0] for part in bar.split('class="xcl-seg xcl-')[1:]]
+    assert shown == [
+        s for s in ("failed", "cancelled", "queued", "waiting") if s in grid_counts(live_stack, grid)
+    ]
 
     at.button(key="grids_retry").click().run()
     assert not at.exception, at.exception
@@ -249,6 +258,19 @@ def test_grids_page_explains_a_missing_api(no_api: str) -> None:
     assert not at.exception, at.exception
     [error] = at.error
     assert f"Cannot reach the XCL Lab API at {no_api}" in error.value
+
+
+def grid_counts(stack: Stack, grid: dict[str, Any]) -> dict[str, int]:
+    with stack.client() as client:
+        return client.get(f"/grids/{grid['id']}").json()["counts"]
+
+
+def test_progress_bar_segments_add_up_in_lifecycle_order() -> None:
+    counts = {"queued": 1, "succeeded": 2, "running": 1, "failed": 0}
+    assert progress_segments(counts) == [("succeeded", 2, 50.0), ("running", 1, 25.0), ("queued", 1, 25.0)]
+    html = progress_bar_html(counts)
+    assert html.count('class="xcl-seg ') == 3 and 'title="running: 1"' in html and "width:50%" in html
+    assert progress_segments({}) == [] and 'class="xcl-seg' not in progress_bar_html({})
 
 
 def test_the_same_error_in_many_cells_is_one_line() -> None:

@@ -95,7 +95,7 @@ def test_sort_and_next_page(open_page: OpenPage, seeded: Seeded) -> None:
 def test_a_clicked_row_opens_its_run(open_page: OpenPage, seeded: Seeded) -> None:
     at = show_experiment(open_page(), seeded.trained_experiment["id"])
     assert table(at)[0]["name"] == "erm · small-cnn@0.5 · seed 0"
-    click_row(at, "runs_table", 0)
+    click_row(at, "runs_table", 0, column="name")
     assert not at.exception, at.exception
     assert at.title[0].value == "Run"
     assert at.query_params["run"] == str(seeded.trained_run["id"])
@@ -251,21 +251,20 @@ def test_saved_view_restores_filters_columns_sort_and_page_size(
     assert _view(live_stack, name) is None and at.selectbox(key="runs_view").value is None
 
 
-def _compare_link(at: AppTest):  # noqa: ANN202 (AppTest's page-link element)
-    [link] = [link for link in at.page_link if link.proto.label == "Compare"]
-    return link
+def _compare_button(at: AppTest):  # type: ignore[no-untyped-def]
+    return at.button(key="runs_compare")
 
 
-def test_compare_link_names_the_selected_ids(open_page: OpenPage, research_runs: dict[str, Any]) -> None:
+def test_compare_button_opens_the_selected_runs(open_page: OpenPage, research_runs: dict[str, Any]) -> None:
     r1, r2, _ = research_runs["ids"]
     at = show_experiment(open_page(), research_runs["experiment"])
-    assert _compare_link(at).proto.disabled  # nothing selected yet
+    assert _compare_button(at).disabled  # nothing selected yet
     at.multiselect(key="runs_selected").select(r1).select(r2).run()
-    link = _compare_link(at)
-    assert not link.proto.disabled and link.proto.page.endswith("compare")
-    assert link.proto.query_string == f"ids={r1}%2C{r2}"
-    at = open_page("app_pages/compare.py", ids=f"{r1},{r2}")
+    assert not _compare_button(at).disabled
+    _compare_button(at).click().run()
     assert not at.exception, at.exception
+    assert at.title[0].value == "Compare runs"
+    assert at.query_params["ids"] == f"{r1},{r2}"
     diff = {r["field"] for r in at.dataframe[0].value.to_dict("records")}
     assert {"model.width", "seed"} == diff
     assert at.get("plotly_chart")
@@ -309,3 +308,44 @@ def test_confirmations_stay_and_the_tag_filter_learns_new_tags(
     assert "fresh-tag" in at.multiselect(key="runs_tags").options  # no reload needed
     at.toggle(key="runs_live").set_value(False).run()  # any later rerun keeps the answer
     assert f"Saved run #{r3}" in at.success[0].value
+
+
+def test_ticked_rows_are_selected_for_compare_and_kept_in_the_url(
+    open_page: OpenPage, research_runs: dict[str, Any]
+) -> None:
+    r1, r2, r3 = research_runs["ids"]
+    at = show_experiment(open_page(), research_runs["experiment"])
+    rows = {row["id"]: i for i, row in enumerate(table(at))}
+    click_row(at, "runs_table", 0, rows=[rows[r1], rows[r3]])
+    assert not at.exception, at.exception
+    assert at.title[0].value == "Runs"  # ticking selects; it does not open the run
+    assert at.multiselect(key="runs_selected").value == sorted([r1, r3], key=rows.get)
+    assert set(at.query_params["selected"].split(",")) == {str(r1), str(r3)}
+    assert not _compare_button(at).disabled
+    # Clearing a checkbox drops that run; one picked in the box shows as a ticked row.
+    click_row(at, "runs_table", 0, rows=[rows[r3]])
+    assert at.multiselect(key="runs_selected").value == [r3]
+    at.multiselect(key="runs_selected").select(r2).run()
+    assert sorted(at.session_state["runs_table"]["selection"]["rows"]) == sorted([rows[r2], rows[r3]])
+    # A reload of the address ticks the same rows.
+    again = open_page("app_pages/runs.py", **at.query_params)
+    assert again.multiselect(key="runs_selected").value == [r3, r2]
+    assert sorted(again.session_state["runs_table"]["selection"]["rows"]) == sorted([rows[r2], rows[r3]])
+
+
+def test_text_search_narrows_the_table_and_the_count_and_lives_in_the_url(
+    open_page: OpenPage, research_runs: dict[str, Any], live_stack: Stack
+) -> None:
+    r1, r2, r3 = research_runs["ids"]
+    with live_stack.client() as client:
+        assert client.patch(f"/runs/{r2}", json={"tags": ["needle-tag"]}).status_code == 200
+    at = show_experiment(open_page(), research_runs["experiment"])
+    at.text_input(key="runs_search").input("NEEDLE").run()
+    assert [r["id"] for r in table(at)] == [r2]
+    assert any("of 1" in c.value for c in at.caption)
+    assert at.query_params["q"] == "NEEDLE"
+    at.text_input(key="runs_search").input("queued erm").run()
+    assert [r["id"] for r in table(at)] == [r3]
+    again = open_page("app_pages/runs.py", **at.query_params)
+    assert again.text_input(key="runs_search").value == "queued erm"
+    assert [r["id"] for r in table(again)] == [r3]

@@ -28,3 +28,30 @@ def test_count_follows_the_runs_list_filters(api: TestClient) -> None:
     assert count(method="ls") == 1 and count(task="digits") == 4
     assert count(tag="keep") == 1 and count(tag=["keep", "nope"]) == 0
     assert api.get("/api/v1/runs/987654").status_code == 404  # ids still reach the run route
+
+
+def test_search_matches_words_in_text_columns_tags_and_ids(api: TestClient) -> None:
+    exp = create_experiment(api, "search-a")["id"]
+    plain = submit(api, exp, seed=0)
+    kd = submit(api, exp, method={"name": "ls"}, seed=1)
+    assert _patch(api, plain["id"], tags=["Baseline_v2"], notes="100% done").status_code == 200
+
+    def found(search: str) -> list[int]:
+        params = {"experiment_id": exp, "search": search, "limit": 1000}
+        listed = api.get("/api/v1/runs", params=params)
+        assert listed.status_code == 200, listed.text
+        total = api.get("/api/v1/runs/count", params=params | {"limit": None}).json()["total"]
+        ids = sorted(r["id"] for r in listed.json()["data"])
+        assert total == len(ids)
+        return ids
+
+    assert found("LS") == [kd["id"]]
+    assert found("baseline_v2") == [plain["id"]] and found("baseline_v") == [plain["id"]]
+    assert found("erm small-cnn") == [plain["id"]]  # every word must match
+    assert found("erm ls") == []
+    assert found(f"#{kd['id']}") == [kd["id"]]
+    assert found("100%") == [plain["id"]] and found("%") == [plain["id"]]  # wildcards are literal
+    assert found("_") == [plain["id"]]
+    assert found("   ") == sorted([plain["id"], kd["id"]])
+    too_long = api.get("/api/v1/runs", params={"search": "x" * 201})
+    assert too_long.status_code == 422 and "search" in too_long.text
