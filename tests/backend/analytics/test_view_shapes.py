@@ -12,14 +12,26 @@ from tests.factories import finish, make_grid
 HEADER = ["grid_id", "grid", "task", "metric", "goal", "ensemble_score"]
 REPORT = ["grid_id", "grid", "task", "metric", "goal", "selection", "split", "seeds", "ensemble_score"]
 REPORT += ["teachers", "rows", "baselines", "val_metric", "kd_selection", "note"]
-ROW = ["group", "method", "model", "ensemble", "generator", "n", "seeds_total", "values", "mean", "std"]
+ROW = [
+    "group",
+    "method",
+    "method_name",
+    "model",
+    "ensemble",
+    "generator",
+    "n",
+    "seeds_total",
+    "values",
+    "mean",
+    "std",
+]
 ROW += ["ci_low", "ci_high", "val_mean", "teacher", "gap", "gap_ci_low", "gap_ci_high", "kd_reference"]
 ROW += ["gap_reduction_vs_kd", "gap_reduction_ci_low", "gap_reduction_ci_high", "h_hat", "comparisons"]
 ENSEMBLE = ["ensemble", "members", "succeeded", "member_mean", "score"]
 TOTALS = ["cpu_seconds", "gpu_seconds", "cpu_hours", "gpu_hours"]
 
 SHAPES: dict[str, dict[str, list[str]]] = {
-    "gap": {"": ["scope", "sections"], "sections": REPORT, "sections.rows": [*ROW, "kd_group"]},
+    "gap": {"": ["scope", "sections"], "sections": [*REPORT, "tables"], "sections.rows": [*ROW, "kd_group"]},
     "entropy": {
         "": ["scope", "sections"],
         "sections": [*HEADER, "points"],
