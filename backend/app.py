@@ -14,7 +14,7 @@ from sqlalchemy.exc import DataError, StatementError
 
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
-from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
+from backend.limits import API_PREFIX, BodyTooLarge, RequestGuard, echo, too_large_detail
 from backend.live import Api
 from backend.queueing import enqueue_released
 from backend.requeue import LostRunSweeper
@@ -42,7 +42,6 @@ from xclab.settings import Settings, get_settings
 from xclab.transport import create_celery
 
 log = logging.getLogger(__name__)
-API_PREFIX = "/api/v1"
 
 
 async def _sweep_stale_runs(app: FastAPI) -> None:

@@ -84,7 +84,7 @@ def _forbidden(role: str, what: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {role} token may not {what}")
 
 
-def _configured(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+def configured_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
     """The caller when no database read is needed (auth off, the admin token), else None; 401 for no token."""
     if request.app.state.auth_disabled:
         return Principal("admin", name="anyone (authentication is off)")
@@ -96,7 +96,7 @@ def _configured(request: Request, credentials: HTTPAuthorizationCredentials | No
     return None
 
 
-def _cached(request: Request, digest: str) -> Principal | None:
+def cached_caller(request: Request, digest: str) -> Principal | None:
     hit = token_cache(request).get(digest)
     return Principal(hit.role, hit.token_id, hit.name) if hit else None
 
@@ -124,22 +124,22 @@ def authenticate(
 ) -> Principal:
     """Who is calling; 401 when auth is on and the token is missing, wrong or revoked. For code already in a
     worker thread; dependencies use `caller`, which reads the database only on a token cache miss."""
-    who = _configured(request, credentials)
+    who = configured_caller(request, credentials)
     if who is not None or credentials is None:
         return who or Principal("admin")
     digest = token_hash(credentials.credentials)
-    return _cached(request, digest) or _from_database(request, digest)
+    return cached_caller(request, digest) or _from_database(request, digest)
 
 
 async def caller(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> Principal:
     """`authenticate` on the event loop: the admin token and cached tokens cost no thread-pool trip."""
-    who = _configured(request, credentials)
+    who = configured_caller(request, credentials)
     if who is not None or credentials is None:
         return who or Principal("admin")
     digest = token_hash(credentials.credentials)
-    return _cached(request, digest) or await run_in_threadpool(_from_database, request, digest)
+    return cached_caller(request, digest) or await run_in_threadpool(_from_database, request, digest)
 
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]

@@ -1,4 +1,4 @@
-"""The liveness probe answered in front of FastAPI.
+"""The liveness probe, and the common metric write (`backend.fast_metrics`), answered in front of FastAPI.
 
 `GET /api/v1/health/live` (and `HEAD`) is what load balancers and latency checks call most; going through
 FastAPI's middleware stack, router and response model cost several times the server's own overhead. `Api`
@@ -13,9 +13,12 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from backend.fast_metrics import try_write
+
 
 class Api(FastAPI):
-    """FastAPI with the liveness probe answered in its ASGI entry point: no routing, middleware or database."""
+    """FastAPI with the liveness probe answered in its ASGI entry point (no routing, middleware or database), and
+    a plain metric write tried there before the full stack."""
 
     def __init__(self, *, live_path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -38,4 +41,9 @@ class Api(FastAPI):
             body = self._live_body if scope["method"] == "GET" else b""
             await send({"type": "http.response.body", "body": body})
             return
+        if scope["type"] == "http" and scope["method"] == "POST":
+            rest = await try_write(self, scope, receive, send)
+            if rest is None:
+                return
+            receive = rest
         await super().__call__(scope, receive, send)

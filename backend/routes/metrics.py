@@ -19,7 +19,7 @@ from backend.unit_of_work import unit_of_work
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
-def _write(
+def write_points(
     factory: sessionmaker[Session], who: Principal, run_id: int, points: Sequence[metric_store.PointLike]
 ) -> int:
     with unit_of_work(factory) as uow:
@@ -34,7 +34,7 @@ async def log_metrics(run_id: int, body: MetricsIn, who: Caller, request: Reques
     # The hot path of tracking: the holder check, the upserts and the commit run in one thread-pool trip and one
     # transaction (a dependency per step was a trip each), and the answer is written without a model.
     factory = request.app.state.session_factory
-    written = await run_in_threadpool(_write, factory, who, run_id, body.metrics)
+    written = await run_in_threadpool(write_points, factory, who, run_id, body.metrics)
     return Response(f'{{"written":{written}}}', media_type="application/json")
 
 

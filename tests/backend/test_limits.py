@@ -132,3 +132,12 @@ def test_the_byte_scan_never_lets_a_refused_body_through(body: bytes) -> None:
     assert (checked and (checked["loc"], checked["msg"])) == walked
     if walked is not None:
         assert _maybe_refused(body)
+
+
+def test_a_json_body_not_sent_as_json_is_422_not_500(api: TestClient) -> None:
+    answer = api.post(
+        "/api/v1/experiments", content=b'{"name": "\xff"}', headers={"content-type": "text/plain"}
+    )
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body"] and error["input"] == '{"name": "\\xff"}'
