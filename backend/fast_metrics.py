@@ -2,7 +2,7 @@
 
 Tracking sends this request more than any other, one or a few points at a time, and the middleware stack, the
 router's search through every route and the dependency solving cost more than the database write. `try_write`
-handles only the plain success: a JSON body within the route's size limit that passes `backend.limits`' checks
+handles only the plain success: a bearer token and a JSON body within the route's size limit that passes `backend.limits`' checks
 and validates as `MetricsIn`, a caller known without a database read (auth off, the admin token, a token in
 `backend.token_cache`), and a write that succeeds. It then answers exactly as the route does. Anything else
 (a bad body, an unknown token, a refusal, an error) goes on to the full stack, which reads the same body again
@@ -60,10 +60,18 @@ def replaying(messages: list[Message], receive: Receive) -> Receive:
     return replay
 
 
-def _plain_json(scope: dict[str, Any]) -> bool:
+def _worth_reading(scope: dict[str, Any], limit: int) -> bool:
+    """A JSON body without a query string, a bearer token and a declared size within the limit: the other
+    requests are refused by `RequestGuard` before their body is read, so this does not read it either."""
     headers = dict(scope.get("headers") or [])
     content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-    return not scope.get("query_string") and ("json" in content_type or not content_type)
+    declared = headers.get(b"content-length", b"").decode("latin-1").strip()
+    return (
+        not scope.get("query_string")
+        and ("json" in content_type or not content_type)
+        and headers.get(b"authorization", b"").lower().startswith(b"bearer ")
+        and not (declared.isdigit() and int(declared) > limit)
+    )
 
 
 def _refusal(exc: Exception) -> bool:
@@ -85,9 +93,11 @@ def _refusal(exc: Exception) -> bool:
 async def try_write(app: FastAPI, scope: dict[str, Any], receive: Receive, send: Send) -> Receive | None:
     """None when the request was answered; else the `receive` to hand to the full stack."""
     match = PATH.match(scope["path"])
-    if match is None or scope["method"] != "POST" or int(match[1]) > ID_MAX or not _plain_json(scope):
+    if match is None or scope["method"] != "POST" or int(match[1]) > ID_MAX:
         return receive
     limit = body_limit("POST", scope["path"], API_PREFIX, 0)
+    if not _worth_reading(scope, limit):
+        return receive
     body, messages = await _read(receive, limit)
     rest = replaying(messages, receive)
     if body is None or check_json(body) is not None:

@@ -18,6 +18,24 @@ async def _broken(scope: Any, receive: Any, send: Any) -> None:
     raise RuntimeError("the full stack was entered")
 
 
+def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """A JSON POST's ASGI scope, for driving the app directly (chunked bodies, a receive that must not run)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "server": ("testserver", 80),
+        "client": ("testclient", 50000),
+    }
+
+
 def _tracking_run(api: TestClient) -> int:
     experiment = api.post("/api/v1/experiments", json={"name": "fast"}).json()["id"]
     return api.post("/api/v1/runs", json={"experiment_id": experiment, "params": {}}).json()["id"]
@@ -103,20 +121,7 @@ def test_a_body_in_several_chunks_is_read_whole(api: TestClient) -> None:
         sent.append(message)
 
     path = f"/api/v1/runs/{run_id}/metrics"
-    scope = {
-        "type": "http",
-        "asgi": {"version": "3.0"},
-        "http_version": "1.1",
-        "method": "POST",
-        "scheme": "http",
-        "path": path,
-        "raw_path": path.encode(),
-        "root_path": "",
-        "query_string": b"",
-        "headers": [(b"content-type", b"application/json"), (b"authorization", f"Bearer {TOKEN}".encode())],
-        "server": ("testserver", 80),
-        "client": ("testclient", 50000),
-    }
+    scope = _scope(path, [(b"authorization", f"Bearer {TOKEN}".encode())])
     asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] == 200 and json.loads(sent[1]["body"]) == {"written": 2}
     assert _points(api, run_id, "acc") == [{"step": 0, "value": 0.0}, {"step": 1, "value": 0.1}]
@@ -131,3 +136,28 @@ def test_a_user_token_is_looked_up_by_the_stack_then_served_in_front(api: TestCl
     assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body, headers=headers).status_code == 200
     body["metrics"][0]["step"] = 2
     assert not _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],  # no token: 401 before the body is read
+        [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-length", b"99999999")],  # 413 as declared
+    ],
+)
+def test_a_body_the_guard_refuses_unread_is_not_read(
+    api: TestClient, headers: list[tuple[bytes, bytes]]
+) -> None:
+    run_id = _tracking_run(api)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = f"/api/v1/runs/{run_id}/metrics"
+    scope = _scope(path, headers)
+    asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] in {401, 413}
