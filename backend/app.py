@@ -14,7 +14,8 @@ from sqlalchemy.exc import DataError, StatementError
 
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
-from backend.limits import BodyTooLarge, RequestGuard, echo, too_large_detail
+from backend.limits import API_PREFIX, BodyTooLarge, RequestGuard, echo, too_large_detail
+from backend.live import Api
 from backend.queueing import enqueue_released
 from backend.requeue import LostRunSweeper
 from backend.routes import (
@@ -41,7 +42,6 @@ from xclab.settings import Settings, get_settings
 from xclab.transport import create_celery
 
 log = logging.getLogger(__name__)
-API_PREFIX = "/api/v1"
 
 
 async def _sweep_stale_runs(app: FastAPI) -> None:
@@ -93,7 +93,8 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         sweeper.cancel()
         engine.dispose()
 
-    app = FastAPI(
+    app = Api(
+        live_path=f"{API_PREFIX}/health/live",
         title="XCL Lab",
         version=__version__,
         description="Experiment manager for knowledge distillation and extracurricular learning.",

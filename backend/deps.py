@@ -4,9 +4,11 @@ Roles: `admin` may do everything (the XCL_API_TOKEN token is an admin); `user` r
 annotates; `worker` claims runs and reports (heartbeat, metrics, artifacts, finish) only on the run it claimed.
 A user may also write metrics and artifacts of a run no worker holds (a run tracked from a script).
 
-The dependencies that only read app state are `async def`: FastAPI runs a plain `def` dependency in its thread
-pool, and a thread hop per dependency was a large part of a small request's cost. The unit of work's commit still
-runs in the thread pool (see `request_unit_of_work`); the token checks, which read the database, stay plain."""
+The dependencies are `async def`: FastAPI runs a plain `def` dependency in its thread pool, and a thread hop per
+dependency was a large part of a small request's cost. A token is checked on the event loop when it is the admin
+token or verified recently (`backend.token_cache`, which also says how soon a revoke takes effect); the database
+is read in the thread pool only on a miss, and for the holder checks of worker and user tokens. The unit of
+work's commit runs in the thread pool (see `request_unit_of_work`)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,13 @@ from typing import Annotated
 from celery import Celery
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from backend.models import Run
-from backend.store.tokens import find_token
+from backend.store.tokens import find_token_by_hash, token_hash
+from backend.token_cache import CachedToken, TokenCache
 from backend.unit_of_work import UnitOfWork, request_unit_of_work
 from xclab.artifact_names import RESUME_DIR, RESUME_KIND
 from xclab.settings import Settings
@@ -82,84 +86,139 @@ def _forbidden(role: str, what: str) -> HTTPException:
     return HTTPException(status.HTTP_403_FORBIDDEN, detail=f"a {role} token may not {what}")
 
 
-def authenticate(
-    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-) -> Principal:
-    """Who is calling; 401 when auth is on and the token is missing, wrong or revoked."""
+def configured_caller(request: Request, credentials: HTTPAuthorizationCredentials | None) -> Principal | None:
+    """The caller when no database read is needed (auth off, the admin token), else None; 401 for no token."""
     if request.app.state.auth_disabled:
         return Principal("admin", name="anyone (authentication is off)")
     if credentials is None:
         raise _unauthorised()
     admin: str | None = request.app.state.api_token
-    given = credentials.credentials
-    if admin is not None and secrets.compare_digest(given.encode(), admin.encode()):
+    if admin is not None and secrets.compare_digest(credentials.credentials.encode(), admin.encode()):
         return Principal("admin")
-    with request.app.state.session_factory() as session:
-        row = find_token(session, given)
-        if row is None:
-            raise _unauthorised()
-        return Principal(row.role, row.id, row.name)
-
-
-Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
-
-
-def require_read(request: Request, credentials: Credentials) -> Principal | None:
-    if request.app.state.settings.read_requires_auth:
-        return authenticate(request, credentials)
     return None
 
 
-def require_write(request: Request, credentials: Credentials) -> Principal:
+def cached_caller(request: Request, digest: str) -> Principal | None:
+    hit = token_cache(request).get(digest)
+    return Principal(hit.role, hit.token_id, hit.name) if hit else None
+
+
+def _from_database(request: Request, digest: str) -> Principal:
+    cache = token_cache(request)
+    generation = cache.generation  # read before the lookup: a revoke committed meanwhile keeps it out
+    with request.app.state.session_factory() as session:
+        row = find_token_by_hash(session, digest)
+        if row is None:
+            raise _unauthorised()
+        cache.put(digest, CachedToken(row.id, row.role, row.name), generation)
+        return Principal(row.role, row.id, row.name)
+
+
+def token_cache(request: Request) -> TokenCache:
+    cache = getattr(request.app.state, "token_cache", None)
+    if cache is None:
+        cache = request.app.state.token_cache = TokenCache()
+    return cache
+
+
+def authenticate(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """Who is calling; 401 when auth is on and the token is missing, wrong or revoked. For code already in a
+    worker thread; dependencies use `caller`, which reads the database only on a token cache miss."""
+    who = configured_caller(request, credentials)
+    if who is not None or credentials is None:
+        return who or Principal("admin")
+    digest = token_hash(credentials.credentials)
+    return cached_caller(request, digest) or _from_database(request, digest)
+
+
+async def caller(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> Principal:
+    """`authenticate` on the event loop: the admin token and cached tokens cost no thread-pool trip."""
+    who = configured_caller(request, credentials)
+    if who is not None or credentials is None:
+        return who or Principal("admin")
+    digest = token_hash(credentials.credentials)
+    return cached_caller(request, digest) or await run_in_threadpool(_from_database, request, digest)
+
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+Caller = Annotated[Principal, Depends(caller)]
+
+
+async def require_read(request: Request, credentials: Credentials) -> Principal | None:
+    if request.app.state.settings.read_requires_auth:
+        return await caller(request, credentials)
+    return None
+
+
+async def require_write(who: Caller) -> Principal:
     """A researcher's write: admin or user."""
-    who = authenticate(request, credentials)
     if who.role == "worker":
         raise _forbidden("worker", "do this: workers only claim runs and report on the run they hold")
     return who
 
 
-def require_admin(request: Request, credentials: Credentials) -> Principal:
-    who = authenticate(request, credentials)
+async def require_admin(who: Caller) -> Principal:
     if who.role != "admin":
         raise _forbidden(who.role, "manage tokens: that needs the admin token")
     return who
 
 
-def require_worker(request: Request, credentials: Credentials) -> Principal:
+async def require_worker(who: Caller) -> Principal:
     """Claiming a run: a worker (or admin)."""
-    who = authenticate(request, credentials)
     if who.role == "user":
         raise _forbidden("user", "claim runs: that is a worker's call")
     return who
 
 
+_HOLDER = select(Run.claim_token_id).where(Run.id == bindparam("run_id"))
+
+
+def holder(session: Session, run_id: int) -> int | None:
+    """The id of the worker token that claimed the run (None: no worker holds it); read through the Core
+    connection, as the first statement of its session (nothing to flush), without the ORM's per-statement cost."""
+    return session.connection().execute(_HOLDER, {"run_id": run_id}).scalar()
+
+
 def _holder(request: Request, run_id: int) -> int | None:
     with request.app.state.session_factory() as session:
-        return session.scalar(select(Run.claim_token_id).where(Run.id == run_id))
+        return holder(session, run_id)
 
 
-def require_holder(request: Request, run_id: int, credentials: Credentials) -> Principal:
+async def require_holder(request: Request, run_id: int, who: Caller) -> Principal:
     """Heartbeat and finish: admin, or the worker token that claimed the run."""
-    who = authenticate(request, credentials)
     if who.role == "user":
         raise _forbidden("user", "report on a run: that is its worker's call")
-    if who.role == "worker" and _holder(request, run_id) != who.token_id:
+    if who.role == "worker" and await run_in_threadpool(_holder, request, run_id) != who.token_id:
         raise _forbidden("worker", f"report on run {run_id}: it is not the run this token claimed")
     return who
 
 
-def require_reporter(request: Request, run_id: int, credentials: Credentials) -> Principal:
-    """Metrics and artifacts: admin; the worker holding the run; a user when no worker holds it."""
-    who = authenticate(request, credentials)
+def check_reporter(session: Session, who: Principal, run_id: int) -> None:
+    """Metrics and artifacts: admin; the worker holding the run; a user when no worker holds it. Takes the
+    session of the write, so a route can check and write in one thread-pool trip and one transaction."""
     if who.role == "admin":
-        return who
-    holder = _holder(request, run_id)
-    if who.role == "worker" and holder != who.token_id:
+        return
+    held_by = holder(session, run_id)
+    if who.role == "worker" and held_by != who.token_id:
         raise _forbidden("worker", f"write to run {run_id}: it is not the run this token claimed")
-    if who.role == "user" and holder is not None:
+    if who.role == "user" and held_by is not None:
         raise _forbidden(
             "user", f"write to run {run_id}: a worker holds it, and only that worker reports on it"
         )
+
+
+def _check_reporter(request: Request, who: Principal, run_id: int) -> None:
+    with request.app.state.session_factory() as session:
+        check_reporter(session, who, run_id)
+
+
+async def require_reporter(request: Request, run_id: int, who: Caller) -> Principal:
+    if who.role != "admin":
+        await run_in_threadpool(_check_reporter, request, who, run_id)
     return who
 
 
@@ -186,4 +245,4 @@ HolderAuth = Depends(require_holder)
 ReporterAuth = Depends(require_reporter)
 ArtifactWriterAuth = Depends(require_artifact_writer)
 CallerDep = Annotated[Principal, Depends(require_worker)]
-AnyCallerDep = Annotated[Principal, Depends(authenticate)]
+AnyCallerDep = Caller

@@ -11,7 +11,7 @@ WARNING when other processes kept the machine busy. Run (about 45 minutes at ful
 SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
-        [--mlflow-python PATH] [--markdown FILE]
+        [--mlflow-python PATH] [--markdown FILE] [--only liveness,search,batched,history,single]
 
 MLflow comes from the `bench` extra (`pip install -e '.[bench]'`) or any interpreter given as --mlflow-python
 (MLflow on PostgreSQL needs psycopg2 or psycopg there; the backend extra brings psycopg).
@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.tracking import machine, procstats, report  # noqa: E402
 from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
-from benchmarks.tracking.runner import Result, Runner, Sizes  # noqa: E402
+from benchmarks.tracking.runner import PHASES, Result, Runner, Sizes  # noqa: E402
 from benchmarks.tracking.servers import (  # noqa: E402
     BACKEND_LABELS,
     Postgres,
@@ -82,6 +82,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--mlflow-python", help="interpreter with mlflow installed (default: this one)")
     p.add_argument("--mlflow-workers", type=int, default=1, help="uvicorn workers of mlflow server")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--only",
+        help=f"comma-separated figures to measure, of {','.join(PHASES)} (default all; memory is always sampled)",
+    )
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
     return p.parse_args()
@@ -134,11 +138,21 @@ def serving(
             server.stop()
 
 
-def measure(server: Server, sizes: Sizes, seed: int) -> Result:
+def phases_from(arg: str | None) -> tuple[str, ...]:
+    if not arg:
+        return PHASES
+    chosen = tuple(p.strip() for p in arg.split(",") if p.strip())
+    unknown = set(chosen) - set(PHASES)
+    if unknown or not chosen:
+        setup_error(f"--only: unknown figure(s) {sorted(unknown)}; choose from {','.join(PHASES)}")
+    return chosen
+
+
+def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...]) -> Result:
     tracker: Tracker = Mlflow(server) if server.product == "MLflow" else XclLab(server)
     log(f"{server.product} on {BACKEND_LABELS[server.backend]} at {server.url}")
     try:
-        return Runner(tracker, Workload(seed), sizes, log).run()
+        return Runner(tracker, Workload(seed), sizes, log, phases).run()
     finally:
         tracker.close()
 
@@ -210,6 +224,7 @@ def render(
 def main() -> int:
     args = parse_args()
     sizes = sizes_from(args)
+    phases = phases_from(args.only)
     chosen = args.backends or ("sqlite" if args.quick else "sqlite,postgresql")
     backends = [b.strip() for b in chosen.split(",") if b.strip()]
     unknown = set(backends) - set(BACKEND_LABELS)
@@ -239,7 +254,7 @@ def main() -> int:
         for backend in backends:
             for product in ("MLflow", "XCL Lab"):
                 with serving(product, backend, workdir, pg, args, mlflow_py) as server:
-                    results.setdefault(backend, {})[product] = measure(server, sizes, args.seed)
+                    results.setdefault(backend, {})[product] = measure(server, sizes, args.seed, phases)
     except CheckFailed as exc:
         log(f"CHECK FAILED: {exc}")
         return 1

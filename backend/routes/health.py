@@ -1,7 +1,7 @@
 """Liveness (touches nothing) and readiness (database and broker, the broker check cached briefly).
 
-`/health/live` answers from the event loop with no dependency, so a probe or a latency check measures the
-server itself. `/health/ready` (and `/health`, kept for existing callers) runs `SELECT 1` and reads the schema
+`/health/live` is answered by `backend.live.Api` before routing, so a probe or a latency check measures the
+server itself; the route below documents it (and answers, with no dependency, if that layer is bypassed). `/health/ready` (and `/health`, kept for existing callers) runs `SELECT 1` and reads the schema
 revision each time, but asks the broker at most once per `BROKER_CHECK_TTL_S`: a broker round trip (a Redis
 connect, a filesystem listing) per probe is what made the cheapest request cost milliseconds.
 """

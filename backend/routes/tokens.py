@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 
-from backend.deps import AdminAuth, SessionDep
+from backend.deps import AdminAuth, SessionDep, UnitOfWorkDep, token_cache
 from backend.schemas.tokens import TokenCreate, TokenCreated, TokenOut, TokensPage
 from backend.store import tokens as token_store
 
@@ -25,6 +25,9 @@ def read_tokens(session: SessionDep, include_revoked: bool = False) -> TokensPag
 
 
 @router.post("/{token_id}/revoke")
-def revoke_token(token_id: int, session: SessionDep) -> TokenOut:
+def revoke_token(token_id: int, uow: UnitOfWorkDep, request: Request) -> TokenOut:
     """Revoke a token: it is refused from the next request on."""
-    return TokenOut.model_validate(token_store.revoke_token(session, token_id))
+    row = token_store.revoke_token(uow.session, token_id)
+    # Forgotten after the commit: a lookup that began before it cannot cache the token again.
+    uow.commit_then(lambda: token_cache(request).forget(token_id))
+    return TokenOut.model_validate(row)

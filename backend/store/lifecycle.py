@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from datetime import datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict, NotFound
@@ -21,11 +21,17 @@ from backend.store.runs import dependency_ids, get_run
 RETRYABLE = frozenset({"failed", "cancelled"})
 
 
+_OPEN_RUN = select(Run.status, Run.attempt).where(Run.id == bindparam("run_id")).with_for_update()
+
+
 def require_open_run(session: Session, run_id: int, attempt: int | None = None) -> None:
     """Refuse writes (metrics, artifacts) to a run that has ended: its record is final. Locks the run's row so a
     concurrent finish cannot slip between this check and the write. With `attempt`: also refused once the run
     has moved on to another attempt (the writer was presumed dead and the run re-queued)."""
-    row = session.execute(select(Run.status, Run.attempt).where(Run.id == run_id).with_for_update()).first()
+    # Flushed, then read through the Core connection: the same rows and lock, without the ORM's per-statement
+    # machinery, a large share of a one-point metric write.
+    session.flush()
+    row = session.connection().execute(_OPEN_RUN, {"run_id": run_id}).first()
     if row is None:
         raise NotFound(f"run {run_id} not found")
     status, current = row

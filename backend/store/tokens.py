@@ -49,8 +49,12 @@ def revoke_token(session: Session, token_id: int) -> ApiToken:
 
 def find_token(session: Session, token: str) -> ApiToken | None:
     """The live (not revoked) token with this value; looked up by hash, so timing reveals nothing of it."""
+    return find_token_by_hash(session, token_hash(token))
+
+
+def find_token_by_hash(session: Session, digest: str) -> ApiToken | None:
     return session.scalars(
-        select(ApiToken).where(ApiToken.token_sha256 == token_hash(token), ApiToken.revoked_at.is_(None))
+        select(ApiToken).where(ApiToken.token_sha256 == digest, ApiToken.revoked_at.is_(None))
     ).first()
 
 

@@ -48,11 +48,22 @@ def percentile(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else values[0]
 
 
+# What --only can choose; memory is sampled whatever is chosen. `history` reads back the batched points, so it
+# runs the batched ingestion too.
+PHASES = ("liveness", "search", "batched", "history", "single")
+
+
 class Runner:
     def __init__(
-        self, tracker: Tracker, workload: Workload, sizes: Sizes, log: Callable[[str], None]
+        self,
+        tracker: Tracker,
+        workload: Workload,
+        sizes: Sizes,
+        log: Callable[[str], None],
+        phases: tuple[str, ...] = PHASES,
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
+        self.phases = phases
         self.meter = Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
 
@@ -71,16 +82,23 @@ class Runner:
         t = self.tracker
         self.log(f"  idle after {settle(t.server):.0f} s")
         self.meter.sample_rss()
-        self.health()
-        searched = t.create_experiment(f"search-{time.time_ns()}")
-        run_ids: list[str] = []  # server id of the workload's run i
-        creation_s = 0.0
-        for scale in self.sizes.scales:
-            creation_s += self.create_runs(searched, run_ids, scale)
-            self.check_listing(searched, run_ids)
-            self.search(searched, run_ids, scale)
-        self.result.figures["runs_per_s"] = len(run_ids) / creation_s
-        self.ingest_and_read(t.create_experiment(f"ingest-{time.time_ns()}"))
+        if "liveness" in self.phases:
+            self.health()
+        if "search" in self.phases:
+            searched = t.create_experiment(f"search-{time.time_ns()}")
+            run_ids: list[str] = []  # server id of the workload's run i
+            creation_s = 0.0
+            for scale in self.sizes.scales:
+                creation_s += self.create_runs(searched, run_ids, scale)
+                self.check_listing(searched, run_ids)
+                self.search(searched, run_ids, scale)
+            self.result.figures["runs_per_s"] = len(run_ids) / creation_s
+        experiment_id = t.create_experiment(f"ingest-{time.time_ns()}")
+        if {"batched", "history"} & set(self.phases):
+            self.ingest_and_read(experiment_id)
+        if "single" in self.phases:
+            self.single_points(experiment_id)
+        self.meter.sample_rss()
         return self.result
 
     def health(self) -> None:
@@ -158,7 +176,8 @@ class Runner:
             self.result.figures["batched_points_per_s"] = len(points) / (time.perf_counter() - t0)
         for key in METRIC_KEYS:  # every ingested point reads back
             self.check_history(run_id, key, expected_history(points, key))
-
+        if "history" not in self.phases:
+            return
         expected = expected_history(points, HISTORY_KEY)
         times = []
         with self.phase("history"):
@@ -171,6 +190,8 @@ class Runner:
                     )
         self.result.figures["history_p50_ms"] = statistics.median(times) * 1000
 
+    def single_points(self, experiment_id: str) -> None:
+        t, sizes = self.tracker, self.sizes
         single_run = t.create_run(experiment_id, {"purpose": "single-points"})
         singles = series_points(sizes.single_points)[: sizes.single_points]
         self.log(f"  one point per request: {len(singles):,} points")
@@ -181,7 +202,6 @@ class Runner:
             self.result.figures["single_points_per_s"] = len(singles) / (time.perf_counter() - t0)
         for key in METRIC_KEYS:
             self.check_history(single_run, key, expected_history(singles, key))
-        self.meter.sample_rss()
 
     def check_history(self, run_id: str, key: str, expected: list[tuple[int, float]]) -> None:
         got = self.tracker.history(run_id, key)

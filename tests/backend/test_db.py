@@ -2,12 +2,37 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from backend.db import SchemaOutOfDate, make_engine, verify_schema
+from xclab.settings import Settings
 
 
 def test_server_refuses_unmigrated_database(tmp_path) -> None:
     engine = make_engine(f"sqlite:///{tmp_path / 'empty.db'}")
     with pytest.raises(SchemaOutOfDate, match="xclab db upgrade"):
         verify_schema(engine)
+
+
+def test_a_serving_process_does_not_import_alembic(settings: Settings) -> None:
+    """Alembic is for migrating; in the API process it would only hold memory (about 12 MiB)."""
+    code = (
+        "import sys; import cli.main; from backend.app import create_app; from xclab.settings import Settings; "
+        f"create_app(Settings(home={str(settings.home)!r}, database_url={settings.resolved_database_url!r}, "
+        "api_token='t' * 20, _env_file=None)); print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

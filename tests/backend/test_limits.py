@@ -3,11 +3,13 @@ store (NaN, Infinity, lone surrogates, NUL, integers past 64 bits), never a 500;
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from backend.limits import DEFAULT_BODY_LIMIT
+from backend.limits import DEFAULT_BODY_LIMIT, _find_problem, _maybe_refused, _NonFinite, check_json
 from tests.backend.conftest import TOKEN
 from tests.support import digits_spec
 from xclab.settings import Settings
@@ -93,3 +95,49 @@ def test_a_validation_error_never_echoes_what_cannot_be_encoded(api: TestClient)
     # A long name fails pydantic's own length check; the echo is truncated, not 1 MB of text back.
     response = api.post("/api/v1/experiments", json={"name": "n" * 5000})
     assert response.status_code == 422 and len(response.text) < 2000
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"metrics": [{"key": "loss", "step": 1, "value": 0.5, "wall_time": 1700000000.25}]}',
+        b'{"a": NaN}',
+        b'{"a": [1, -Infinity]}',
+        b'{"NaN": "Infinity"}',
+        b'{"a": "x\\u0000"}',
+        b'{"\\u0000": 1}',
+        b'{"a": "\\ud800"}',
+        b'{"a": "\\uDFFF"}',
+        b'{"a": "\\ud83d\\ude00"}',
+        b'{"a": "\\u00e9\\\\u0000"}',
+        b'{"a": 9223372036854775807}',
+        b'{"a": -9223372036854775809}',
+        b'{"a": 12345678901234567890}',
+        b'{"a": 0.12345678901234567890}',
+        '{"a": 1}'.encode("utf-16"),
+        b'{"a": "\x00"}',
+        b"not json",
+    ],
+)
+def test_the_byte_scan_never_lets_a_refused_body_through(body: bytes) -> None:
+    """check_json skips the walk when a scan of the bytes finds nothing it could refuse: same verdicts."""
+    try:
+        parsed = json.loads(body, parse_constant=_NonFinite)
+    except ValueError:
+        walked = None
+    else:
+        found = _find_problem(parsed, ["body"])
+        walked = None if found is None else (found[0], found[1])
+    checked = check_json(body)
+    assert (checked and (checked["loc"], checked["msg"])) == walked
+    if walked is not None:
+        assert _maybe_refused(body)
+
+
+def test_a_json_body_not_sent_as_json_is_422_not_500(api: TestClient) -> None:
+    answer = api.post(
+        "/api/v1/experiments", content=b'{"name": "\xff"}', headers={"content-type": "text/plain"}
+    )
+    assert answer.status_code == 422
+    [error] = answer.json()["detail"]
+    assert error["loc"] == ["body"] and error["input"] == '{"name": "\\xff"}'

@@ -18,6 +18,20 @@ def test_single_linear_head() -> None:
     assert all(len(r._all_down_revisions) <= 1 for r in revisions)
 
 
+def test_the_head_read_from_the_scripts_is_alembics() -> None:
+    assert head_revision() == ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+
+
+def test_the_current_revision_is_alembics(database_url: str) -> None:
+    engine = make_engine(database_url)
+    with engine.connect() as conn:
+        assert current_revision(engine) == MigrationContext.configure(conn).get_current_revision()
+    command.downgrade(alembic_config(database_url), "base")
+    assert current_revision(engine) is None
+    command.upgrade(alembic_config(database_url), "head")
+    engine.dispose()
+
+
 def test_downgrade_and_upgrade_again(database_url: str) -> None:
     cfg = alembic_config(database_url)
     command.downgrade(cfg, "base")

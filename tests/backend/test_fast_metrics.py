@@ -1,0 +1,163 @@
+"""The plain metric write is answered in front of FastAPI; every other request to the route (a bad body, a token
+to look up, a refusal) reaches the full stack and gets the answer it always got, with nothing written twice."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.backend.conftest import TOKEN
+
+
+async def _broken(scope: Any, receive: Any, send: Any) -> None:
+    raise RuntimeError("the full stack was entered")
+
+
+def _scope(path: str, headers: list[tuple[bytes, bytes]]) -> dict[str, Any]:
+    """A JSON POST's ASGI scope, for driving the app directly (chunked bodies, a receive that must not run)."""
+    return {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), *headers],
+        "server": ("testserver", 80),
+        "client": ("testclient", 50000),
+    }
+
+
+def _tracking_run(api: TestClient) -> int:
+    experiment = api.post("/api/v1/experiments", json={"name": "fast"}).json()["id"]
+    return api.post("/api/v1/runs", json={"experiment_id": experiment, "params": {}}).json()["id"]
+
+
+def _points(api: TestClient, run_id: int, key: str = "loss") -> list[dict[str, Any]]:
+    return api.get(f"/api/v1/runs/{run_id}/metrics/{key}").json()["points"]
+
+
+def _stack_entered(api: TestClient, path: str, **kwargs: Any) -> bool:
+    """Whether the request reached FastAPI's stack (replaced by one that raises for the call)."""
+    app: FastAPI = api.app  # type: ignore[assignment]
+    stack, app.middleware_stack = app.middleware_stack, _broken  # type: ignore[assignment]
+    try:
+        response = api.post(path, **kwargs)
+    except RuntimeError:
+        return True
+    finally:
+        app.middleware_stack = stack
+    assert response.status_code == 200 and response.json() == {"written": 1}
+    return False
+
+
+def test_a_plain_write_skips_the_stack_and_is_stored(api: TestClient) -> None:
+    run_id = _tracking_run(api)
+    body = {"metrics": [{"key": "loss", "step": 3, "value": 0.25}]}
+    assert not _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body)
+    assert _points(api, run_id) == [{"step": 3, "value": 0.25}]
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        ('{"metrics": [{"key": "loss", "step": 1, "value": "high"}]}', {}),  # invalid: the stack's 422
+        ('{"metrics": [{"key": "loss", "step": 1, "value": NaN}]}', {}),  # refused by the JSON checks
+        ('{"metrics": [', {}),  # not JSON
+        ('{"metrics": []}', {"content-type": "text/plain"}),  # not sent as JSON
+        ('{"metrics": []}', {"Authorization": "Bearer xcu_not-a-token"}),  # a token to look up
+        ('{"metrics": []}', {"Authorization": ""}),  # no token
+    ],
+)
+def test_anything_but_a_plain_write_reaches_the_stack(
+    api: TestClient, content: str, headers: dict[str, str]
+) -> None:
+    run_id = _tracking_run(api)
+    headers = {"content-type": "application/json", **headers}
+    assert _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", content=content, headers=headers)
+    answer = api.post(f"/api/v1/runs/{run_id}/metrics", content=content, headers=headers)
+    assert answer.status_code in {401, 415, 422} or answer.json() == {"written": 0}
+
+
+def test_the_stack_answers_validation_errors_naming_the_field(api: TestClient) -> None:
+    run_id = _tracking_run(api)
+    bad = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}, {"key": "loss", "step": -1, "value": 0.5}]}
+    answer = api.post(f"/api/v1/runs/{run_id}/metrics", json=bad)
+    assert answer.status_code == 422
+    assert answer.json()["detail"][0]["loc"] == ["body", "metrics", 1, "step"]
+    assert api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"] == []
+
+
+def test_a_refused_write_is_answered_by_the_stack_and_writes_nothing(api: TestClient) -> None:
+    run_id = _tracking_run(api)
+    assert api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}).status_code == 200
+    body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
+    assert _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body)
+    answer = api.post(f"/api/v1/runs/{run_id}/metrics", json=body)
+    assert answer.status_code == 409 and "final" in answer.json()["detail"]
+    assert api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"] == []
+    assert api.post("/api/v1/runs/999999/metrics", json=body).status_code == 404
+
+
+def test_a_body_in_several_chunks_is_read_whole(api: TestClient) -> None:
+    run_id = _tracking_run(api)
+    raw = json.dumps({"metrics": [{"key": "acc", "step": s, "value": s / 10} for s in range(2)]}).encode()
+    chunks = [raw[:10], raw[10:25], raw[25:]]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        chunk = chunks.pop(0)
+        return {"type": "http.request", "body": chunk, "more_body": bool(chunks)}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = f"/api/v1/runs/{run_id}/metrics"
+    scope = _scope(path, [(b"authorization", f"Bearer {TOKEN}".encode())])
+    asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] == 200 and json.loads(sent[1]["body"]) == {"written": 2}
+    assert _points(api, run_id, "acc") == [{"step": 0, "value": 0.0}, {"step": 1, "value": 0.1}]
+
+
+def test_a_user_token_is_looked_up_by_the_stack_then_served_in_front(api: TestClient) -> None:
+    run_id = _tracking_run(api)
+    user = api.post("/api/v1/tokens", json={"name": "u", "role": "user"}).json()["token"]
+    headers = {"Authorization": f"Bearer {user}"}
+    body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
+    assert _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body, headers=headers)
+    assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body, headers=headers).status_code == 200
+    body["metrics"][0]["step"] = 2
+    assert not _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body, headers=headers)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [],  # no token: 401 before the body is read
+        [(b"authorization", f"Bearer {TOKEN}".encode()), (b"content-length", b"99999999")],  # 413 as declared
+    ],
+)
+def test_a_body_the_guard_refuses_unread_is_not_read(
+    api: TestClient, headers: list[tuple[bytes, bytes]]
+) -> None:
+    run_id = _tracking_run(api)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        raise AssertionError("the body was read")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    path = f"/api/v1/runs/{run_id}/metrics"
+    scope = _scope(path, headers)
+    asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
+    assert sent[0]["status"] in {401, 413}
