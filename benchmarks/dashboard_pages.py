@@ -27,8 +27,9 @@ from tests.e2e.browser import chrome, start_dashboard  # noqa: E402
 from tests.support import digits_spec, start_stack  # noqa: E402
 
 TABLE = '[data-testid="stDataFrame"] canvas, [data-testid="stDataFrameGlideDataEditor"]'
-# A plotly chart's SVG, or a Vega-Lite chart (st.altair_chart and friends) drawn on its canvas or SVG.
-CHART = ".js-plotly-plot .main-svg, .vega-embed canvas, .vega-embed svg"
+# A plotly chart's SVG (plotly draws its traces in the same call), or a Vega-Lite chart's (st.altair_chart)
+# marks: paths in its SVG, or its canvas (Vega draws on a canvas past 2,000 data points).
+CHART = ".js-plotly-plot .main-svg, .vega-embed svg .role-mark path, .vega-embed canvas"
 # (page, path, what shows that it has loaded)
 PAGES = [
     ("runs", "/", TABLE),

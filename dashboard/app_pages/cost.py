@@ -70,7 +70,7 @@ def hours_figure(body: dict[str, Any]) -> alt.Chart:
         alt.Chart(pd.DataFrame(rows, columns=["grid", "queues", "hours"]), height=300)
         .mark_bar()
         .encode(
-            x=alt.X("grid:N", title=None, sort=None),
+            x=alt.X("grid:N", title=None, sort=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
             y=alt.Y("sum(hours):Q", title="wall-clock hours", stack="zero", scale=alt.Scale(zero=True)),
             color=alt.Color("queues:N", scale=_device_scale("wall hours on {} queues"), legend=_LEGEND),
             tooltip=["grid", "queues", alt.Tooltip("hours:Q", format=".3f")],
