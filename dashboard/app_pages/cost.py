@@ -101,40 +101,42 @@ def gain_text(m: dict[str, Any]) -> str:
     return f"{m['gain']:+.2f} in {minutes(charged)}{tail}"
 
 
-def gain_figure(body: dict[str, Any]) -> alt.LayerChart | None:
-    """Metric gained over ERM of the same model per hour of one run, per student group, bars from zero with the
-    gain and its charged time written next to each."""
+def gain_figure(body: dict[str, Any]) -> alt.Chart | None:
+    """Metric gained over ERM of the same model per hour of one run, per student group, bars from zero; each bar's
+    axis label carries the gain and its charged time."""
     rows = [m for m in body["methods"] if m["gain_per_hour"] is not None and m["method"] != "erm"]
     if not rows:
         return None
     several = len({(m["grid"], m["model"]) for m in rows}) > 1
+    students = [f"{m['method']} · {m['model']}" if several else m["method"] for m in rows]
     frame = pd.DataFrame(
         [
             {
-                "student": f"{m['method']} · {m['model']}" if several else m["method"],
+                "student": student,
+                # Text next to a bar collides with the axis (negative gains) or is cut at the chart's edge.
+                "bar": f"{student}: {gain_text(m)}",
                 "per": f"per {m['device'].upper()}-hour",
                 "gain_per_hour": m["gain_per_hour"],
                 "label": gain_text(m),
             }
-            for m in rows
+            for student, m in zip(students, rows, strict=True)
         ],
-        columns=["student", "per", "gain_per_hour", "label"],
+        columns=["student", "bar", "per", "gain_per_hour", "label"],
     )
     metric = rows[0]["metric"]
-    base = alt.Chart(frame, height=alt.Step(26)).encode(
-        y=alt.Y("student:N", title=None, sort=None),
-        x=alt.X("gain_per_hour:Q", title="gain per hour", scale=alt.Scale(zero=True)),
-        tooltip=["student", "per", alt.Tooltip("gain_per_hour:Q", format="+.2f"), "label"],
-    )
-    bars = base.mark_bar().encode(
-        color=alt.Color("per:N", scale=_device_scale("per {}-hour"), legend=_LEGEND)
-    )
-    # Past the end of each bar, right of a positive one and left of a negative one, so it never covers a bar.
-    ahead = base.transform_filter("datum.gain_per_hour >= 0").mark_text(align="left", dx=4)
-    behind = base.transform_filter("datum.gain_per_hour < 0").mark_text(align="right", dx=-4)
-    return alt.layer(bars, ahead.encode(text="label:N"), behind.encode(text="label:N")).properties(
-        title=f"{metric} gained over ERM per hour of one run, teachers' share included"
-        + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else "")
+    return (
+        alt.Chart(frame, height=alt.Step(26))
+        .mark_bar()
+        .encode(
+            y=alt.Y("bar:N", title=None, sort=None, axis=alt.Axis(labelLimit=480)),
+            x=alt.X("gain_per_hour:Q", title="gain per hour", scale=alt.Scale(zero=True)),
+            color=alt.Color("per:N", scale=_device_scale("per {}-hour"), legend=_LEGEND),
+            tooltip=["student", "per", alt.Tooltip("gain_per_hour:Q", format="+.2f"), "label"],
+        )
+        .properties(
+            title=f"{metric} gained over ERM per hour of one run, teachers' share included"
+            + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else "")
+        )
     )
 
 
