@@ -27,7 +27,9 @@ from tests.e2e.browser import chrome, start_dashboard  # noqa: E402
 from tests.support import digits_spec, start_stack  # noqa: E402
 
 TABLE = '[data-testid="stDataFrame"] canvas, [data-testid="stDataFrameGlideDataEditor"]'
-CHART = ".js-plotly-plot .main-svg"
+# A plotly chart's SVG (plotly draws its traces in the same call), or a Vega-Lite chart's (st.altair_chart)
+# marks: paths in its SVG, or its canvas (Vega draws on a canvas past 2,000 data points).
+CHART = ".js-plotly-plot .main-svg, .vega-embed svg .role-mark path, .vega-embed canvas"
 # (page, path, what shows that it has loaded)
 PAGES = [
     ("runs", "/", TABLE),
@@ -128,6 +130,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=10_000)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--train", action="store_true", help="measure next to a training run")
+    parser.add_argument(
+        "--pages", default=",".join(p[0] for p in PAGES), help="comma-separated subset of the pages to time"
+    )
     args = parser.parse_args()
     home = Path(tempfile.mkdtemp(prefix="xclab-bench-"))
     url = args.database_url or f"sqlite:///{home / 'bench.db'}"
@@ -148,7 +153,8 @@ def main() -> None:
             print(
                 f"{'next to a training run' if args.train else 'idle'}, {os.cpu_count()} cores, target {target:g} s"
             )
-            for name, path, ready in PAGES:
+            picked = args.pages.split(",")
+            for name, path, ready in (p for p in PAGES if p[0] in picked):
                 times = page_seconds(driver, f"{dash}{path}", ready, args.repeats)
                 median = statistics.median(times)
                 print(

@@ -22,8 +22,11 @@ def stem(name: str) -> str:
 class AnalysisPage:
     """Widget keys are prefixed per page so that the pages keep separate selections."""
 
-    def __init__(self, prefix: str) -> None:
+    def __init__(self, prefix: str, plotly: bool = True) -> None:
+        """plotly=False for a page whose charts are all Vega-Lite: their toolbar saves PNG only, so no format
+        picker."""
         self.prefix = prefix
+        self.plotly = plotly
 
     def _key(self, name: str) -> str:
         return f"{self.prefix}_{name}"
@@ -60,6 +63,8 @@ class AnalysisPage:
             on_change=self._follow_url,
             args=(kind,),
         )
+        if not self.plotly:
+            return {f"{kind}_id": chosen}
         st.radio(
             "Chart downloads (camera button on each chart)",
             ["svg", "png"],

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import altair as alt
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from dashboard.analysis import AnalysisPage, stem
@@ -14,7 +14,7 @@ from dashboard.analysis import AnalysisPage, stem
 PREFIX = "cost"
 
 
-page = AnalysisPage(PREFIX)
+page = AnalysisPage(PREFIX, plotly=False)  # Vega-Lite charts: no plotly.js to wait for
 
 
 # ------------------------------------------------------------ this page
@@ -58,30 +58,35 @@ def grids_frame(body: dict[str, Any]) -> pd.DataFrame:
     return pd.DataFrame([{k: g[k] for k in columns} for g in body["grids"]], columns=columns)
 
 
-def hours_figure(body: dict[str, Any]) -> go.Figure:
-    """Compute per grid (or per task outside grids), CPU and GPU hours stacked."""
-    names = [g["grid"] for g in body["grids"]]
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=names,
-                y=[g[f"{d}_hours"] for g in body["grids"]],
-                name=f"wall hours on {d.upper()} queues",
-                marker_color=c,
-            )
-            for d, c in DEVICE_COLOURS.items()
-        ]
+def hours_figure(body: dict[str, Any]) -> alt.Chart:
+    """Compute per grid (or per task outside grids), CPU and GPU hours stacked from zero. Vega-Lite, not plotly:
+    its renderer reaches the screen well before plotly.js's bundle has loaded (docs/performance.md)."""
+    rows = [
+        {"grid": g["grid"], "queues": f"wall hours on {d.upper()} queues", "hours": g[f"{d}_hours"]}
+        for g in body["grids"]
+        for d in DEVICE_COLOURS
+    ]
+    return (
+        alt.Chart(pd.DataFrame(rows, columns=["grid", "queues", "hours"]), height=300)
+        .mark_bar()
+        .encode(
+            x=alt.X("grid:N", title=None, sort=None, axis=alt.Axis(labelAngle=0, labelLimit=200)),
+            y=alt.Y("sum(hours):Q", title="wall-clock hours", stack="zero", scale=alt.Scale(zero=True)),
+            color=alt.Color("queues:N", scale=_device_scale("wall hours on {} queues"), legend=_LEGEND),
+            tooltip=["grid", "queues", alt.Tooltip("hours:Q", format=".3f")],
+        )
+        .properties(title="Wall-clock time per grid (last attempt of every run)")
     )
-    fig.update_layout(
-        title="Wall-clock time per grid (last attempt of every run)",
-        barmode="stack",
-        yaxis_title="wall-clock hours",
-        yaxis_rangemode="tozero",
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        height=360,
-        legend={"orientation": "h", "y": -0.2},
+
+
+_LEGEND = alt.Legend(orient="bottom", title=None)
+
+
+def _device_scale(label: str) -> alt.Scale:
+    """The device colours, whatever devices the data has."""
+    return alt.Scale(
+        domain=[label.format(d.upper()) for d in DEVICE_COLOURS], range=list(DEVICE_COLOURS.values())
     )
-    return fig
 
 
 def minutes(hours: float | None) -> str:
@@ -96,38 +101,43 @@ def gain_text(m: dict[str, Any]) -> str:
     return f"{m['gain']:+.2f} in {minutes(charged)}{tail}"
 
 
-def gain_figure(body: dict[str, Any]) -> go.Figure | None:
-    """Metric gained over ERM of the same model per hour of one run, per student group."""
+def gain_figure(body: dict[str, Any]) -> alt.Chart | None:
+    """Metric gained over ERM of the same model per hour of one run, per student group, bars from zero; each bar's
+    axis label carries the gain and its charged time."""
     rows = [m for m in body["methods"] if m["gain_per_hour"] is not None and m["method"] != "erm"]
     if not rows:
         return None
     several = len({(m["grid"], m["model"]) for m in rows}) > 1
-    fig = go.Figure()
-    for dev, colour in DEVICE_COLOURS.items():
-        mine = [m for m in rows if m["device"] == dev]
-        if mine:
-            fig.add_trace(
-                go.Bar(
-                    y=[f"{m['method']} · {m['model']}" if several else m["method"] for m in mine],
-                    x=[m["gain_per_hour"] for m in mine],
-                    orientation="h",
-                    name=f"per {dev.upper()}-hour",
-                    marker_color=colour,
-                    text=[gain_text(m) for m in mine],
-                    textposition="auto",
-                )
-            )
-    metric = rows[0]["metric"]
-    fig.update_layout(
-        title=f"{metric} gained over ERM per hour of one run, teachers' share included"
-        + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else ""),
-        xaxis_title="gain per hour",
-        yaxis={"autorange": "reversed"},
-        margin={"l": 10, "r": 10, "t": 50, "b": 10},
-        height=160 + 30 * len(rows),
-        legend={"orientation": "h", "y": -0.2},
+    students = [f"{m['method']} · {m['model']}" if several else m["method"] for m in rows]
+    frame = pd.DataFrame(
+        [
+            {
+                "student": student,
+                # Text next to a bar collides with the axis (negative gains) or is cut at the chart's edge.
+                "bar": f"{student}: {gain_text(m)}",
+                "per": f"per {m['device'].upper()}-hour",
+                "gain_per_hour": m["gain_per_hour"],
+                "label": gain_text(m),
+            }
+            for student, m in zip(students, rows, strict=True)
+        ],
+        columns=["student", "bar", "per", "gain_per_hour", "label"],
     )
-    return fig
+    metric = rows[0]["metric"]
+    return (
+        alt.Chart(frame, height=alt.Step(26))
+        .mark_bar()
+        .encode(
+            y=alt.Y("bar:N", title=None, sort=None, axis=alt.Axis(labelLimit=480)),
+            x=alt.X("gain_per_hour:Q", title="gain per hour", scale=alt.Scale(zero=True)),
+            color=alt.Color("per:N", scale=_device_scale("per {}-hour"), legend=_LEGEND),
+            tooltip=["student", "per", alt.Tooltip("gain_per_hour:Q", format="+.2f"), "label"],
+        )
+        .properties(
+            title=f"{metric} gained over ERM per hour of one run, teachers' share included"
+            + (" (error removed, for an error metric)" if rows[0]["goal"] == "min" else "")
+        )
+    )
 
 
 body = page.load(
@@ -146,10 +156,10 @@ cols = st.columns(3)
 cols[0].metric("Runs", total["runs"])
 cols[1].metric("Wall hours, CPU queues", f"{total['cpu_hours']:.2f}")
 cols[2].metric("Wall hours, GPU queues", f"{total['gpu_hours']:.2f}")
-page.show_chart(hours_figure(body), f"{PREFIX}_hours_chart", f"cost-hours-{name}")
+st.altair_chart(hours_figure(body), key=f"{PREFIX}_hours_chart")
 gain = gain_figure(body)
 if gain is not None:
-    page.show_chart(gain, f"{PREFIX}_gain_chart", f"cost-gain-{name}")
+    st.altair_chart(gain, key=f"{PREFIX}_gain_chart")
 else:
     st.info(
         "No method has both a result and an ERM row of the same model to compare with yet.",

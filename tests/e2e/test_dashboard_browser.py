@@ -101,21 +101,21 @@ def _page_links(driver, base: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [link for link in links if link and link.startswith(base)]
 
 
-def _check_page(driver, url: str, shot: Path, expect_chart: bool) -> None:  # type: ignore[no-untyped-def]
+# Real marks, not an empty frame: plotly's bars or lines in its SVG, or a Vega-Lite chart's marks (SVG paths) or
+# its canvas (Vega draws on a canvas past 2,000 data points).
+PLOTLY_MARKS = ", ".join(
+    f".js-plotly-plot .main-svg {layer} path" for layer in (".plot", ".bars", ".scatterlayer")
+)
+VEGA_MARKS = ".vega-embed svg .role-mark path, .vega-embed canvas"
+
+
+def _check_page(driver, url: str, shot: Path, chart: str | None) -> None:  # type: ignore[no-untyped-def]
     from selenium.webdriver.common.by import By
 
     driver.get(url)
     _wait(driver, lambda: _settled(driver), what="the page to render")
-    if expect_chart:
-        # Plotly draws into an SVG once its data has arrived; wait for real marks, not an empty frame.
-        _wait(
-            driver,
-            lambda: driver.find_elements(
-                By.CSS_SELECTOR,
-                ".js-plotly-plot .main-svg .plot path, .js-plotly-plot .main-svg .bars path, .js-plotly-plot .main-svg .scatterlayer path",
-            ),
-            what="a plotly chart",
-        )
+    if chart:
+        _wait(driver, lambda: driver.find_elements(By.CSS_SELECTOR, chart), what=f"a chart ({chart})")
     time.sleep(1.0)  # let late elements finish painting before the screenshot
     shot.parent.mkdir(parents=True, exist_ok=True)
     driver.save_screenshot(str(shot))
@@ -133,17 +133,21 @@ def test_every_page_renders_in_chromium(
     for link in links:
         path = link.removeprefix(dashboard_url).strip("/")
         name = path or "runs-default"
-        _check_page(browser, link, shots / f"{name}.png", expect_chart=False)
+        _check_page(browser, link, shots / f"{name}.png", chart=None)
     # The pages that draw the paper's charts, opened on the trained grid and one of its runs.
     student = next(c for c in trained_grid["cells"] if c["key"].startswith("student/kd"))
     _check_page(
-        browser, f"{dashboard_url}/run?run={student['run_id']}", shots / "run-curves.png", expect_chart=True
+        browser, f"{dashboard_url}/run?run={student['run_id']}", shots / "run-curves.png", chart=PLOTLY_MARKS
     )
     _check_page(
         browser,
         f"{dashboard_url}/grids?grid={trained_grid['id']}",
         shots / "grid-report.png",
-        expect_chart=True,
+        chart=PLOTLY_MARKS,
+    )
+    # The cost page draws Vega-Lite (st.altair_chart), not plotly.
+    _check_page(
+        browser, f"{dashboard_url}/cost?grid={trained_grid['id']}", shots / "cost.png", chart=VEGA_MARKS
     )
     for shot in shots.glob("*.png"):
         assert shot.stat().st_size > 5_000, f"{shot} looks blank"
