@@ -222,10 +222,10 @@ async def require_reporter(request: Request, run_id: int, who: Caller) -> Princi
     return who
 
 
-def require_artifact_writer(request: Request, run_id: int, path: str, credentials: Credentials) -> Principal:
+async def require_artifact_writer(request: Request, run_id: int, path: str, who: Caller) -> Principal:
     """Artifacts: as metrics (require_reporter), except a run's resume checkpoint, which its next attempt trains
     from: only the worker holding the run (or admin) writes it, so a user cannot plant weights in a queued run."""
-    who = require_reporter(request, run_id, credentials)
+    who = await require_reporter(request, run_id, who)
     resume = (
         PurePosixPath(path.lstrip("/")).parts[:1] == (RESUME_DIR,)
         or request.query_params.get("kind") == RESUME_KIND
