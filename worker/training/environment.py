@@ -18,6 +18,7 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -94,9 +95,10 @@ def environment(
             "cudnn": torch.backends.cudnn.version() if device.type == "cuda" else None,
         },
         "device": str(device),
-        "device_name": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or platform.machine(),
+        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model(),
+        # The instruction set PyTorch picked its CPU kernels for: runs on machines that differ here may differ in
+        # their last bits (and so in everything after), see docs/reproducibility.md.
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
         "threads": torch.get_num_threads(),
         "interop_threads": torch.get_num_interop_threads(),
         "determinism": flags,
@@ -125,3 +127,14 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
+
+
+def cpu_model() -> str:
+    """The processor's model name (Linux /proc/cpuinfo), else what `platform` knows (often only 'x86_64')."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()

@@ -54,6 +54,8 @@ def test_a_run_records_its_environment_and_predictions_and_repeats_bit_for_bit(t
         torch.set_num_threads(threads_before)
     [env] = hooks.reports
     assert env["threads"] == 1 and env["device"] == "cpu"
+    # What picks the CPU kernels, hence the last bits: recorded so reruns on other machines can be told apart.
+    assert env["cpu_capability"] == torch.backends.cpu.get_cpu_capability() and env["device_name"]
     assert env["determinism"]["deterministic_algorithms"] and env["determinism"]["guaranteed"]
     assert env["versions"]["torch"] == torch.__version__ and env["versions"]["numpy"]
     assert len(env["data_sha256"]) == 64
