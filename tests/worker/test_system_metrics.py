@@ -64,3 +64,37 @@ def test_a_child_process_memory_and_cpu_count_for_the_run() -> None:
     assert with_child["system/rss_mb"] > alone + 250
     assert with_child["system/cpu_percent"] > 30  # the child spins a core
     assert gpu_sample() == {}
+
+
+class FakeCuda:
+    """torch.cuda as a CUDA process sees it, without a GPU: two devices with reserved memory."""
+
+    @staticmethod
+    def is_available() -> bool:
+        return True
+
+    @staticmethod
+    def device_count() -> int:
+        return 2
+
+    @staticmethod
+    def memory_reserved(index: int) -> int:
+        return (index + 1) * 256 * 1024 * 1024
+
+
+def test_gpu_readings_come_from_nvidia_smi_for_the_visible_devices(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """nvidia-smi's CSV for the run's CUDA_VISIBLE_DEVICES (a fake binary here: no GPU on this machine), else
+    torch's reserved memory."""
+    import types
+
+    fake_torch = types.SimpleNamespace(cuda=FakeCuda)
+    monkeypatch.setitem(sys.modules, "torch", fake_torch)
+    smi = tmp_path / "nvidia-smi"
+    smi.write_text('#!/bin/sh\necho "$@" > "$(dirname "$0")/args"\nprintf "40, 1000\\n60, 3000\\n"\n')
+    smi.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{__import__('os').environ['PATH']}")
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,3")
+    assert gpu_sample() == {"system/gpu_util": 50.0, "system/gpu_mem_mb": 4000.0}
+    assert "-i 2,3" in (tmp_path / "args").read_text()
+    smi.write_text("#!/bin/sh\nexit 9\n")  # nvidia-smi failing: torch's own count of reserved memory
+    assert gpu_sample() == {"system/gpu_mem_mb": 768.0}
