@@ -37,11 +37,15 @@ def run_folder(root: Path, run_id: int) -> Path:
     return root / "runs" / str(run_id)
 
 
+def _lock_path(target: Path) -> Path:
+    return target.parent / f".{target.name}.lock"
+
+
 @contextlib.contextmanager
 def exclusive_writer(target: Path, shown: str) -> Iterator[None]:
     """Hold the one writer slot of `target`, or raise Conflict at once when another upload holds it."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    lock_file = target.parent / f".{target.name}.lock"
+    lock_file = _lock_path(target)
     fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
@@ -78,3 +82,16 @@ def file_sha256(path: Path) -> str:
         while chunk := fh.read(CHUNK):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def remove_files(folder: Path, paths: list[str]) -> None:
+    """Delete artifact files of a run (records already dropped), and folders they leave empty."""
+    for path in paths:
+        target = folder / safe_relative_path(path)
+        target.unlink(missing_ok=True)
+        (target.parent / f".{target.name}.lock").unlink(
+            missing_ok=True
+        )  # exclusive_writer's: the run is final
+        if target.parent != folder:
+            with contextlib.suppress(OSError):  # not empty: other artifacts live there
+                target.parent.rmdir()

@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
+from backend.artifact_files import remove_files, run_folder
 from backend.deps import (
     CallerDep,
     CeleryDep,
@@ -30,6 +31,7 @@ from backend.schemas.runs import (
     RunPatch,
     RunsPage,
 )
+from backend.store import artifacts as artifact_store
 from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
 from backend.store.run_list import MAX_SEARCH_CHARS, RunFilter, list_runs
@@ -240,9 +242,19 @@ def heartbeat(run_id: int, session: SessionDep, attempt: int | None = None) -> H
 
 @router.post("/{run_id}/finish", dependencies=[HolderAuth])
 def finish_run(
-    run_id: int, body: FinishIn, uow: UnitOfWorkDep, celery: CeleryDep, request: Request
+    run_id: int,
+    body: FinishIn,
+    uow: UnitOfWorkDep,
+    celery: CeleryDep,
+    request: Request,
+    settings: SettingsDep,
 ) -> RunOut:
-    """A worker reports the final status (and the error message of a failure); waiting dependents move on."""
+    """A worker reports the final status (and the error message of a failure); waiting dependents move on. A
+    succeeded run's resume checkpoint is dropped (a failed or cancelled one keeps it: its retry resumes from it)."""
     run, released = lifecycle.finish_run(uow.session, run_id, body.status, body.error, body.attempt)
+    dropped = artifact_store.drop_resume_checkpoints(uow.session, run_id) if run.status == "succeeded" else []
     enqueue_released(uow, celery, released)
+    if dropped:  # the files go once the records are gone for good
+        folder = run_folder(settings.resolved_artifact_root, run_id)
+        uow.commit_then(lambda: remove_files(folder, dropped))
     return run_out(run, request)

@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 from backend.errors import NotFound
 from backend.models import Artifact, utcnow
 from backend.store.lifecycle import require_open_run
+from xclab.artifact_names import RESUME_KIND
 
 
 def record_artifact(
@@ -35,3 +36,15 @@ def get_artifact(session: Session, run_id: int, path: str) -> Artifact:
     if artifact is None:
         raise NotFound(f"run {run_id} has no artifact '{path}'")
     return artifact
+
+
+def drop_resume_checkpoints(session: Session, run_id: int) -> list[str]:
+    """A succeeded run's resume checkpoints (2-3x its model's size): no attempt will resume it, so their records go
+    with its finish; returns their paths, for the route to remove the files once this is committed."""
+    rows = list(
+        session.scalars(select(Artifact).where(Artifact.run_id == run_id, Artifact.kind == RESUME_KIND))
+    )
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    return [row.path for row in rows]

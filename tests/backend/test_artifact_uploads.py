@@ -120,3 +120,31 @@ def test_a_user_cannot_plant_a_resume_checkpoint_in_a_queued_run(
         == 200
     )
     assert api.put(url, params={"kind": kind}, content=b"admin").status_code == 200
+
+
+def test_success_drops_the_resume_checkpoint_and_a_failure_keeps_it(
+    api: TestClient, settings: Settings
+) -> None:
+    """No attempt resumes a succeeded run: its resume checkpoint (2-3x the model) goes, record and file; a failed
+    run keeps it for its retry. Its other artifacts stay."""
+    kept = _run(api)
+    exp = api.get(f"/api/v1/runs/{kept}").json()["experiment_id"]
+    dropped = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+    for run_id, outcome in ((kept, "failed"), (dropped, "succeeded")):
+        assert (
+            api.post(f"/api/v1/runs/{run_id}/claim", json={"worker_host": "a", "attempt": 1}).status_code
+            == 200
+        )
+        for path, kind in (("resume/checkpoint.pt", "resume"), ("model.pt", "checkpoint")):
+            put = api.put(f"/api/v1/runs/{run_id}/artifacts/{path}", params={"kind": kind}, content=b"w")
+            assert put.status_code == 200
+        finish = {"status": outcome, "attempt": 1, "error": "boom" if outcome == "failed" else None}
+        assert api.post(f"/api/v1/runs/{run_id}/finish", json=finish).status_code == 200
+    paths = {
+        r: {a["path"] for a in api.get(f"/api/v1/runs/{r}").json()["artifacts"]} for r in (kept, dropped)
+    }
+    assert paths == {kept: {"model.pt", "resume/checkpoint.pt"}, dropped: {"model.pt"}}
+    assert api.get(f"/api/v1/runs/{dropped}/artifacts/resume/checkpoint.pt").status_code == 404
+    folder = run_folder(settings.resolved_artifact_root, dropped)
+    assert not (folder / "resume").exists() and (folder / "model.pt").read_bytes() == b"w"
+    assert (run_folder(settings.resolved_artifact_root, kept) / "resume" / "checkpoint.pt").exists()

@@ -170,14 +170,7 @@ def test_a_trained_run_shows_its_console_system_metrics_confusion_matrix_and_art
     at.radio(key=f"run_confusion_norm_{run['id']}").set_value("counts").run()
     assert "Confusion matrix (test split), counts" in _chart_titles(at)
     [tree] = [d.value for d in at.dataframe if "sha256" in d.value.columns]
-    # The resumable checkpoint of each epoch but the last (kept for a re-queued attempt on any node) sits apart.
-    assert tree["name"].tolist() == [
-        "model.pt",
-        "📁 predictions/",
-        "\u2003test.json",
-        "📁 resume/",
-        "\u2003checkpoint.pt",
-    ]
+    assert tree["name"].tolist() == ["model.pt", "📁 predictions/", "\u2003test.json"]
     # The summary lists training metrics only; the system samples have their charts.
     [summary] = [d.value for d in at.dataframe if "metric" in d.value.columns]
     assert not [k for k in summary["metric"] if k.startswith("system/")]

@@ -32,11 +32,9 @@ def _assert_trained(stack: Stack, run_id: int, epochs: int) -> None:
         losses = [p["value"] for p in client.get(f"/runs/{run_id}/metrics/train_loss").json()["points"]]
         assert losses[-1] < losses[0]
         artifacts = {a["path"]: a for a in run["artifacts"]}
-        # With more than one epoch the worker uploaded its resumable checkpoint along the way (the last epoch's
-        # is not: model.pt follows it).
-        resumable = {"resume/checkpoint.pt"} if epochs > 1 else set()
-        assert set(artifacts) == {"model.pt", "predictions/test.json", *resumable}
-        assert all(artifacts[p]["kind"] == "resume" for p in resumable)
+        # The resumable checkpoint uploaded along the way is dropped once the run succeeded (no attempt resumes it).
+        assert set(artifacts) == {"model.pt", "predictions/test.json"}
+        assert client.get(f"/runs/{run_id}/artifacts/resume/checkpoint.pt").status_code == 404
         artifact = artifacts["model.pt"]
         assert artifact["kind"] == "checkpoint" and artifact["size"] > 1000
         download = client.get(f"/runs/{run_id}/artifacts/model.pt")
