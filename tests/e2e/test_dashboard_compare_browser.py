@@ -214,13 +214,25 @@ def test_grid_progress_bar_splits_cells_by_status(dashboard: tuple[Any, str], li
 def test_text_search_narrows_the_runs_table_and_the_url(
     dashboard: tuple[Any, str], four_runs: dict[str, Any]
 ) -> None:
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.common.keys import Keys
 
     driver, url = dashboard
     _open(driver, f"{url}/?experiment={four_runs['experiment']}")
     _wait(driver, lambda: "of 4" in driver.page_source, what="the four runs")
-    box = driver.find_element(By.XPATH, "//div[@data-testid='stTextInput'][.//p[text()='Search']]//input")
-    box.send_keys("LS", Keys.ENTER)
+    search = "//div[@data-testid='stTextInput'][.//p[text()='Search']]//input"
+
+    def typed() -> bool:
+        # The box may not be drawn yet, or be redrawn under us by the live refresh: look it up again until the
+        # keys land in the box on the page.
+        try:
+            box = driver.find_element(By.XPATH, search)
+            box.send_keys("LS", Keys.ENTER)
+        except (NoSuchElementException, StaleElementReferenceException):
+            return False
+        return True
+
+    _wait(driver, typed, what="the search box")
     _wait(driver, lambda: "runs 1–2 of 2" in driver.page_source, what="the two ls runs")
     _wait(driver, lambda: "q=LS" in driver.current_url, what="the search in the URL")
