@@ -11,6 +11,8 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
+from xclab.machine import cpu_model
+
 VERSIONS_SCRIPT = """
 import json, platform, sqlite3
 from importlib import metadata
@@ -30,16 +32,6 @@ def interpreter_versions(python: str, names: list[str]) -> dict[str, str | None]
     script = f"NAMES = {names!r}\n{VERSIONS_SCRIPT}"
     done = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=60)
     return json.loads(done.stdout) if done.returncode == 0 else {"error": done.stderr.strip()[-200:]}
-
-
-def _cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def _memory_gib() -> float | None:
@@ -78,7 +70,7 @@ def describe(mlflow_python: str, postgres_version: str | None, mlflow_pg_driver:
     theirs = interpreter_versions(mlflow_python, MLFLOW_PACKAGES)
     memory = _memory_gib()
     lines = [
-        f"CPU: {_cpu_model()}, {_cores()} cores; RAM {memory:.1f} GiB" if memory else f"CPU: {_cpu_model()}",
+        f"CPU: {cpu_model()}, {_cores()} cores; RAM {memory:.1f} GiB" if memory else f"CPU: {cpu_model()}",
         f"OS: {_os_name()}",
         f"XCL Lab: Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}; {_packages(mine)}",
         f"MLflow: Python {theirs.get('python')}, SQLite {theirs.get('sqlite')}; {_packages(theirs)}",

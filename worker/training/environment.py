@@ -18,13 +18,13 @@ import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import metadata
-from pathlib import Path
 from typing import Any
 
 import torch
 
 from worker.training.data import TaskData
 from xclab.hparams import Hparams
+from xclab.machine import cpu_model
 
 NONDETERMINISTIC_HINT = "does not have a deterministic implementation"
 
@@ -127,14 +127,3 @@ def _version(package: str) -> str | None:
         return metadata.version(package)
     except metadata.PackageNotFoundError:
         return None
-
-
-def cpu_model() -> str:
-    """The processor's model name (Linux /proc/cpuinfo), else what `platform` knows (often only 'x86_64')."""
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
