@@ -99,41 +99,56 @@ def test_deterministic_on_cpu(tmp_path: Path) -> None:
     assert strip[: len(a)] == strip[len(a) :]
 
 
-def test_resume_continues_exactly(tmp_path: Path) -> None:
-    spec = _spec({"name": "erm"}, epochs=4)
-    hparams = resolve_hparams(spec)
-    straight = train(spec, hparams, tmp_path / "straight", device="cpu")
+class StopAfterTwo(Hooks):
+    """Cancels the run once two epochs are done, recording the checkpoints it wrote."""
 
-    class StopAfterTwo(Hooks):
-        epochs_seen = 0
-        checkpoints: list[int] = []
+    def __init__(self) -> None:
+        self.epochs_seen, self.checkpoints = 0, []
 
-        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-            self.epochs_seen = epoch
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.epochs_seen = epoch
 
-        def on_checkpoint(self, path: Path, epoch: int) -> None:
-            assert path.is_file()
-            self.checkpoints.append(epoch)
+    def on_checkpoint(self, path: Path, epoch: int) -> None:
+        assert path.is_file()
+        self.checkpoints.append(epoch)
 
-        def should_stop(self) -> bool:
-            return self.epochs_seen >= 2
+    def should_stop(self) -> bool:
+        return self.epochs_seen >= 2
 
-    class Resumed(Hooks):
-        resumed_at: list[int] = []
-        checkpoints: list[int] = []
 
-        def on_resume(self, epoch: int) -> None:
-            self.resumed_at.append(epoch)
+class Recording(Hooks):
+    """What a resumed attempt reports: where it resumed, the epochs it reports and the checkpoints it writes."""
 
-        def on_checkpoint(self, path: Path, epoch: int) -> None:
-            self.checkpoints.append(epoch)
+    def __init__(self) -> None:
+        self.resumed_at: list[int] = []
+        self.reported: list[int] = []
+        self.checkpoints: list[int] = []
 
+    def on_resume(self, epoch: int) -> None:
+        self.resumed_at.append(epoch)
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
+        self.reported.append(epoch)
+
+    def on_checkpoint(self, path: Path, epoch: int) -> None:
+        self.checkpoints.append(epoch)
+
+
+def _straight_and_resumed(spec: RunSpec, tmp: Path) -> tuple[Any, Any, StopAfterTwo, Recording]:
+    """The run trained without interruption, and again cancelled after two epochs then resumed in its folder."""
     from worker.training.trainer import Cancelled
 
-    first, then = StopAfterTwo(), Resumed()
+    hparams = resolve_hparams(spec)
+    straight = train(spec, hparams, tmp / "straight", device="cpu")
+    first, then = StopAfterTwo(), Recording()
     with pytest.raises(Cancelled):
-        train(spec, hparams, tmp_path / "resumed", hooks=first, device="cpu")
-    resumed = train(spec, hparams, tmp_path / "resumed", hooks=then, device="cpu")
+        train(spec, hparams, tmp / "resumed", hooks=first, device="cpu")
+    resumed = train(spec, hparams, tmp / "resumed", hooks=then, device="cpu")
+    return straight, resumed, first, then
+
+
+def test_resume_continues_exactly(tmp_path: Path) -> None:
+    straight, resumed, first, then = _straight_and_resumed(_spec({"name": "erm"}, epochs=4), tmp_path)
     a = torch.load(straight.model_path, weights_only=True)["model"]
     b = torch.load(resumed.model_path, weights_only=True)["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -149,38 +164,7 @@ def test_resume_continues_exactly(tmp_path: Path) -> None:
 
 def test_a_generator_run_resumes_exactly(tmp_path: Path) -> None:
     spec = _spec({"name": "gan"}, model="cgan", width=0.25, epochs=3)
-    hparams = resolve_hparams(spec)
-    straight = train(spec, hparams, tmp_path / "straight", device="cpu")
-
-    class StopAfterTwo(Hooks):
-        epochs_seen = 0
-        checkpoints: list[int] = []
-
-        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-            self.epochs_seen = epoch
-
-        def on_checkpoint(self, path: Path, epoch: int) -> None:
-            self.checkpoints.append(epoch)
-
-        def should_stop(self) -> bool:
-            return self.epochs_seen >= 2
-
-    class Resumed(Hooks):
-        resumed_at: list[int] = []
-        reported: list[int] = []
-
-        def on_resume(self, epoch: int) -> None:
-            self.resumed_at.append(epoch)
-
-        def on_epoch_end(self, epoch: int, metrics: dict[str, float]) -> None:
-            self.reported.append(epoch)
-
-    from worker.training.trainer import Cancelled
-
-    first, then = StopAfterTwo(), Resumed()
-    with pytest.raises(Cancelled):
-        train(spec, hparams, tmp_path / "resumed", hooks=first, device="cpu")
-    resumed = train(spec, hparams, tmp_path / "resumed", hooks=then, device="cpu")
+    straight, resumed, first, then = _straight_and_resumed(spec, tmp_path)
     a = torch.load(straight.model_path, weights_only=True)["generator"]
     b = torch.load(resumed.model_path, weights_only=True)["generator"]
     assert all(torch.equal(a[k], b[k]) for k in a)
