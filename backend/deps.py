@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from backend.models import Run
+from backend.store.metrics import ANY_HOLDER, HolderRule
 from backend.store.tokens import find_token_by_hash, token_hash
 from backend.token_cache import CachedToken, TokenCache
 from backend.unit_of_work import UnitOfWork, request_unit_of_work
@@ -197,18 +198,30 @@ async def require_holder(request: Request, run_id: int, who: Caller) -> Principa
     return who
 
 
-def check_reporter(session: Session, who: Principal, run_id: int) -> None:
-    """Metrics and artifacts: admin; the worker holding the run; a user when no worker holds it. Takes the
-    session of the write, so a route can check and write in one thread-pool trip and one transaction."""
+def reporter_rule(who: Principal) -> HolderRule:
+    """Metrics and artifacts: admin writes to any run; a worker only to the run it holds; a user only to a run no
+    worker holds."""
     if who.role == "admin":
+        return ANY_HOLDER
+    return HolderRule(any_holder=False, holder=who.token_id if who.role == "worker" else None)
+
+
+def refuse_reporter(who: Principal, run_id: int) -> None:
+    """Raise the 403 for a caller `reporter_rule` keeps out of the run."""
+    if who.role == "worker":
+        raise _forbidden("worker", f"write to run {run_id}: it is not the run this token claimed")
+    raise _forbidden("user", f"write to run {run_id}: a worker holds it, and only that worker reports on it")
+
+
+def check_reporter(session: Session, who: Principal, run_id: int) -> None:
+    """`reporter_rule`, checked in the session of the write, so a route can check and write in one thread-pool
+    trip and one transaction."""
+    rule = reporter_rule(who)
+    if rule.any_holder:
         return
     held_by = holder(session, run_id)
-    if who.role == "worker" and held_by != who.token_id:
-        raise _forbidden("worker", f"write to run {run_id}: it is not the run this token claimed")
-    if who.role == "user" and held_by is not None:
-        raise _forbidden(
-            "user", f"write to run {run_id}: a worker holds it, and only that worker reports on it"
-        )
+    if held_by != rule.holder:
+        refuse_reporter(who, run_id)
 
 
 def _check_reporter(request: Request, who: Principal, run_id: int) -> None:

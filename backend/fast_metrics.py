@@ -112,7 +112,7 @@ async def try_write(app: FastAPI, scope: dict[str, Any], receive: Receive, send:
         if who is None:
             return rest  # no token, or one to look up in the database: the full stack does both
         points = MetricsIn.model_validate(json.loads(body)).metrics
-        written = await run_in_threadpool(write_points, app.state.session_factory, who, int(match[1]), points)
+        written = await run_in_threadpool(write_points, app.state.engine, who, int(match[1]), points)
     except Exception as exc:
         if _refusal(exc):
             return rest  # the full stack answers it, as it would have

@@ -8,23 +8,23 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import Caller, Principal, ReadAuth, SessionDep, check_reporter
+from backend.deps import Caller, Principal, ReadAuth, SessionDep, refuse_reporter, reporter_rule
 from backend.schemas.metrics import MetricHistory, MetricKeys, MetricsIn, MetricsWritten
 from backend.store import metrics as metric_store
-from backend.unit_of_work import unit_of_work
 
 router = APIRouter(prefix="/runs/{run_id}/metrics", tags=["metrics"])
 
 
 def write_points(
-    factory: sessionmaker[Session], who: Principal, run_id: int, points: Sequence[metric_store.PointLike]
+    engine: Engine, who: Principal, run_id: int, points: Sequence[metric_store.PointLike]
 ) -> int:
-    with unit_of_work(factory) as uow:
-        check_reporter(uow.session, who, run_id)
-        return metric_store.log_metrics(uow.session, run_id, points)
+    """The holder check, the upserts and the commit, in one thread-pool trip (one statement on PostgreSQL)."""
+    return metric_store.write_points(
+        engine, run_id, points, reporter_rule(who), lambda: refuse_reporter(who, run_id)
+    )
 
 
 @router.post("", response_model=MetricsWritten)
@@ -33,8 +33,7 @@ async def log_metrics(run_id: int, body: MetricsIn, who: Caller, request: Reques
     Admin; the worker holding the run; a user when no worker holds it."""
     # The hot path of tracking: the holder check, the upserts and the commit run in one thread-pool trip and one
     # transaction (a dependency per step was a trip each), and the answer is written without a model.
-    factory = request.app.state.session_factory
-    written = await run_in_threadpool(write_points, factory, who, run_id, body.metrics)
+    written = await run_in_threadpool(write_points, request.app.state.engine, who, run_id, body.metrics)
     return Response(f'{{"written":{written}}}', media_type="application/json")
 
 

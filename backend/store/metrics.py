@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import Connection, Engine, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from backend.errors import NotFound
-from backend.models import LatestMetric, Metric
+from backend.errors import Conflict, NotFound
+from backend.models import FINAL_STATUSES, LatestMetric, Metric
 from backend.store.lifecycle import require_open_run
 from backend.store.runs import require_run
+from backend.unit_of_work import core_unit_of_work
 
 
 @dataclass(frozen=True)
@@ -52,31 +53,140 @@ _UPSERT_LATEST = (
 )
 Row = tuple[int, str, int, float, float]
 
+_STATE = text("SELECT status, claim_token_id FROM run WHERE id = :run_id")
 
-def log_metrics(session: Session, run_id: int, points: Iterable[PointLike]) -> int:
-    """Upsert a batch in the request's one transaction; the same (key, step) written twice is stored once.
-    Returns the number of points. A finished run is final (409)."""
-    require_open_run(session, run_id)
+# PostgreSQL: the run's row locked, then both upserts from arrays, only for an open run the writer may write to;
+# data-modifying WITH parts always run to completion, whatever the final SELECT reads. The conditions repeat
+# `_require_open` and the rule's check, which turn a miss into the right refusal.
+_PG_WRITE = """
+WITH target AS (
+    SELECT status, claim_token_id FROM run WHERE id = %(run_id)s FOR UPDATE
+), allowed AS (
+    SELECT 1 FROM target
+    WHERE status <> ALL(%(final)s::text[])
+      AND (%(any_holder)s OR claim_token_id IS NOT DISTINCT FROM %(holder)s::bigint)
+), points AS (
+    INSERT INTO metric (run_id, key, step, value, wall_time)
+    SELECT %(run_id)s, k, s, v, w
+    FROM unnest(%(keys)s::text[], %(steps)s::bigint[], %(vals)s::float8[], %(walls)s::float8[]) AS u(k, s, v, w)
+    WHERE EXISTS (SELECT 1 FROM allowed)
+    ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time
+), tops AS (
+    INSERT INTO latest_metric (run_id, key, step, value, wall_time)
+    SELECT %(run_id)s, k, s, v, w
+    FROM unnest(%(top_keys)s::text[], %(top_steps)s::bigint[], %(top_vals)s::float8[], %(top_walls)s::float8[])
+        AS u(k, s, v, w)
+    WHERE EXISTS (SELECT 1 FROM allowed)
+    ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value,
+        wall_time = excluded.wall_time
+    WHERE latest_metric.step <= excluded.step
+)
+SELECT status, claim_token_id FROM target
+"""
+
+
+@dataclass(frozen=True)
+class HolderRule:
+    """Which runs a writer may write to, by the worker token holding the run: any (admin), or only a run held by
+    exactly `holder` (a worker token: its own id; a user: None, a run no worker holds)."""
+
+    any_holder: bool = True
+    holder: int | None = None
+
+
+ANY_HOLDER = HolderRule()
+
+
+def _rows(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[Row]]:
+    """The batch's rows, one per (key, step), the last write winning as it would across batches; and each key's
+    row with the highest step, for the latest-value table."""
     now = time.time()
-    # Within one batch the last write of a (key, step) wins, as it would across batches.
     rows: dict[tuple[str, int], Row] = {
         (p.key, p.step): (run_id, p.key, p.step, p.value, p.wall_time or now) for p in points
     }
-    if not rows:
-        return 0
     latest: dict[str, Row] = {}
     for row in rows.values():
         if row[1] not in latest or row[2] >= latest[row[1]][2]:
             latest[row[1]] = row
-    connection = session.connection()
+    return list(rows.values()), list(latest.values())
+
+
+def _upsert(connection: Connection, rows: list[Row], latest: list[Row]) -> None:
     p = "?" if connection.dialect.paramstyle == "qmark" else "%s"
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(_UPSERT_POINTS.format(p=p), list(rows.values()))
-        cursor.executemany(_UPSERT_LATEST.format(p=p), list(latest.values()))
+        cursor.executemany(_UPSERT_POINTS.format(p=p), rows)
+        cursor.executemany(_UPSERT_LATEST.format(p=p), latest)
     finally:
         cursor.close()
+
+
+def _require_open(run_id: int, status: str | None) -> None:
+    if status is None:
+        raise NotFound(f"run {run_id} not found")
+    if status in FINAL_STATUSES:
+        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
+
+
+def log_metrics(session: Session, run_id: int, points: Iterable[PointLike]) -> int:
+    """Upsert a batch in the session's transaction; the same (key, step) written twice is stored once.
+    Returns the number of points. A finished run is final (409)."""
+    require_open_run(session, run_id)
+    rows, latest = _rows(run_id, points)
+    if rows:
+        _upsert(session.connection(), rows, latest)
     return len(rows)
+
+
+def write_points(
+    engine: Engine,
+    run_id: int,
+    points: Iterable[PointLike],
+    rule: HolderRule,
+    refuse: Callable[[], None],
+) -> int:
+    """`log_metrics` in a unit of work of its own, the hot path of tracking. `rule` says whose writes land;
+    `refuse()` raises the refusal for a caller the rule keeps out (a missing run has no holder), checked before the
+    run's existence and status, as the API always has.
+
+    On PostgreSQL the check and both upserts are one statement in autocommit (one round trip, the run's row
+    locked as `require_open_run` locks it); elsewhere they run on the pooled connection, without the ORM."""
+    rows, latest = _rows(run_id, points)
+    postgres = engine.dialect.name == "postgresql"
+    with core_unit_of_work(engine, autocommit=postgres) as connection:
+        if postgres:
+            status, held_by = _write_postgres(connection, run_id, rows, latest, rule)
+        else:
+            found = connection.execute(_STATE, {"run_id": run_id}).first()
+            status, held_by = found if found is not None else (None, None)
+        if not (rule.any_holder or held_by == rule.holder):
+            refuse()
+        _require_open(run_id, status)
+        if rows and not postgres:
+            _upsert(connection, rows, latest)
+    return len(rows)
+
+
+def _write_postgres(
+    connection: Connection, run_id: int, rows: list[Row], latest: list[Row], rule: HolderRule
+) -> tuple[str | None, int | None]:
+    """The run's (status, holder), both upserts done when the run is open and the rule admits the writer."""
+    params: dict[str, Any] = {
+        "run_id": run_id,
+        "final": sorted(FINAL_STATUSES),
+        "any_holder": rule.any_holder,
+        "holder": rule.holder,
+    }
+    for prefix, batch in (("", rows), ("top_", latest)):
+        for i, name in enumerate(("keys", "steps", "vals", "walls"), start=1):
+            params[prefix + name] = [row[i] for row in batch]
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(_PG_WRITE, params)
+        found = cursor.fetchone()
+    finally:
+        cursor.close()
+    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def metric_keys(session: Session, run_id: int) -> list[str]:
