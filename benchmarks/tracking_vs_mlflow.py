@@ -35,6 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.tracking import machine, procstats, report  # noqa: E402
 from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
+from benchmarks.tracking.plain_http import CLIENTS  # noqa: E402
 from benchmarks.tracking.runner import PHASES, Result, Runner, Sizes  # noqa: E402
 from benchmarks.tracking.servers import (  # noqa: E402
     BACKEND_LABELS,
@@ -86,6 +87,8 @@ def parse_args() -> argparse.Namespace:
         "--only",
         help=f"comma-separated figures to measure, of {','.join(PHASES)} (default all; memory is always sampled)",
     )
+    p.add_argument("--client", choices=sorted(CLIENTS), default="plain",
+                   help="the HTTP client: plain (http.client, the least time of its own) or httpx")  # fmt: skip
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
     return p.parse_args()
@@ -148,8 +151,11 @@ def phases_from(arg: str | None) -> tuple[str, ...]:
     return chosen
 
 
-def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...]) -> Result:
-    tracker: Tracker = Mlflow(server) if server.product == "MLflow" else XclLab(server)
+CLIENT_LABELS = {"plain": "Python's http.client", "httpx": "httpx"}
+
+
+def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...], client: str) -> Result:
+    tracker: Tracker = Mlflow(server, client) if server.product == "MLflow" else XclLab(server, client)
     log(f"{server.product} on {BACKEND_LABELS[server.backend]} at {server.url}")
     try:
         return Runner(tracker, Workload(seed), sizes, log, phases).run()
@@ -194,8 +200,8 @@ def render(
         *[f"- {line}" for line in description],
         "",
         f"Workload (seed {args.seed}): searched experiment grown to {', '.join(f'{n:,}' for n in sizes.scales)} "
-        f"runs; {sizes.repeats} timed repetitions of each read; one keep-alive HTTP client, one request at a "
-        "time; every answer checked. Ratios: > 1 means XCL Lab is better.",
+        f"runs; {sizes.repeats} timed repetitions of each read; one keep-alive HTTP client "
+        f"({CLIENT_LABELS[args.client]}), one request at a time; every answer checked. Ratios: > 1 means XCL Lab is better.",
         "",
         "Requests: MLflow `runs/create` + `runs/log-batch` (params), `runs/search`, `runs/log-batch`, "
         "`runs/log-metric`, `metrics/get-history` (full, unpaged), `GET /health`; XCL Lab `POST /runs` (a tracking run with "
@@ -254,7 +260,9 @@ def main() -> int:
         for backend in backends:
             for product in ("MLflow", "XCL Lab"):
                 with serving(product, backend, workdir, pg, args, mlflow_py) as server:
-                    results.setdefault(backend, {})[product] = measure(server, sizes, args.seed, phases)
+                    results.setdefault(backend, {})[product] = measure(
+                        server, sizes, args.seed, phases, args.client
+                    )
     except CheckFailed as exc:
         log(f"CHECK FAILED: {exc}")
         return 1

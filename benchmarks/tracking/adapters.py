@@ -1,6 +1,6 @@
 """One adapter per tracker: the workload's operations as that tracker's plain HTTP requests.
 
-Each adapter owns one keep-alive httpx.Client and checks every answer's status and shape; the runner
+Each adapter owns one keep-alive HTTP client (`plain_http`) and checks every answer's status and shape; the runner
 checks the content against the workload. XCL Lab creates a tracking run with its params in one request and
 searches with `param=key:value`, as a training script logging to it would."""
 
@@ -10,8 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-import httpx
-
+from benchmarks.tracking.plain_http import CLIENTS, Reply
 from benchmarks.tracking.servers import Server
 from benchmarks.tracking.workload import Point
 
@@ -22,11 +21,10 @@ class CheckFailed(AssertionError):
     """A server answered something other than what the workload implies."""
 
 
-def _expect(response: httpx.Response, *codes: int) -> Any:
+def _expect(response: Reply, *codes: int) -> Any:
     if response.status_code not in codes:
         raise CheckFailed(
-            f"{response.request.method} {response.request.url.path} answered {response.status_code}: "
-            f"{response.text[:500]}"
+            f"{response.method} {response.path} answered {response.status_code}: {response.text[:500]}"
         )
     return response.json() if response.content else None
 
@@ -34,9 +32,11 @@ def _expect(response: httpx.Response, *codes: int) -> Any:
 class Tracker(ABC):
     product: str
 
-    def __init__(self, server: Server, base_path: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, server: Server, base_path: str, headers: dict[str, str] | None = None, client: str = "plain"
+    ) -> None:
         self.server = server
-        self.http = httpx.Client(base_url=server.url + base_path, headers=headers, timeout=600)
+        self.http = CLIENTS[client](server.url + base_path, headers, 600)
 
     def close(self) -> None:
         self.http.close()
@@ -75,8 +75,8 @@ class Tracker(ABC):
 class XclLab(Tracker):
     product = "XCL Lab"
 
-    def __init__(self, server: Server) -> None:
-        super().__init__(server, "/api/v1", {"Authorization": f"Bearer {server.token}"})
+    def __init__(self, server: Server, client: str = "plain") -> None:
+        super().__init__(server, "/api/v1", {"Authorization": f"Bearer {server.token}"}, client)
 
     def health(self) -> None:
         # Liveness, as MLflow's /health: the readiness check (/health/ready) also asks the database and broker.
@@ -141,8 +141,8 @@ class Mlflow(Tracker):
 
     product = "MLflow"
 
-    def __init__(self, server: Server) -> None:
-        super().__init__(server, "/api/2.0/mlflow")
+    def __init__(self, server: Server, client: str = "plain") -> None:
+        super().__init__(server, "/api/2.0/mlflow", client=client)
 
     def health(self) -> None:
         response = self.http.get(self.server.url + "/health")
