@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DataError, StatementError
 
+from backend import planner_stats
 from backend.db import make_engine, make_session_factory, verify_schema
 from backend.errors import StoreError
 from backend.limits import API_PREFIX, BodyTooLarge, RequestGuard, echo, too_large_detail
@@ -88,9 +89,12 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        sweeper = asyncio.create_task(_sweep_stale_runs(app))
+        tasks = [asyncio.create_task(_sweep_stale_runs(app))]
+        if engine.dialect.name == "postgresql":
+            tasks.append(asyncio.create_task(planner_stats.keep_fresh(engine)))
         yield
-        sweeper.cancel()
+        for task in tasks:
+            task.cancel()
         engine.dispose()
 
     app = Api(
