@@ -3,6 +3,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import State
 
 from backend.artifact_files import remove_files, run_folder
 from backend.deps import (
@@ -15,6 +18,7 @@ from backend.deps import (
     UnitOfWorkDep,
     WriteAuth,
 )
+from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
 from backend.routes.run_out import BROKER_DOWN, listed_runs, run_out
 from backend.schemas.runs import (
@@ -35,39 +39,58 @@ from backend.store import artifacts as artifact_store
 from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
 from backend.store.run_list import MAX_SEARCH_CHARS, RunFilter, list_runs
+from backend.store.tracking_runs import insert_tracking_run
+from backend.unit_of_work import core_unit_of_work, unit_of_work
+from xclab.settings import Settings
 
 router = APIRouter(prefix="/runs", tags=["runs"])
 
 
-@router.post("", status_code=status.HTTP_202_ACCEPTED, dependencies=[WriteAuth], responses=BROKER_DOWN)
-def create_run(
-    body: RunCreate,
-    uow: UnitOfWorkDep,
-    celery: CeleryDep,
-    settings: SettingsDep,
-    request: Request,
-    response: Response,
-) -> RunOut:
+@router.post(
+    "",
+    status_code=status.HTTP_202_ACCEPTED,
+    dependencies=[WriteAuth],
+    responses=BROKER_DOWN,
+    response_model=RunOut,
+)
+async def create_run(body: RunCreate, request: Request) -> Response:
     """Submit a training run (queued at once; poll the Location URL for its status), or, without a spec, start
     a tracking run that a script logs to and finishes itself."""
+    # One thread-pool trip for the whole unit of work (a unit-of-work dependency costs a trip to enter and one to
+    # commit), and the answer written from the model directly (a returned model is validated again).
+    state = request.app.state
     if body.spec is None:
-        run = run_store.create_tracking_run(
-            uow.session, body.experiment_id, name=body.name, params=body.params
-        )
+        run = await run_in_threadpool(_create_tracking_run, state.engine, body)
     else:
+        run = await run_in_threadpool(_create_training_run, state, body)
+    return Response(
+        run_out(run, request).model_dump_json(),
+        status_code=status.HTTP_202_ACCEPTED,
+        media_type="application/json",
+        headers={"Location": str(request.url_for("read_run", run_id=run.id))},
+    )
+
+
+def _create_tracking_run(engine: Engine, body: RunCreate) -> Run:
+    with core_unit_of_work(engine, autocommit=engine.dialect.name == "postgresql") as connection:
+        return insert_tracking_run(connection, body.experiment_id, name=body.name, params=body.params)
+
+
+def _create_training_run(state: State, body: RunCreate) -> Run:
+    settings: Settings = state.settings
+    with unit_of_work(state.session_factory) as uow:
         run = run_store.create_run(
             uow.session,
             body.experiment_id,
-            body.spec,
+            body.spec,  # type: ignore[arg-type]  # the caller checked it is there
             body.queue or settings.default_queue,
             priority=body.priority,
             name=body.name,
             params=body.params,
         )
-    if run.status == "queued":
-        enqueue(uow, celery, run)
-    response.headers["Location"] = str(request.url_for("read_run", run_id=run.id))
-    return run_out(run, request)
+        if run.status == "queued":
+            enqueue(uow, state.celery, run)
+        return run
 
 
 TagQuery = Annotated[

@@ -49,6 +49,24 @@ def test_a_tracking_run_is_created_with_typed_params_in_one_request(api: TestCli
     assert retried.status_code == 409 and "tracking run" in retried.json()["detail"]
 
 
+def test_creating_a_tracking_run_answers_what_reading_it_does(api: TestClient) -> None:
+    """The run is built from the inserted row (no ORM flush, one statement on PostgreSQL): its answer must be
+    the stored run's, field for field, and name where to poll it."""
+    exp = _experiment(api)
+    created = api.post("/api/v1/runs", json={"experiment_id": exp, "params": {"a": 1, "b": "x"}})
+    plain = api.post("/api/v1/runs", json={"experiment_id": exp})
+    for response in (created, plain):
+        assert response.status_code == 202, response.text
+        run = response.json()
+        assert response.headers["location"].endswith(f"/api/v1/runs/{run['id']}")
+        assert api.get(response.headers["location"]).json() == run
+        assert run["created_at"] == run["started_at"]
+    assert plain.json()["params"] == {} and created.json()["params"] == {"a": 1, "b": "x"}
+    missing = api.post("/api/v1/runs", json={"experiment_id": exp + 100, "params": {"a": 1}})
+    assert (missing.status_code, missing.json()) == (404, {"detail": f"experiment {exp + 100} not found"})
+    assert len(_ids(api, experiment_id=exp)) == 2  # the refused run left nothing behind
+
+
 def test_a_training_run_takes_params_and_a_name_too(api: TestClient) -> None:
     exp = _experiment(api)
     body = {"experiment_id": exp, "spec": digits_spec(), "name": "digits", "params": {"note": "x"}}
