@@ -1,124 +1,29 @@
-"""The common case of `POST /api/v1/runs/{id}/metrics` written without FastAPI's request machinery.
-
-Tracking sends this request more than any other, one or a few points at a time, and the middleware stack, the
-router's search through every route and the dependency solving cost more than the database write. `try_write`
-handles only the plain success: a bearer token and a JSON body within the route's size limit that passes `backend.limits`' checks
-and validates as `MetricsIn`, a caller known without a database read (auth off, the admin token, a token in
-`backend.token_cache`), and a write that succeeds. It then answers exactly as the route does. Anything else
-(a bad body, an unknown token, a refusal, an error) goes on to the full stack, which reads the same body again
-and answers as it always has; a refused or failed write here rolled back, so nothing is written twice.
-"""
+"""`POST /api/v1/runs/{id}/metrics` at the front door (`backend.fast_path`): the plain write of a batch of points."""
 
 from __future__ import annotations
 
-import json
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from fastapi import HTTPException
-from pydantic import ValidationError
-from sqlalchemy.exc import DataError, StatementError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from backend.deps import bearer, cached_caller, configured_caller
-from backend.errors import StoreError
-from backend.limits import API_PREFIX, ID_MAX, Message, Receive, Send, body_limit, check_json
+from backend.deps import Principal
+from backend.fast_path import Answer
+from backend.limits import API_PREFIX, ID_MAX
 from backend.routes.metrics import write_points
 from backend.schemas.metrics import MetricsIn
-from backend.store.tokens import token_hash
-
-if TYPE_CHECKING:
-    from fastapi import FastAPI
 
 PATH = re.compile(rf"^{API_PREFIX}/runs/([0-9]{{1,10}})/metrics$")
 
 
-async def _read(receive: Receive, limit: int) -> tuple[bytes | None, list[Message]]:
-    """The whole body (None past `limit` or on a disconnect) and the messages read, for a replay."""
-    messages: list[Message] = []
-    size, more = 0, True
-    while more:
-        message = await receive()
-        messages.append(message)
-        if message["type"] != "http.request":
-            return None, messages
-        size += len(message.get("body", b""))
-        if size > limit:
-            return None, messages
-        more = message.get("more_body", False)
-    return b"".join(m.get("body", b"") for m in messages), messages
+def run_id_of(path: str) -> int | None:
+    match = PATH.match(path)
+    return int(match[1]) if match is not None and int(match[1]) <= ID_MAX else None
 
 
-def replaying(messages: list[Message], receive: Receive) -> Receive:
-    """`receive` that first gives back what was already read."""
-    pending = list(messages)
-
-    async def replay() -> Message:
-        return pending.pop(0) if pending else await receive()
-
-    return replay
-
-
-def _worth_reading(scope: dict[str, Any], limit: int) -> bool:
-    """A JSON body without a query string, a bearer token and a declared size within the limit: the other
-    requests are refused by `RequestGuard` before their body is read, so this does not read it either."""
-    headers = dict(scope.get("headers") or [])
-    content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
-    declared = headers.get(b"content-length", b"").decode("latin-1").strip()
-    return (
-        not scope.get("query_string")
-        and ("json" in content_type or not content_type)
-        and headers.get(b"authorization", b"").lower().startswith(b"bearer ")
-        and not (declared.isdigit() and int(declared) > limit)
-    )
-
-
-def _refusal(exc: Exception) -> bool:
-    """An error the full stack answers as a 4xx (the app's exception handlers), and so answers again."""
-    if isinstance(exc, StatementError) and not isinstance(exc, DataError):
-        return isinstance(exc.orig, OverflowError | ValueError)
-    return isinstance(
-        exc,
-        HTTPException
-        | StoreError
-        | ValidationError
-        | ValueError
-        | RecursionError
-        | OverflowError
-        | DataError,
-    )
-
-
-async def try_write(app: FastAPI, scope: dict[str, Any], receive: Receive, send: Send) -> Receive | None:
-    """None when the request was answered; else the `receive` to hand to the full stack."""
-    match = PATH.match(scope["path"])
-    if match is None or scope["method"] != "POST" or int(match[1]) > ID_MAX:
-        return receive
-    limit = body_limit("POST", scope["path"], API_PREFIX, 0)
-    if not _worth_reading(scope, limit):
-        return receive
-    body, messages = await _read(receive, limit)
-    rest = replaying(messages, receive)
-    if body is None or check_json(body) is not None:
-        return rest
-    scope["app"] = app
-    request = Request(scope)
-    try:
-        credentials = await bearer(request)
-        who = configured_caller(request, credentials)
-        if who is None and credentials is not None:
-            who = cached_caller(request, token_hash(credentials.credentials))
-        if who is None:
-            return rest  # no token, or one to look up in the database: the full stack does both
-        points = MetricsIn.model_validate(json.loads(body)).metrics
-        written = await run_in_threadpool(write_points, app.state.engine, who, int(match[1]), points)
-    except Exception as exc:
-        if _refusal(exc):
-            return rest  # the full stack answers it, as it would have
-        raise
-    content = f'{{"written":{written}}}'.encode()
-    headers = [(b"content-length", str(len(content)).encode()), (b"content-type", b"application/json")]
-    await send({"type": "http.response.start", "status": 200, "headers": headers})
-    await send({"type": "http.response.body", "body": content})
-    return None
+async def write(request: Request, who: Principal, payload: Any) -> Answer:
+    run_id = run_id_of(request.scope["path"])
+    points = MetricsIn.model_validate(payload).metrics
+    written = await run_in_threadpool(write_points, request.app.state.engine, who, run_id, points)
+    return 200, f'{{"written":{written}}}'.encode(), []

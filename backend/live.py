@@ -1,4 +1,4 @@
-"""The liveness probe, and the common metric write (`backend.fast_metrics`), answered in front of FastAPI.
+"""The liveness probe, and tracking's common writes (`backend.fast_path`), answered in front of FastAPI.
 
 `GET /api/v1/health/live` (and `HEAD`) is what load balancers and latency checks call most; going through
 FastAPI's middleware stack, router and response model cost several times the server's own overhead. `Api`
@@ -13,12 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from backend.fast_metrics import try_write
+from backend import fast_metrics, fast_runs
+from backend.fast_path import Handler, answer
 
 
 class Api(FastAPI):
     """FastAPI with the liveness probe answered in its ASGI entry point (no routing, middleware or database), and
-    a plain metric write tried there before the full stack."""
+    a plain metric write or tracking-run start tried there before the full stack."""
 
     def __init__(self, *, live_path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -42,8 +43,19 @@ class Api(FastAPI):
             await send({"type": "http.response.body", "body": body})
             return
         if scope["type"] == "http" and scope["method"] == "POST":
-            rest = await try_write(self, scope, receive, send)
-            if rest is None:
-                return
-            receive = rest
+            handler = _front_door(scope["path"])
+            if handler is not None:
+                rest = await answer(self, scope, receive, send, handler)
+                if rest is None:
+                    return
+                receive = rest
         await super().__call__(scope, receive, send)
+
+
+def _front_door(path: str) -> Handler | None:
+    """The handler of a POST `backend.fast_path` may answer."""
+    if path == fast_runs.PATH:
+        return fast_runs.create
+    if fast_metrics.run_id_of(path) is not None:
+        return fast_metrics.write
+    return None

@@ -18,8 +18,8 @@ BROKER_DOWN = {
 }
 
 
-def _columns(run: Run) -> dict[str, Any]:
-    """The run's own columns as RunOut fields."""
+def _columns(run: Run | Any) -> dict[str, Any]:
+    """The run's own columns as RunOut fields (of a `Run`, or a row of the run table)."""
     return {
         "id": run.id,
         "experiment_id": run.experiment_id,
@@ -65,6 +65,13 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
         artifacts=artifacts,
         tags=run_store.run_tags(run),
         params=run_params.params_of(run),
+    )
+
+
+def new_tracking_run_out(row: Any, params: dict[str, Any]) -> RunOut:
+    """A tracking run just inserted (`store.tracking_runs`), from its row: nothing else is attached to it yet."""
+    return RunOut.model_construct(
+        **_columns(row), teachers=[], summary={}, artifacts=[], tags=[], params=params
     )
 
 

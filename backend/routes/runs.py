@@ -20,7 +20,7 @@ from backend.deps import (
 )
 from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
-from backend.routes.run_out import BROKER_DOWN, listed_runs, run_out
+from backend.routes.run_out import BROKER_DOWN, listed_runs, new_tracking_run_out, run_out
 from backend.schemas.runs import (
     MAX_PARAMS,
     ClaimIn,
@@ -60,20 +60,21 @@ async def create_run(body: RunCreate, request: Request) -> Response:
     # commit), and the answer written from the model directly (a returned model is validated again).
     state = request.app.state
     if body.spec is None:
-        run = await run_in_threadpool(_create_tracking_run, state.engine, body)
+        out = await run_in_threadpool(create_tracking_run, state.engine, body)
     else:
-        run = await run_in_threadpool(_create_training_run, state, body)
+        out = run_out(await run_in_threadpool(_create_training_run, state, body), request)
     return Response(
-        run_out(run, request).model_dump_json(),
+        out.model_dump_json(),
         status_code=status.HTTP_202_ACCEPTED,
         media_type="application/json",
-        headers={"Location": str(request.url_for("read_run", run_id=run.id))},
+        headers={"Location": str(request.url_for("read_run", run_id=out.id))},
     )
 
 
-def _create_tracking_run(engine: Engine, body: RunCreate) -> Run:
+def create_tracking_run(engine: Engine, body: RunCreate) -> RunOut:
     with core_unit_of_work(engine, autocommit=engine.dialect.name == "postgresql") as connection:
-        return insert_tracking_run(connection, body.experiment_id, name=body.name, params=body.params)
+        row, params = insert_tracking_run(connection, body.experiment_id, name=body.name, params=body.params)
+    return new_tracking_run_out(row, params)
 
 
 def _create_training_run(state: State, body: RunCreate) -> Run:

@@ -1,7 +1,7 @@
 """Tracking runs created on a Core connection: a training script's `start_run` is the most frequent way a run is
 born, and the ORM's unit of work (instance state, cascades, a flush per mapper) cost more than the inserts.
 On PostgreSQL the run and its params are one statement in autocommit (one round trip instead of seven: 1.9 ->
-0.6 ms). The run comes back as a transient `Run` holding every column, as `runs.create_tracking_run` answers."""
+0.6 ms). The run comes back as its inserted row (every column) and its params as stored."""
 
 from __future__ import annotations
 
@@ -15,10 +15,11 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import NotFound
 from backend.models import Experiment, Run, RunParam, utcnow
-from backend.store.run_params import ParamValue, new_param_rows
+from backend.store.run_params import ParamValue, decode, encode
 
 _RUN = Run.__table__
 _PARAM = RunParam.__table__
+_EXPERIMENT = select(Experiment.__table__.c.id).where(Experiment.__table__.c.id == bindparam("experiment_id"))
 _TRACKING = {
     "kind": "tracking",
     "spec": {},
@@ -63,58 +64,57 @@ def _missing(experiment_id: int) -> NotFound:
 
 def insert_tracking_run(
     connection: Connection, experiment_id: int, *, name: str | None, params: Mapping[str, ParamValue]
-) -> Run:
-    """A run no worker executes, `running` from now (see `runs.create_tracking_run`); on PostgreSQL the
-    connection should be in autocommit, the statement being the whole unit of work."""
-    param_rows = new_param_rows(params)
+) -> tuple[Row[Any], dict[str, ParamValue]]:
+    """A run no worker executes, `running` from now (see `runs.create_tracking_run`): its row and its params as
+    stored. On PostgreSQL the connection should be in autocommit, the statement being the whole unit of work."""
+    encoded = [(key, *encode(value)) for key, value in params.items()]
     now = utcnow()
     if connection.dialect.name == "postgresql":
-        row = _insert_postgres(connection, experiment_id, name, now, param_rows)
+        row = _insert_postgres(connection, experiment_id, name, now, encoded)
     else:
-        row = _insert_plain(connection, experiment_id, name, now, param_rows)
-    run = Run(**row._mapping)
-    # Its collections as a new run's: loaded and empty, but for the params just written.
-    run.param_rows = param_rows
-    run.teacher_links, run.artifacts, run.latest_metrics, run.tag_rows = [], [], [], []
-    return run
+        row = _insert_plain(connection, experiment_id, name, now, encoded)
+    return row, {key: decode(text, kind) for key, text, kind in encoded}
+
+
+Encoded = list[tuple[str, str, str]]  # (key, text, type) per param
 
 
 def _insert_postgres(
-    connection: Connection, experiment_id: int, name: str | None, now: Any, param_rows: list[RunParam]
+    connection: Connection, experiment_id: int, name: str | None, now: Any, encoded: Encoded
 ) -> Row[Any]:
     values = {
         "experiment_id": experiment_id,
         "name": name,
         "now": now,
-        "keys": [p.key for p in param_rows],
-        "vals": [p.value for p in param_rows],
-        "types": [p.type for p in param_rows],
+        "keys": [p[0] for p in encoded],
+        "vals": [p[1] for p in encoded],
+        "types": [p[2] for p in encoded],
     }
     try:
         return connection.execute(_POSTGRES_INSERT, values).one()
     except IntegrityError:
-        if connection.execute(select(Experiment.id).where(Experiment.id == experiment_id)).first() is None:
+        if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
             raise _missing(experiment_id) from None
         raise
 
 
 def _insert_plain(
-    connection: Connection, experiment_id: int, name: str | None, now: Any, param_rows: list[RunParam]
+    connection: Connection, experiment_id: int, name: str | None, now: Any, encoded: Encoded
 ) -> Row[Any]:
-    if connection.execute(select(Experiment.id).where(Experiment.id == experiment_id)).first() is None:
+    if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
         raise _missing(experiment_id)
     values = {**_TRACKING, "status": "running", "experiment_id": experiment_id, "name": name}
     row = connection.execute(
         insert(_RUN).returning(*_RUN.c), {**values, "created_at": now, "started_at": now}
     ).one()
-    if param_rows:
+    if encoded:
         # The driver's executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
         mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
             cursor.executemany(
                 f"INSERT INTO run_param (run_id, key, value, type) VALUES ({mark}, {mark}, {mark}, {mark})",
-                [(row.id, p.key, p.value, p.type) for p in param_rows],
+                [(row.id, *p) for p in encoded],
             )
         finally:
             cursor.close()

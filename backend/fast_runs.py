@@ -1,0 +1,26 @@
+"""`POST /api/v1/runs` at the front door (`backend.fast_path`): a tracking run started by a training script.
+A training run (with a spec) and a worker's token (refused) go to the full stack."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from backend.deps import Principal
+from backend.fast_path import Answer, NotPlain
+from backend.limits import API_PREFIX
+from backend.routes.runs import create_tracking_run
+from backend.schemas.runs import RunCreate
+
+PATH = f"{API_PREFIX}/runs"
+
+
+async def create(request: Request, who: Principal, payload: Any) -> Answer:
+    if who.role == "worker" or not isinstance(payload, dict) or payload.get("spec") is not None:
+        raise NotPlain
+    body = RunCreate.model_validate(payload)
+    out = await run_in_threadpool(create_tracking_run, request.app.state.engine, body)
+    location = str(request.url_for("read_run", run_id=out.id)).encode()
+    return 202, out.model_dump_json().encode(), [(b"location", location)]
