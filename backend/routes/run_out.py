@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import Request
@@ -75,7 +76,7 @@ def new_tracking_run_out(row: Any, params: dict[str, Any]) -> RunOut:
     )
 
 
-def listed_runs(session: Session, runs: list[Run]) -> list[RunOut]:
+def listed_runs(session: Session, runs: Sequence[Any]) -> list[RunOut]:
     """Runs as a list shows them (no artifacts). Built without validation: every value comes from the
     database in the types RunOut declares, and validating a hundred runs per page cost more than reading them."""
     details = run_details(session, [r.id for r in runs])

@@ -8,13 +8,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, or_, select, tuple_
+from sqlalchemy.engine import Row
 from sqlalchemy.orm import Session
 
 from backend.errors import invalid
 from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store import page_tokens
+from backend.store.id_sets import among
 from backend.store.page_tokens import METRIC_SORT
 
+RUN_COLUMNS = tuple(Run.__table__.c)
+RUN_ID = Run.__table__.c.id
 SORTABLE = {
     "id": Run.id,
     "created_at": Run.created_at,
@@ -136,7 +140,7 @@ def _column_page(
     descending: bool,
     limit: int,
     after: tuple[Any, int] | None,
-) -> list[tuple[Run, Any]]:
+) -> list[tuple[Row[Any], Any]]:
     if after is not None:
         value, last_id = after
         if descending:
@@ -144,8 +148,10 @@ def _column_page(
         else:
             conditions = [*conditions, or_(column > value, and_(column == value, Run.id > last_id))]
     order = [column.desc(), Run.id.desc()] if descending else [column.asc(), Run.id.asc()]
-    stmt = select(Run, column).where(*conditions).order_by(*order).limit(limit + 1)
-    return [(run, value) for run, value in session.execute(stmt)]
+    stmt = (
+        select(*RUN_COLUMNS, column.label("sort_value")).where(*conditions).order_by(*order).limit(limit + 1)
+    )
+    return [(row, row.sort_value) for row in session.execute(stmt)]
 
 
 def _metric_page(
@@ -155,7 +161,7 @@ def _metric_page(
     descending: bool,
     limit: int,
     after: tuple[Any, int] | None,
-) -> list[tuple[Run, Any]]:
+) -> list[tuple[Row[Any], Any]]:
     """The next limit + 1 runs by (latest value of `key`, id), then the runs without it by id.
 
     Two index-ordered reads instead of sorting every run: the runs with a value walk the
@@ -179,15 +185,17 @@ def _metric_page(
             stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
         found += [(run_id, None) for run_id in session.scalars(stmt)]
-    runs = {r.id: r for r in session.scalars(select(Run).where(Run.id.in_([i for i, _ in found])))}
+    page = among(RUN_ID, [i for i, _ in found], session.get_bind().dialect.name)
+    runs = {r.id: r for r in session.execute(select(*RUN_COLUMNS).where(page))}
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
 
 
 def list_runs(
     session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
-) -> tuple[list[Run], str | None]:
-    """Keyset pagination over (sort value, id), so deep pages cost the same as the first. The runs come
-    without their collections: read those for the page with `run_details.run_details`.
+) -> tuple[list[Row[Any]], str | None]:
+    """Keyset pagination over (sort value, id), so deep pages cost the same as the first. The runs come as rows
+    of the run table (every column; ORM objects for a page cost more than reading it), without their
+    collections: read those for the page with `run_details.run_details`.
 
     `metric:<key>` sorts by each run's latest value of that metric; runs that never logged it come last."""
     descending, name, metric_key = parse_sort(sort)
