@@ -68,13 +68,21 @@ def _worth_reading(scope: dict[str, Any], limit: int) -> bool:
     """A JSON body without a query string, a bearer token and a declared size within the limit: the other
     requests are refused by `RequestGuard` before their body is read, so this does not read it either."""
     headers = dict(scope.get("headers") or [])
-    content_type = headers.get(b"content-type", b"").decode("latin-1").lower()
     declared = headers.get(b"content-length", b"").decode("latin-1").strip()
     return (
         not scope.get("query_string")
-        and ("json" in content_type or not content_type)
+        and _parsed_as_json(headers.get(b"content-type", b""))
         and headers.get(b"authorization", b"").lower().startswith(b"bearer ")
         and not (declared.isdigit() and int(declared) > limit)
+    )
+
+
+def _parsed_as_json(content_type: bytes) -> bool:
+    """The bodies FastAPI reads as JSON: no content type, application/json or application/*+json (the stack
+    answers any other type 422, so this leaves them to it)."""
+    media = content_type.split(b";", 1)[0].strip().lower()
+    return media in (b"", b"application/json") or (
+        media.startswith(b"application/") and media.endswith(b"+json")
     )
 
 

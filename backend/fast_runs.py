@@ -22,5 +22,10 @@ async def create(request: Request, who: Principal, payload: Any) -> Answer:
         raise NotPlain
     body = RunCreate.model_validate(payload)
     out = await run_in_threadpool(create_tracking_run, request.app.state.engine, body)
-    location = str(request.url_for("read_run", run_id=out.id)).encode()
-    return 202, out.model_dump_json().encode(), [(b"location", location)]
+    try:
+        location = str(request.url_for("read_run", run_id=out.id)).encode()
+        return 202, out.model_dump_json().encode(), [(b"location", location)]
+    except Exception as exc:
+        # The run is committed: nothing from here on may send the request to the full stack, which would create
+        # a second run.
+        raise RuntimeError(f"run {out.id} was created but its answer could not be written") from exc

@@ -15,6 +15,10 @@ commits mid-route for the artifact upload, so that no transaction stays open whi
 In a request the unit of work is a dependency with scope="function": FastAPI runs its exit code, hence the final
 commit, once the route has returned and before the response is sent, so a client's next call (a worker's
 heartbeat after its claim) sees what this one wrote.
+
+Tracking's two hot writes (a metric batch, a tracking run's start) take `core_unit_of_work` instead, inside the
+one thread-pool trip of their route: a Core connection committed here as well, or, on PostgreSQL, one statement
+in autocommit that is the whole unit of work by itself.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ BROKER_DOWN = {
 }
 
 
-def _columns(run: Run | Any) -> dict[str, Any]:
+def _columns(run: Any) -> dict[str, Any]:
     """The run's own columns as RunOut fields (of a `Run`, or a row of the run table)."""
     return {
         "id": run.id,

@@ -56,8 +56,9 @@ router = APIRouter(prefix="/runs", tags=["runs"])
 async def create_run(body: RunCreate, request: Request) -> Response:
     """Submit a training run (queued at once; poll the Location URL for its status), or, without a spec, start
     a tracking run that a script logs to and finishes itself."""
-    # One thread-pool trip for the whole unit of work (a unit-of-work dependency costs a trip to enter and one to
-    # commit), and the answer written from the model directly (a returned model is validated again).
+    # One thread-pool trip for the whole unit of work (with a unit-of-work dependency, the route's body and the
+    # commit are a trip each), and the answer written from the model directly (a returned model is validated
+    # again). A tracking run usually starts at the front door (`backend.fast_runs`), which calls the same function.
     state = request.app.state
     if body.spec is None:
         out = await run_in_threadpool(create_tracking_run, state.engine, body)

@@ -18,5 +18,5 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 def among(column: ColumnElement[Any], ids: Sequence[int], dialect: str) -> ColumnElement[bool]:
     if dialect == "postgresql":
-        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer)))
+        return column == any_(bindparam("ids", list(ids), type_=ARRAY(Integer), unique=True))
     return column.in_(list(ids))

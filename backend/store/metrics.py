@@ -38,9 +38,10 @@ class PointLike(Protocol):
     def wall_time(self) -> float | None: ...
 
 
-# Plain SQL that SQLite (3.24+) and PostgreSQL both accept, run with the driver's own executemany on the session's
-# connection (so in the request's transaction): SQLAlchemy's per-row parameter processing was half the time of a
-# 1,000-point batch, and an ORM or Core insert construct built per request is recompiled per request.
+# Plain SQL that SQLite (3.24+) and PostgreSQL both accept, run with the driver's own executemany on the caller's
+# connection (so in its transaction): SQLAlchemy's per-row parameter processing was half the time of a 1,000-point
+# batch, and an ORM or Core insert construct built per request is recompiled per request. (PostgreSQL's hot path,
+# `write_points`, sends both upserts in one statement instead.)
 _UPSERT_POINTS = (
     "INSERT INTO metric (run_id, key, step, value, wall_time) VALUES ({p}, {p}, {p}, {p}, {p}) "
     "ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time"
@@ -102,7 +103,8 @@ def _rows(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[Row
     row with the highest step, for the latest-value table."""
     now = time.time()
     rows: dict[tuple[str, int], Row] = {
-        (p.key, p.step): (run_id, p.key, p.step, p.value, p.wall_time or now) for p in points
+        (p.key, p.step): (run_id, p.key, int(p.step), float(p.value), float(p.wall_time or now))
+        for p in points
     }
     latest: dict[str, Row] = {}
     for row in rows.values():

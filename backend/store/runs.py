@@ -9,7 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from backend.errors import Invalid, NotFound, field_error, spec_errors
-from backend.models import Run, RunTag, RunTeacher, utcnow
+from backend.models import Run, RunTag, RunTeacher
 from backend.store.experiments import get_experiment
 from backend.store.run_params import ParamValue, new_param_rows
 from backend.store.workers import placement_problem
@@ -110,29 +110,6 @@ def placement_issues(
         if problem:
             issues.append(field_error([*loc, "resources", "gpus"], problem, r.gpus))
     return issues
-
-
-def create_tracking_run(
-    session: Session, experiment_id: int, *, name: str | None, params: Mapping[str, ParamValue]
-) -> Run:
-    """A run no worker executes: a script elsewhere logs to it and finishes it. It starts `running`, with no
-    heartbeat: the stale-run sweep leaves it alone unless its client sends heartbeats (then stops)."""
-    get_experiment(session, experiment_id)
-    run = Run(
-        kind="tracking",
-        experiment_id=experiment_id,
-        spec={},
-        hparams={},
-        task="",
-        method="",
-        model="",
-        status="running",
-        queue="",
-        name=name,
-        started_at=utcnow(),
-    )
-    run.teacher_links = []
-    return _stored(session, run, params)
 
 
 def _stored(session: Session, run: Run, params: Mapping[str, ParamValue] | None) -> Run:

@@ -65,8 +65,10 @@ def _missing(experiment_id: int) -> NotFound:
 def insert_tracking_run(
     connection: Connection, experiment_id: int, *, name: str | None, params: Mapping[str, ParamValue]
 ) -> tuple[Row[Any], dict[str, ParamValue]]:
-    """A run no worker executes, `running` from now (see `runs.create_tracking_run`): its row and its params as
-    stored. On PostgreSQL the connection should be in autocommit, the statement being the whole unit of work."""
+    """A run no worker executes: a script elsewhere logs to it and finishes it. It starts `running`, with no
+    heartbeat: the stale-run sweep leaves it alone unless its client sends heartbeats (then stops). Returns its
+    row and its params as stored. On PostgreSQL the connection should be in autocommit, the statement being the
+    whole unit of work."""
     encoded = [(key, *encode(value)) for key, value in params.items()]
     now = utcnow()
     if connection.dialect.name == "postgresql":

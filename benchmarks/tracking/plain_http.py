@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 import httpx
 
@@ -30,8 +31,13 @@ class Reply:
         return json.loads(self.content)
 
 
+# Servers close a keep-alive connection idle for a few seconds (uvicorn: 5 s); one idle longer than this is
+# reopened before a request rather than retried after it, so a POST is never sent twice.
+IDLE_SECONDS = 2.0
+
+
 class PlainHttp:
-    """GET and POST (JSON) over one persistent connection, reopened once if the server closed it."""
+    """GET and POST (JSON) over one persistent connection."""
 
     def __init__(self, base_url: str, headers: dict[str, str] | None, timeout: float) -> None:
         parts = urlsplit(base_url)
@@ -40,10 +46,10 @@ class PlainHttp:
         self.host, self.port, self.timeout = parts.hostname or "127.0.0.1", parts.port or 80, timeout
         self.headers = {"Accept": "application/json", **(headers or {})}
         self.connection = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        self.last_used = time.monotonic()
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> Reply:
-        query = f"?{urlencode(params)}" if params else ""
-        return self._send("GET", path + query, None)
+        return self._send("GET", path, None, f"?{urlencode(params, doseq=True)}" if params else "")
 
     def post(self, path: str, json: Any = None) -> Reply:  # noqa: A002 - httpx's keyword
         return self._send("POST", path, _dumps(json))
@@ -51,14 +57,19 @@ class PlainHttp:
     def close(self) -> None:
         self.connection.close()
 
-    def _send(self, method: str, path: str, body: bytes | None) -> Reply:
-        target = path.removeprefix(self.origin) if path.startswith(self.origin) else self.prefix + path
+    def _send(self, method: str, path: str, body: bytes | None, query: str = "") -> Reply:
+        target = quote(path.removeprefix(self.origin) if path.startswith(self.origin) else self.prefix + path)
         headers = self.headers if body is None else {**self.headers, "Content-Type": "application/json"}
-        for attempt in (1, 2):
+        if time.monotonic() - self.last_used > IDLE_SECONDS:
+            self.connection.close()  # http.client connects again on the next request
+        # A GET the server dropped (it closed the connection as the request left) is sent again; a POST is not.
+        for attempt in (1, 2) if method == "GET" else (2,):
             try:
-                self.connection.request(method, target, body=body, headers=headers)
+                self.connection.request(method, target + query, body=body, headers=headers)
                 response = self.connection.getresponse()
-                return Reply(method, target.split("?", 1)[0], response.status, response.read())
+                reply = Reply(method, target, response.status, response.read())
+                self.last_used = time.monotonic()
+                return reply
             except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
                 self.connection.close()
                 if attempt == 2:

@@ -73,6 +73,7 @@ def test_a_plain_write_skips_the_stack_and_is_stored(api: TestClient) -> None:
         ('{"metrics": [{"key": "loss", "step": 1, "value": NaN}]}', {}),  # refused by the JSON checks
         ('{"metrics": [', {}),  # not JSON
         ('{"metrics": []}', {"content-type": "text/plain"}),  # not sent as JSON
+        ('{"metrics": []}', {"content-type": "text/json"}),  # "json" in it, but not a type FastAPI parses
         ('{"metrics": []}', {"Authorization": "Bearer xcu_not-a-token"}),  # a token to look up
         ('{"metrics": []}', {"Authorization": ""}),  # no token
     ],

@@ -44,24 +44,35 @@ def test_a_tracking_run_starts_in_front_of_the_stack_as_the_stack_answers(api: T
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("body", "status"),
     [
-        {"experiment_id": 0, "spec": digits_spec()},  # a training run: queued through the stack
-        {"experiment_id": 0, "params": {"lr": [1, 2]}},  # invalid: the stack's 422 names the field
-        {"experiment_id": 0, "queue": "cpu"},  # the model's own check
-        {"experiment_id": 10**6},  # no such experiment: the stack's 404
-        ["not", "an", "object"],
+        ({"experiment_id": 0, "spec": digits_spec()}, 202),  # a training run: queued through the stack
+        ({"experiment_id": 0, "params": {"lr": [1, 2]}}, 422),  # invalid: the stack's 422 names the field
+        ({"experiment_id": 0, "queue": "cpu"}, 422),  # the model's own check
+        ({"experiment_id": 10**6}, 404),  # no such experiment: the stack's 404
+        (["not", "an", "object"], 422),
     ],
 )
-def test_anything_but_a_plain_tracking_run_reaches_the_stack(api: TestClient, body: Any) -> None:
+def test_anything_but_a_plain_tracking_run_reaches_the_stack(api: TestClient, body: Any, status: int) -> None:
     experiment = _experiment(api)
     if isinstance(body, dict) and body["experiment_id"] == 0:
         body = {**body, "experiment_id": experiment}
     assert _post(api, json=body) is None
     answer = api.post("/api/v1/runs", json=body)
-    assert answer.status_code in {202, 404, 422}
-    if answer.status_code == 202:
+    assert answer.status_code == status, answer.text
+    if status == 202:
         assert answer.json()["kind"] == "training"
+
+
+def test_a_body_not_sent_as_json_reaches_the_stack(api: TestClient) -> None:
+    experiment = _experiment(api)
+    content = f'{{"experiment_id": {experiment}}}'
+    for content_type in ("text/json", "application/x-ndjson", "text/plain"):
+        headers = {"content-type": content_type}
+        assert _post(api, content=content, headers=headers) is None
+        assert api.post("/api/v1/runs", content=content, headers=headers).status_code in {415, 422}
+    assert _post(api, content=content, headers={"content-type": "application/vnd.api+json"}) is not None
+    assert len(api.get("/api/v1/runs", params={"experiment_id": experiment}).json()["data"]) == 1
 
 
 def test_a_worker_token_is_refused_by_the_stack(api: TestClient) -> None:

@@ -64,7 +64,7 @@ def test_creating_a_tracking_run_answers_what_reading_it_does(api: TestClient) -
     assert plain.json()["params"] == {} and created.json()["params"] == {"a": 1, "b": "x"}
     missing = api.post("/api/v1/runs", json={"experiment_id": exp + 100, "params": {"a": 1}})
     assert (missing.status_code, missing.json()) == (404, {"detail": f"experiment {exp + 100} not found"})
-    assert len(_ids(api, experiment_id=exp)) == 2  # the refused run left nothing behind
+    assert len(_ids(api)) == 2  # the refused run left nothing behind, in any experiment
 
 
 def test_a_training_run_takes_params_and_a_name_too(api: TestClient) -> None:

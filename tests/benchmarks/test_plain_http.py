@@ -63,6 +63,9 @@ def test_requests_reach_the_server_as_sent_over_one_connection(server: str, name
         assert posted.json()["sent"] == {"metrics": [{"key": "é", "step": 1}]}
         assert posted.json()["type"] == "application/json"
         assert client.get(server + "/health").json()["path"] == "/health"  # an absolute URL skips the prefix
+        assert client.get("/runs/1/metrics/a b", params={"tag": ["x", "y"]}).json()["path"] == (
+            "/api/runs/1/metrics/a%20b?tag=x&tag=y"
+        )
         assert len(set(Echo.connections)) == 1  # keep-alive: one connection for all of them
     finally:
         client.close()

@@ -76,6 +76,9 @@ def test_write_points_in_a_unit_of_work_of_its_own(session: Session) -> None:
     assert _points(session, run_id) == [("acc", 2, 0.25), ("acc", 3, 0.3), ("acc", 5, 0.5)]
     assert runs.summary(runs.get_run(session, run_id)) == {"acc": 0.5}  # the late step 3 left it alone
     assert metrics.write_points(engine, run_id, [], metrics.ANY_HOLDER, _refuse) == 0
+    mixed = [metrics.MetricPoint("n", 1, 1), metrics.MetricPoint("m", 1, 0.5, 1_700_000_000)]  # ints, floats
+    assert metrics.write_points(engine, run_id, mixed, metrics.ANY_HOLDER, _refuse) == 2
+    assert metrics.metric_history(session, run_id, "n", None) == [(1, 1.0)]
 
 
 def test_write_points_refusals_write_nothing(session: Session) -> None:
