@@ -163,6 +163,21 @@ def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...], cl
         tracker.close()
 
 
+SETTLE_SECONDS = 120.0
+
+
+def wait_for_low_load(limit: float) -> None:
+    """Give the 1-minute load average up to `limit` seconds to fall under QUIET_CORES: it remembers the last
+    minute (a build or test run just before), and a start on its tail would be reported as noisy."""
+    deadline = time.monotonic() + limit
+    load = procstats.load_average()
+    if load is not None and load > QUIET_CORES:
+        log(f"  1-minute load average {load:.2f}: waiting up to {limit:.0f} s for it to settle")
+    while load is not None and load > QUIET_CORES and time.monotonic() < deadline:
+        time.sleep(5)
+        load = procstats.load_average()
+
+
 def quiet_lines(before: float | None, load: float | None, results: list[Result]) -> tuple[list[str], bool]:
     parts = []
     noisy = False
@@ -252,6 +267,7 @@ def main() -> int:
     Workload(args.seed).expected_top(max(sizes.scales))  # refuses a seed with tied sort values up front
 
     log("measuring how busy the machine is before starting...")
+    wait_for_low_load(SETTLE_SECONDS)
     before, load = procstats.quiet_probe(), procstats.load_average()
     workdir = Path(tempfile.mkdtemp(prefix="tracking-bench-"))
     results: dict[str, dict[str, Result]] = {}
