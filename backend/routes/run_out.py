@@ -79,7 +79,10 @@ def new_tracking_run_out(row: Any, params: dict[str, Any]) -> RunOut:
 def listed_runs(session: Session, runs: Sequence[Any]) -> list[RunOut]:
     """Runs as a list shows them (no artifacts). Built without validation: every value comes from the
     database in the types RunOut declares, and validating a hundred runs per page cost more than reading them."""
-    details = run_details(session, [r.id for r in runs])
+    # A run's teacher links are made from its spec's teachers (`store.runs.new_run`): a page of runs without any
+    # (tracking runs, ERM teachers) skips that read.
+    with_teachers = any((run.spec or {}).get("teachers") for run in runs)
+    details = run_details(session, [r.id for r in runs], with_teachers)
     return [
         RunOut.model_construct(
             **_columns(run),

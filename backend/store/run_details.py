@@ -1,18 +1,25 @@
 """What a runs page shows beside each run's own columns (latest metrics, tags, teachers, params), read for a
-whole page in four index reads of plain rows: building an ORM object per metric and param of every run cost
-more than the query that chose the runs."""
+whole page in four index reads of plain rows, through the driver's cursor: building an ORM object per metric and
+param of every run cost more than the query that chose the runs, and SQLAlchemy's statement and result handling
+of four small reads about as much again (1.2 ms of a 100-run page's 2.8 ms on SQLite)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from backend.models import LatestMetric, RunParam, RunTag, RunTeacher
-from backend.store.id_sets import among
 from backend.store.run_params import ParamValue, decode
+
+# (table, id column, selected columns, order); names are fixed here, ids are bound parameters.
+_READS = {
+    "summary": ("latest_metric", "run_id", "key, value", "run_id, key"),
+    "tags": ("run_tag", "run_id", "tag", "run_id, tag"),
+    "teachers": ("run_teacher", "student_id", "teacher_id", "student_id, position"),
+    "params": ("run_param", "run_id", "key, value, type", "run_id, key"),
+}
 
 
 @dataclass
@@ -23,28 +30,37 @@ class RunDetails:
     params: dict[str, ParamValue] = field(default_factory=dict)
 
 
-def run_details(session: Session, run_ids: Sequence[int]) -> dict[int, RunDetails]:
+def _rows(cursor: Any, postgres: bool, part: str, ids: list[int]) -> list[tuple[Any, ...]]:
+    table, column, selected, order = _READS[part]
+    # PostgreSQL: one array parameter (fixed statement text, prepared by the driver); SQLite: an IN list.
+    where = f"{column} = ANY(%s)" if postgres else f"{column} IN ({', '.join('?' * len(ids))})"
+    cursor.execute(
+        f"SELECT {column}, {selected} FROM {table} WHERE {where} ORDER BY {order}", [ids] if postgres else ids
+    )
+    return cursor.fetchall()
+
+
+def run_details(
+    session: Session, run_ids: Sequence[int], with_teachers: bool = True
+) -> dict[int, RunDetails]:
+    """`with_teachers=False` skips the teachers' read for a page none of whose runs has teachers."""
     details = {run_id: RunDetails() for run_id in run_ids}
     if not details:
         return details
     ids = list(details)
-    dialect = session.get_bind().dialect.name
-    latest = select(LatestMetric.run_id, LatestMetric.key, LatestMetric.value).where(
-        among(LatestMetric.run_id, ids, dialect)
-    )
-    for run_id, key, value in session.execute(latest.order_by(LatestMetric.run_id, LatestMetric.key)):
-        details[run_id].summary[key] = value
-    tags = select(RunTag.run_id, RunTag.tag).where(among(RunTag.run_id, ids, dialect))
-    for run_id, tag in session.execute(tags.order_by(RunTag.run_id, RunTag.tag)):
-        details[run_id].tags.append(tag)
-    teachers = select(RunTeacher.student_id, RunTeacher.teacher_id).where(
-        among(RunTeacher.student_id, ids, dialect)
-    )
-    for run_id, teacher_id in session.execute(teachers.order_by(RunTeacher.student_id, RunTeacher.position)):
-        details[run_id].teachers.append(teacher_id)
-    params = select(RunParam.run_id, RunParam.key, RunParam.value, RunParam.type).where(
-        among(RunParam.run_id, ids, dialect)
-    )
-    for run_id, key, text, kind in session.execute(params.order_by(RunParam.run_id, RunParam.key)):
-        details[run_id].params[key] = decode(text, kind)
+    connection = session.connection()
+    postgres = connection.dialect.name == "postgresql"
+    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for run_id, key, value in _rows(cursor, postgres, "summary", ids):
+            details[run_id].summary[key] = value
+        for run_id, tag in _rows(cursor, postgres, "tags", ids):
+            details[run_id].tags.append(tag)
+        if with_teachers:
+            for run_id, teacher_id in _rows(cursor, postgres, "teachers", ids):
+                details[run_id].teachers.append(teacher_id)
+        for run_id, key, text, kind in _rows(cursor, postgres, "params", ids):
+            details[run_id].params[key] = decode(text, kind)
+    finally:
+        cursor.close()
     return details

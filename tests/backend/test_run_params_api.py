@@ -148,12 +148,18 @@ def test_a_listed_run_reads_as_the_run_itself(api: TestClient) -> None:
     exp = _experiment(api)
     tracked = _track(api, exp, name="n", params={"a": 1, "b": "x", "c": False, "d": 0.25})["id"]
     trained = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": digits_spec()}).json()["id"]
+    student_spec = digits_spec(method={"name": "kd"}, teachers=[trained])
+    student = api.post("/api/v1/runs", json={"experiment_id": exp, "spec": student_spec}).json()["id"]
     api.patch(f"/api/v1/runs/{tracked}", json={"tags": ["z", "y"], "notes": "hello"})
     api.post(f"/api/v1/runs/{tracked}/metrics", json={"metrics": [{"key": "m", "step": 3, "value": 0.5}]})
     listed = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "id"}).json()["data"]
-    assert [r["id"] for r in listed] == [tracked, trained]
+    assert [r["id"] for r in listed] == [tracked, trained, student]
+    assert listed[2]["teachers"] == [trained]
     for run in listed:
         assert run == {**api.get(f"/api/v1/runs/{run['id']}").json(), "artifacts": []}
+    # A page without a student skips the teachers' read; one with a student in it reads them.
+    alone = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "id", "limit": 2}).json()["data"]
+    assert [r["teachers"] for r in alone] == [[], []]
 
 
 def test_analysis_views_and_columns_take_an_experiment_with_tracking_runs(api: TestClient) -> None:
