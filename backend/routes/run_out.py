@@ -76,22 +76,24 @@ def new_tracking_run_out(row: Any, params: dict[str, Any]) -> RunOut:
     )
 
 
-def listed_runs(session: Session, runs: Sequence[Any]) -> list[RunOut]:
-    """Runs as a list shows them (no artifacts). Built without validation: every value comes from the
-    database in the types RunOut declares, and validating a hundred runs per page cost more than reading them."""
+def listed_runs(session: Session, runs: Sequence[Any]) -> list[dict[str, Any]]:
+    """Runs as a list shows them (no artifacts), as plain dicts with RunOut's fields, for `pydantic_core.to_json`.
+    Built without a model: every value comes from the database in the types RunOut declares, and validating (or
+    even constructing) a hundred models per page cost more than reading them. `tests/backend` checks a listed
+    run equals the run read alone, field for field."""
     # A run's teacher links are made from its spec's teachers (`store.runs.new_run`): a page of runs without any
     # (tracking runs, ERM teachers) skips that read.
     with_teachers = any((run.spec or {}).get("teachers") for run in runs)
     details = run_details(session, [r.id for r in runs], with_teachers)
     return [
-        RunOut.model_construct(
+        {
             **_columns(run),
-            teachers=d.teachers,
-            summary=d.summary,
-            artifacts=[],
-            tags=d.tags,
-            params=d.params,
-        )
+            "teachers": d.teachers,
+            "summary": d.summary,
+            "artifacts": [],
+            "tags": d.tags,
+            "params": d.params,
+        }
         for run in runs
         for d in (details[run.id],)
     ]

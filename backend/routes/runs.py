@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
+from pydantic_core import to_json
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
@@ -155,8 +156,8 @@ def read_runs(
         search=search,
     )
     runs, token = list_runs(session, flt, sort, limit, page_token)
-    page = RunsPage.model_construct(data=listed_runs(session, runs), next_page_token=token)
-    return Response(page.model_dump_json(), media_type="application/json")
+    page = {"data": listed_runs(session, runs), "next_page_token": token}
+    return Response(to_json(page), media_type="application/json")
 
 
 @router.get("/columns", dependencies=[ReadAuth])
