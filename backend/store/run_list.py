@@ -151,7 +151,7 @@ def _column_page(
     stmt = (
         select(*RUN_COLUMNS, column.label("sort_value")).where(*conditions).order_by(*order).limit(limit + 1)
     )
-    return [(row, row.sort_value) for row in session.execute(stmt)]
+    return [(row, row.sort_value) for row in session.execute(stmt).all()]
 
 
 def _metric_page(
@@ -186,7 +186,7 @@ def _metric_page(
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
         found += [(run_id, None) for run_id in session.scalars(stmt)]
     page = among(RUN_ID, [i for i, _ in found], session.get_bind().dialect.name)
-    runs = {r.id: r for r in session.execute(select(*RUN_COLUMNS).where(page))}
+    runs = {r.id: r for r in session.execute(select(*RUN_COLUMNS).where(page)).all()}
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
 
 
