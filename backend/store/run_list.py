@@ -177,14 +177,16 @@ def _metric_page(
         if after is not None:
             stmt = stmt.where(position < tuple_(*after) if descending else position > tuple_(*after))
         order = [metric.value.desc(), metric.run_id.desc()] if descending else [metric.value, metric.run_id]
-        found = [(run_id, value) for run_id, value in session.execute(stmt.order_by(*order).limit(limit + 1))]
+        found = [
+            (run_id, value) for run_id, value in session.execute(stmt.order_by(*order).limit(limit + 1)).all()
+        ]
     if len(found) <= limit:
         logged = select(LatestMetric.run_id).where(LatestMetric.run_id == Run.id, LatestMetric.key == key)
         stmt = select(Run.id).where(*conditions, ~logged.exists())
         if after is not None and after[0] is None:
             stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
-        found += [(run_id, None) for run_id in session.scalars(stmt)]
+        found += [(run_id, None) for run_id in session.scalars(stmt).all()]
     page = among(RUN_ID, [i for i, _ in found], session.get_bind().dialect.name)
     runs = {r.id: r for r in session.execute(select(*RUN_COLUMNS).where(page)).all()}
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
