@@ -1,0 +1,150 @@
+"""What no tracking server in Python can go below on this machine: the figures behind the 10× targets that stay out
+of reach in docs/performance.md.
+
+1. The HTTP floor: a do-nothing ASGI app under uvicorn as `xclab serve` runs it (uvloop, httptools), answering a
+   fixed 2-byte body, timed through the tracking benchmark's client (one keep-alive `http.client` connection).
+2. The memory floor: the resident size of a fresh interpreter as the serving process's layers are imported one
+   after another (FastAPI and pydantic, SQLAlchemy, psycopg, Celery's client and redis, uvicorn, the app).
+3. With `--postgres-url`: one insert and its commit, with `synchronous_commit` on (the WAL flush a durable write
+   waits for) and off.
+
+    .venv/bin/python benchmarks/server_floor.py [--requests 2000] [--postgres-url postgresql://postgres@127.0.0.1/test]
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+APP = """
+async def app(scope, receive, send):
+    if scope["type"] != "http":
+        return
+    await send({"type": "http.response.start", "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
+    await send({"type": "http.response.body", "body": b"{}"})
+"""
+
+LAYERS = """
+import os, sys
+os.environ.setdefault("XCL_API_TOKEN", "x" * 32)
+import psutil
+def rss():
+    return psutil.Process().memory_info().rss / 2**20
+print(f"Python alone: {rss():.1f}")
+import fastapi, pydantic, starlette
+print(f"+ FastAPI, pydantic: {rss():.1f}")
+import sqlalchemy, sqlalchemy.orm
+print(f"+ SQLAlchemy: {rss():.1f}")
+import psycopg
+print(f"+ psycopg: {rss():.1f}")
+import celery, kombu, redis
+print(f"+ Celery's client, redis: {rss():.1f}")
+import uvicorn, uvloop, httptools
+print(f"+ uvicorn, uvloop, httptools: {rss():.1f}")
+from backend.app import create_app
+print(f"+ the app's modules (backend.app): {rss():.1f}")
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def http_floor(requests: int) -> float:
+    """p50 ms of GET round trips to the do-nothing app."""
+    folder = Path(tempfile.mkdtemp(prefix="floor-"))
+    (folder / "floor_app.py").write_text(APP)
+    port = _free_port()
+    cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop",
+           "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    server = subprocess.Popen(cmd, cwd=folder)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
+        connection = http.client.HTTPConnection("127.0.0.1", port)
+        times = []
+        for i in range(requests + 200):
+            t0 = time.perf_counter()
+            connection.request("GET", "/health")
+            response = connection.getresponse()
+            if response.read() != b"{}":
+                raise SystemExit("the do-nothing app answered something else")
+            if i >= 200:  # warm-up
+                times.append(time.perf_counter() - t0)
+        connection.close()
+        return statistics.median(times) * 1e3
+    finally:
+        server.terminate()
+        server.wait(10)
+
+
+def memory_layers() -> str:
+    repo = Path(__file__).resolve().parent.parent
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(repo), os.environ.get("PYTHONPATH")])),
+    }
+    done = subprocess.run([sys.executable, "-c", LAYERS], env=env, capture_output=True, text=True, check=True)
+    return done.stdout
+
+
+def commit_cost(url: str, repeats: int = 500) -> dict[str, float]:
+    import psycopg
+
+    costs = {}
+    table = f"floor_probe_{os.getpid()}"  # a logged table: a temporary one writes no WAL, so flushes none
+    with psycopg.connect(url) as connection:
+        connection.execute(f"CREATE TABLE {table} (x int)")
+        connection.commit()
+        try:
+            for level in ("on", "off"):
+                connection.execute(f"SET synchronous_commit = {level}")
+                connection.commit()
+                t0 = time.perf_counter()
+                for i in range(repeats):
+                    connection.execute(f"INSERT INTO {table} VALUES (%s)", (i,))
+                    connection.commit()
+                costs[level] = (time.perf_counter() - t0) / repeats * 1e3
+        finally:
+            connection.rollback()
+            connection.execute(f"DROP TABLE {table}")
+            connection.commit()
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--postgres-url", help="also time an insert and commit on this PostgreSQL database")
+    args = parser.parse_args()
+    print(f"do-nothing uvicorn app (uvloop, httptools), http.client, p50 of {args.requests} GETs: "
+          f"{http_floor(args.requests):.3f} ms")  # fmt: skip
+    print("serving process's resident size as its layers are imported, MiB:")
+    print("".join(f"  {line}\n" for line in memory_layers().splitlines()), end="")
+    if args.postgres_url:
+        costs = commit_cost(args.postgres_url)
+        print(
+            f"PostgreSQL insert + commit: synchronous_commit on {costs['on']:.3f} ms, off {costs['off']:.3f} ms"
+        )
+
+
+if __name__ == "__main__":
+    main()

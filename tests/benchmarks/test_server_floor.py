@@ -1,0 +1,26 @@
+"""The server-floor benchmark runs (its figures are printed, never asserted: timings stay out of the tests)."""
+
+from __future__ import annotations
+
+import psycopg
+
+from benchmarks import server_floor
+
+
+def test_the_http_floor_is_measured_against_a_real_server() -> None:
+    assert server_floor.http_floor(20) > 0
+
+
+def test_every_import_layer_is_reported() -> None:
+    lines = server_floor.memory_layers().splitlines()
+    assert [line.split(":")[0] for line in lines][0] == "Python alone"
+    assert lines[-1].startswith("+ the app's modules") and len(lines) == 7
+
+
+def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    costs = server_floor.commit_cost(url, repeats=5)
+    assert set(costs) == {"on", "off"} and all(c > 0 for c in costs.values())
+    with psycopg.connect(url) as connection:  # the probe table is dropped afterwards
+        left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_probe_%'")
+        assert left.fetchone() == (0,)
