@@ -2,9 +2,9 @@
 
 SQLAlchemy renders an IN list anew for every distinct length (a bound parameter per id, "expanding"), and the
 driver cannot prepare such a statement. On PostgreSQL `= ANY(:ids)` keeps each statement's text fixed, so it
-is compiled once and prepared by the driver: a 100-run page's five reads took ~2 ms less (13.4 -> 11.5 ms
-median in the app at 1,000 runs). On SQLite the same idea (a JSON array unpacked by `json_each`) measured no
-faster than the IN list, which stays.
+is compiled once and prepared by the driver (a runs page's reads took ~2 ms less at 1,000 runs, measured in
+the app). On SQLite the same idea (a JSON array unpacked by `json_each`) measured no faster than the IN list,
+which stays. `run_details` reads through the driver's cursor and writes the same two forms as plain SQL.
 """
 
 from __future__ import annotations

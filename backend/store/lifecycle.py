@@ -24,6 +24,14 @@ RETRYABLE = frozenset({"failed", "cancelled"})
 _OPEN_RUN = select(Run.status, Run.attempt).where(Run.id == bindparam("run_id")).with_for_update()
 
 
+def refuse_unless_open(run_id: int, status: str | None) -> None:
+    """404 for a run that is not there (`status` None), 409 for one that has ended."""
+    if status is None:
+        raise NotFound(f"run {run_id} not found")
+    if status in FINAL_STATUSES:
+        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
+
+
 def require_open_run(session: Session, run_id: int, attempt: int | None = None) -> None:
     """Refuse writes (metrics, artifacts) to a run that has ended: its record is final. Locks the run's row so a
     concurrent finish cannot slip between this check and the write. With `attempt`: also refused once the run
@@ -32,11 +40,8 @@ def require_open_run(session: Session, run_id: int, attempt: int | None = None) 
     # machinery, a large share of a one-point metric write.
     session.flush()
     row = session.connection().execute(_OPEN_RUN, {"run_id": run_id}).first()
-    if row is None:
-        raise NotFound(f"run {run_id} not found")
-    status, current = row
-    if status in FINAL_STATUSES:
-        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
+    status, current = row if row is not None else (None, None)
+    refuse_unless_open(run_id, status)
     if attempt is not None and attempt != current:
         raise Conflict(
             f"run {run_id} is at attempt {current}; this worker's attempt {attempt} was given up (re-queued)"

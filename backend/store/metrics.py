@@ -10,9 +10,10 @@ from typing import Any, Protocol
 from sqlalchemy import Connection, Engine, func, or_, select, text
 from sqlalchemy.orm import Session
 
-from backend.errors import Conflict, NotFound
+from backend.errors import NotFound
 from backend.models import FINAL_STATUSES, LatestMetric, Metric
-from backend.store.lifecycle import require_open_run
+from backend.store.driver import driver_cursor, placeholder
+from backend.store.lifecycle import refuse_unless_open, require_open_run
 from backend.store.runs import require_run
 from backend.unit_of_work import core_unit_of_work
 
@@ -58,7 +59,7 @@ _STATE = text("SELECT status, claim_token_id FROM run WHERE id = :run_id")
 
 # PostgreSQL: the run's row locked, then both upserts from arrays, only for an open run the writer may write to;
 # data-modifying WITH parts always run to completion, whatever the final SELECT reads. The conditions repeat
-# `_require_open` and the rule's check, which turn a miss into the right refusal.
+# `refuse_unless_open` and the rule's check, which turn a miss into the right refusal.
 _PG_WRITE = """
 WITH target AS (
     SELECT status, claim_token_id FROM run WHERE id = %(run_id)s FOR UPDATE
@@ -114,20 +115,10 @@ def _rows(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[Row
 
 
 def _upsert(connection: Connection, rows: list[Row], latest: list[Row]) -> None:
-    p = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    p = placeholder(connection)
+    with driver_cursor(connection) as cursor:
         cursor.executemany(_UPSERT_POINTS.format(p=p), rows)
         cursor.executemany(_UPSERT_LATEST.format(p=p), latest)
-    finally:
-        cursor.close()
-
-
-def _require_open(run_id: int, status: str | None) -> None:
-    if status is None:
-        raise NotFound(f"run {run_id} not found")
-    if status in FINAL_STATUSES:
-        raise Conflict(f"run {run_id} is {status}: a finished run is final; retry it to record a new attempt")
 
 
 def log_metrics(session: Session, run_id: int, points: Iterable[PointLike]) -> int:
@@ -163,7 +154,7 @@ def write_points(
             status, held_by = found if found is not None else (None, None)
         if not (rule.any_holder or held_by == rule.holder):
             refuse()
-        _require_open(run_id, status)
+        refuse_unless_open(run_id, status)
         if rows and not postgres:
             _upsert(connection, rows, latest)
     return len(rows)
@@ -182,12 +173,9 @@ def _write_postgres(
     for prefix, batch in (("", rows), ("top_", latest)):
         for i, name in enumerate(("keys", "steps", "vals", "walls"), start=1):
             params[prefix + name] = [row[i] for row in batch]
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(connection) as cursor:
         cursor.execute(_PG_WRITE, params)
         found = cursor.fetchone()
-    finally:
-        cursor.close()
     return (found[0], found[1]) if found is not None else (None, None)
 
 
@@ -245,12 +233,10 @@ def _full_history(session: Session, run_id: int, key: str, wall_time: bool) -> l
     """Every point, read with the driver's own cursor: for a 10,000-point history the rows' wrapping in
     SQLAlchemy result objects is most of the time (the (run_id, key, step) primary key gives the order)."""
     connection = session.connection()
-    placeholder = "?" if connection.dialect.paramstyle == "qmark" else "%s"
+    p = placeholder(connection)
     columns = "step, value, wall_time" if wall_time else "step, value"
-    sql = f"SELECT {columns} FROM metric WHERE run_id = {placeholder} AND key = {placeholder} ORDER BY step"
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        cursor.execute(sql, (run_id, key))
+    with driver_cursor(connection) as cursor:
+        cursor.execute(
+            f"SELECT {columns} FROM metric WHERE run_id = {p} AND key = {p} ORDER BY step", (run_id, key)
+        )
         return cursor.fetchall()
-    finally:
-        cursor.close()

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from backend.store.driver import driver_cursor
 from backend.store.run_params import ParamValue, decode
 
 # (table, id column, selected columns, order); names are fixed here, ids are bound parameters.
@@ -50,8 +51,7 @@ def run_details(
     ids = list(details)
     connection = session.connection()
     postgres = connection.dialect.name == "postgresql"
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
+    with driver_cursor(connection) as cursor:
         for run_id, key, value in _rows(cursor, postgres, "summary", ids):
             details[run_id].summary[key] = value
         for run_id, tag in _rows(cursor, postgres, "tags", ids):
@@ -61,6 +61,4 @@ def run_details(
                 details[run_id].teachers.append(teacher_id)
         for run_id, key, text, kind in _rows(cursor, postgres, "params", ids):
             details[run_id].params[key] = decode(text, kind)
-    finally:
-        cursor.close()
     return details

@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.errors import NotFound
 from backend.models import Experiment, Run, RunParam, utcnow
+from backend.store.driver import driver_cursor, placeholder
 from backend.store.run_params import ParamValue, decode, encode
 
 _RUN = Run.__table__
@@ -28,6 +29,7 @@ _TRACKING = {
     "method": "",
     "model": "",
     "queue": "",
+    "status": "running",
 }
 
 
@@ -37,7 +39,6 @@ def _postgres_insert() -> Any:
         insert(_RUN)
         .values(
             **_TRACKING,
-            status="running",
             experiment_id=bindparam("experiment_id"),
             name=bindparam("name"),
             created_at=bindparam("now"),
@@ -105,19 +106,14 @@ def _insert_plain(
 ) -> Row[Any]:
     if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
         raise _missing(experiment_id)
-    values = {**_TRACKING, "status": "running", "experiment_id": experiment_id, "name": name}
-    row = connection.execute(
-        insert(_RUN).returning(*_RUN.c), {**values, "created_at": now, "started_at": now}
-    ).one()
+    values = {**_TRACKING, "experiment_id": experiment_id, "name": name, "created_at": now, "started_at": now}
+    row = connection.execute(insert(_RUN).returning(*_RUN.c), values).one()
     if encoded:
         # The driver's executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
-        mark = "?" if connection.dialect.paramstyle == "qmark" else "%s"
-        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
+        p = placeholder(connection)
+        with driver_cursor(connection) as cursor:
             cursor.executemany(
-                f"INSERT INTO run_param (run_id, key, value, type) VALUES ({mark}, {mark}, {mark}, {mark})",
-                [(row.id, *p) for p in encoded],
+                f"INSERT INTO run_param (run_id, key, value, type) VALUES ({p}, {p}, {p}, {p})",
+                [(row.id, *param) for param in encoded],
             )
-        finally:
-            cursor.close()
     return row

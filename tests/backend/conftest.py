@@ -31,6 +31,13 @@ def postgres_template() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture()
+def migrated_url(postgres_template: str) -> Iterator[str]:
+    """A fresh migrated PostgreSQL database alone, for tests of PostgreSQL's own machinery."""
+    with fresh_postgres_database(template=postgres_template) as url:
+        yield url
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """Every store/API test runs on both SQLite and PostgreSQL, each time on a fresh copy of a migrated database."""

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 
@@ -14,14 +12,7 @@ from backend import planner_stats
 from backend.app import create_app
 from backend.db import make_engine
 from tests.backend.conftest import TOKEN
-from tests.support import fresh_postgres_database
 from xclab.settings import Settings
-
-
-@pytest.fixture()
-def migrated_url(postgres_template: str) -> Iterator[str]:
-    with fresh_postgres_database(template=postgres_template) as url:
-        yield url
 
 
 def _analyzed(engine: Engine, table: str) -> bool:

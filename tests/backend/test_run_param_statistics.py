@@ -4,20 +4,11 @@ value were independent (migration 0011)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
-import pytest
 from sqlalchemy import text
 
 from backend.db import make_engine
 from backend.store.tracking_runs import insert_tracking_run
-from tests.support import fresh_postgres_database
-
-
-@pytest.fixture()
-def migrated_url(postgres_template: str) -> Iterator[str]:
-    with fresh_postgres_database(template=postgres_template) as url:
-        yield url
 
 
 def test_a_param_filter_is_estimated_from_key_and_value_together(migrated_url: str) -> None:
