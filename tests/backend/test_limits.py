@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from backend.app import create_app
-from backend.limits import DEFAULT_BODY_LIMIT, _find_problem, _maybe_refused, _NonFinite, check_json
+from backend.limits import DEFAULT_BODY_LIMIT, _find_problem, _float, _maybe_refused, _NonFinite, check_json
 from tests.backend.conftest import TOKEN
 from tests.support import digits_spec
 from xclab.settings import Settings
@@ -61,6 +61,11 @@ def test_artifact_size_is_enforced_declared_or_streamed(settings: Settings) -> N
         ),
         ('{"metrics": [{"key": "lo\\u0000ss", "step": 1, "value": 1}]}', ["body", "metrics", 0, "key"]),
         ('{"metrics": [{"key": "\\ud800", "step": 1, "value": 1}]}', ["body", "metrics", 0, "key"]),
+        # JSON allows 1e309, a 64-bit float holds infinity: a wall_time that would be stored as -inf
+        (
+            '{"metrics": [{"key": "loss", "step": 1, "value": 1, "wall_time": -1e309}]}',
+            ["body", "metrics", 0, "wall_time"],
+        ),
     ],
 )
 def test_unstorable_json_is_422_naming_the_field(api: TestClient, body: str, loc: list) -> None:
@@ -68,6 +73,16 @@ def test_unstorable_json_is_422_naming_the_field(api: TestClient, body: str, loc
     response = _raw(api, "POST", f"/api/v1/runs/{run_id}/metrics", body)
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == loc
+
+
+def test_a_tracking_run_param_beyond_a_float_is_422_naming_it(api: TestClient) -> None:
+    experiment = api.post("/api/v1/experiments", json={"name": "big"}).json()["id"]
+    body = f'{{"experiment_id": {experiment}, "params": {{"lr": 1e400}}}}'
+    response = _raw(api, "POST", "/api/v1/runs", body)
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"][0]["loc"] == ["body", "params", "lr"]
+    assert "beyond a 64-bit float" in response.json()["detail"][0]["msg"]
+    assert api.get("/api/v1/runs", params={"experiment_id": experiment}).json()["data"] == []
 
 
 @pytest.mark.parametrize(
@@ -114,6 +129,12 @@ def test_a_validation_error_never_echoes_what_cannot_be_encoded(api: TestClient)
         b'{"a": -9223372036854775809}',
         b'{"a": 12345678901234567890}',
         b'{"a": 0.12345678901234567890}',
+        b'{"a": 1e309}',
+        b'{"a": [-2.5E+400]}',
+        b'{"a": 1e-400}',
+        b'{"a": 1.7e308}',
+        b'{"a": 1e200}',
+        b'{"a": "1e999"}',
         '{"a": 1}'.encode("utf-16"),
         b'{"a": "\x00"}',
         b"not json",
@@ -122,7 +143,7 @@ def test_a_validation_error_never_echoes_what_cannot_be_encoded(api: TestClient)
 def test_the_byte_scan_never_lets_a_refused_body_through(body: bytes) -> None:
     """check_json skips the walk when a scan of the bytes finds nothing it could refuse: same verdicts."""
     try:
-        parsed = json.loads(body, parse_constant=_NonFinite)
+        parsed = json.loads(body, parse_constant=_NonFinite, parse_float=_float)
     except ValueError:
         walked = None
     else:
