@@ -13,43 +13,67 @@ from backend.schemas.runs import ArtifactOut, RunOut
 from backend.store import run_params
 from backend.store import runs as run_store
 from backend.store.run_details import run_details
+from backend.store.run_list import RUN_COLUMNS
 
 BROKER_DOWN = {
     503: {"description": "The broker is unreachable: the run is stored as failed (retry it later)."}
 }
 
 
-def _columns(run: Any) -> dict[str, Any]:
-    """The run's own columns as RunOut fields (of a `Run`, or a row of the run table)."""
-    return {
-        "id": run.id,
-        "experiment_id": run.experiment_id,
-        "kind": run.kind,
-        "name": run.name,
-        "grid_id": run.grid_id,
-        "cell": run.cell,
-        "generator_run": run.generator_run_id,
-        "spec": run.spec,
-        "hparams": run.hparams,
-        "task": run.task,
-        "method": run.method,
-        "model": run.model,
-        "status": run.status,
-        "attempt": run.attempt,
-        "queue": run.queue,
-        "priority": run.priority,
-        "worker_host": run.worker_host,
-        "cancel_requested": run.cancel_requested,
-        "error": run.error,
-        "created_at": run.created_at,
-        "started_at": run.started_at,
-        "finished_at": run.finished_at,
-        "heartbeat_at": run.heartbeat_at,
-        "primary_metric": run_store.primary_metric_key(run.task),
-        "notes": run.notes or "",
-        "environment": run.environment,
-        "rerun_of": run.rerun_of,
-    }
+# RunOut's own fields, in its order, and the run-table attribute each comes from (notes and primary_metric are
+# filled in by `_finish`).
+_FIELDS = tuple(
+    (name, "generator_run_id" if name == "generator_run" else name)
+    for name in (
+        "id",
+        "experiment_id",
+        "kind",
+        "name",
+        "grid_id",
+        "cell",
+        "generator_run",
+        "spec",
+        "hparams",
+        "task",
+        "method",
+        "model",
+        "status",
+        "attempt",
+        "queue",
+        "priority",
+        "worker_host",
+        "cancel_requested",
+        "error",
+        "created_at",
+        "started_at",
+        "finished_at",
+        "heartbeat_at",
+        "primary_metric",
+        "notes",
+        "environment",
+        "rerun_of",
+    )
+)
+_DERIVED = {"primary_metric"}
+_RUN_COLUMN_NAMES = tuple(column.name for column in RUN_COLUMNS)
+
+
+def _finish(values: dict[str, Any]) -> dict[str, Any]:
+    values["notes"] = values["notes"] or ""
+    values["primary_metric"] = run_store.primary_metric_key(values["task"])
+    return values
+
+
+def _columns(run: Run) -> dict[str, Any]:
+    """The run's own columns as RunOut fields."""
+    return _finish({name: None if name in _DERIVED else getattr(run, attr) for name, attr in _FIELDS})
+
+
+def _row_columns(row: Any) -> dict[str, Any]:
+    """The same from a row of `RUN_COLUMNS` (a runs page): unpacked as a tuple, since reading a Row's 27 columns
+    by attribute cost 2.9 ms of a 100-run page."""
+    by_name = dict(zip(_RUN_COLUMN_NAMES, row, strict=False))  # a page's rows may end with a sort value
+    return _finish({name: None if name in _DERIVED else by_name[attr] for name, attr in _FIELDS})
 
 
 def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
@@ -72,7 +96,7 @@ def run_out(run: Run, request: Request, with_artifacts: bool = True) -> RunOut:
 def new_tracking_run_out(row: Any, params: dict[str, Any]) -> RunOut:
     """A tracking run just inserted (`store.tracking_runs`), from its row: nothing else is attached to it yet."""
     return RunOut.model_construct(
-        **_columns(row), teachers=[], summary={}, artifacts=[], tags=[], params=params
+        **_row_columns(row), teachers=[], summary={}, artifacts=[], tags=[], params=params
     )
 
 
@@ -87,7 +111,7 @@ def listed_runs(session: Session, runs: Sequence[Any]) -> list[dict[str, Any]]:
     details = run_details(session, [r.id for r in runs], with_teachers)
     return [
         {
-            **_columns(run),
+            **_row_columns(run),
             "teachers": d.teachers,
             "summary": d.summary,
             "artifacts": [],
