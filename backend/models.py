@@ -30,6 +30,10 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
+# Tables keyed and read by (run, ...) keep their rows in the primary key's b-tree on SQLite (WITHOUT ROWID):
+# one lookup per row instead of two (migration 0012 says what it buys). PostgreSQL ignores the option.
+CLUSTERED_ON_SQLITE = {"sqlite_with_rowid": False}
+
 RUN_STATUSES = ("waiting", "queued", "running", "succeeded", "failed", "cancelled")
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 
@@ -147,7 +151,7 @@ class RunParam(Base):
     (key, value, run_id) is indexed so "runs whose param arch is resnet50" reads the index, never the runs."""
 
     __tablename__ = "run_param"
-    __table_args__ = (Index("ix_run_param_key_value", "key", "value", "run_id"),)
+    __table_args__ = (Index("ix_run_param_key_value", "key", "value", "run_id"), CLUSTERED_ON_SQLITE)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -159,7 +163,7 @@ class RunTag(Base):
     """One tag of a run; (tag, run_id) is indexed so "runs tagged X" never scans the run table."""
 
     __tablename__ = "run_tag"
-    __table_args__ = (Index("ix_run_tag_tag", "tag", "run_id"),)
+    __table_args__ = (Index("ix_run_tag_tag", "tag", "run_id"), CLUSTERED_ON_SQLITE)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(50), primary_key=True)
@@ -169,6 +173,7 @@ class RunTeacher(Base):
     """A student run references the teacher runs of its ensemble, in the order the spec lists them."""
 
     __tablename__ = "run_teacher"
+    __table_args__ = CLUSTERED_ON_SQLITE
 
     student_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     teacher_id: Mapped[int] = mapped_column(
@@ -181,6 +186,7 @@ class Metric(Base):
     """Full history; (run, key, step) is the key so writing the same point twice is a no-op."""
 
     __tablename__ = "metric"
+    __table_args__ = CLUSTERED_ON_SQLITE
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
@@ -194,7 +200,7 @@ class LatestMetric(Base):
 
     __tablename__ = "latest_metric"
     # Sorting runs by a metric walks this index in (value, run_id) order instead of sorting every run.
-    __table_args__ = (Index("ix_latest_metric_key_value", "key", "value", "run_id"),)
+    __table_args__ = (Index("ix_latest_metric_key_value", "key", "value", "run_id"), CLUSTERED_ON_SQLITE)
 
     run_id: Mapped[int] = mapped_column(ForeignKey("run.id", ondelete="CASCADE"), primary_key=True)
     key: Mapped[str] = mapped_column(String(250), primary_key=True)
