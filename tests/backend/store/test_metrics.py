@@ -81,6 +81,22 @@ def test_write_points_in_a_unit_of_work_of_its_own(session: Session) -> None:
     assert metrics.metric_history(session, run_id, "n", None) == [(1, 1.0)]
 
 
+def test_write_points_stores_every_value_exactly(session: Session) -> None:
+    """Keys with every character a metric key may hold, extreme floats and steps, read back bit for bit (the
+    PostgreSQL statement ships the batch as JSON text, so printing and parsing must not round anything)."""
+    run_id = make_run(session)
+    values = [0.1, 1 / 3, -2.5e-310, 5e-324, 1.7976931348623157e308, -0.0, 123456789.12345679, 2.0**53 + 2]
+    batch = [
+        metrics.MetricPoint(f"Key.a-b_c/{i}", step, value, 1_700_000_000.123456 + i)
+        for i, (step, value) in enumerate(zip([0, 1, 2**40, 2**62, 7, 8, 9, 10], values, strict=True))
+    ]
+    assert metrics.write_points(session.get_bind(), run_id, batch, metrics.ANY_HOLDER, _refuse) == len(batch)
+    for point in batch:
+        stored = metrics.metric_history(session, run_id, point.key, None, wall_time=True)
+        assert stored == [(point.step, point.value, point.wall_time)]
+    assert runs.summary(runs.get_run(session, run_id)) == {p.key: p.value for p in batch}
+
+
 def test_write_points_refusals_write_nothing(session: Session) -> None:
     run_id = make_run(session)
     engine = session.get_bind()
