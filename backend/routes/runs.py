@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from pydantic_core import to_json
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import State
 
@@ -124,8 +125,8 @@ SearchQuery = Annotated[
 
 
 @router.get("", dependencies=[ReadAuth], response_model=RunsPage)
-def read_runs(
-    session: SessionDep,
+async def read_runs(
+    request: Request,
     experiment_id: int | None = None,
     run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006 (FastAPI copies defaults)
     task: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -155,9 +156,19 @@ def read_runs(
         fields=field,
         search=search,
     )
-    runs, token = list_runs(session, flt, sort, limit, page_token)
-    page = {"data": listed_runs(session, runs), "next_page_token": token}
-    return Response(to_json(page), media_type="application/json")
+    # One thread-pool trip for the read and its session's end (a unit-of-work dependency costs a second trip).
+    page = await run_in_threadpool(
+        _runs_page, request.app.state.session_factory, flt, sort, limit, page_token
+    )
+    return Response(page, media_type="application/json")
+
+
+def _runs_page(
+    factory: sessionmaker[Session], flt: RunFilter, sort: str, limit: int, page_token: str | None
+) -> bytes:
+    with unit_of_work(factory) as uow:
+        runs, token = list_runs(uow.session, flt, sort, limit, page_token)
+        return to_json({"data": listed_runs(uow.session, runs), "next_page_token": token})
 
 
 @router.get("/columns", dependencies=[ReadAuth])

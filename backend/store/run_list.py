@@ -18,6 +18,7 @@ from backend.store.id_sets import among
 from backend.store.page_tokens import METRIC_SORT
 
 RUN_COLUMNS = tuple(Run.__table__.c)
+RUN_COLUMN_NAMES = tuple(column.name for column in RUN_COLUMNS)
 RUN_ID = Run.__table__.c.id
 SORTABLE = {
     "id": Run.id,
