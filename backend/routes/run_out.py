@@ -14,7 +14,7 @@ from backend.schemas.runs import ArtifactOut, RunOut
 from backend.store import run_params
 from backend.store import runs as run_store
 from backend.store.run_details import run_details
-from backend.store.run_list import RUN_COLUMN_NAMES
+from backend.store.run_rows import RUN_COLUMN_NAMES
 
 BROKER_DOWN = {
     503: {"description": "The broker is unreachable: the run is stored as failed (retry it later)."}

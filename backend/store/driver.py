@@ -4,7 +4,7 @@ params). Statements built here name only fixed tables and columns; values are al
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -24,3 +24,11 @@ def driver_cursor(connection: Connection) -> Iterator[Any]:
         yield cursor
     finally:
         cursor.close()
+
+
+def among_ids(column: str, ids: Sequence[int], postgres: bool) -> tuple[str, list[Any]]:
+    """`column` in a page of ids, as SQL text and its parameters: on PostgreSQL one array parameter (the statement
+    text stays the same for every page, so the driver prepares it once); on SQLite an IN list."""
+    if postgres:
+        return f"{column} = ANY(%s)", [list(ids)]
+    return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)

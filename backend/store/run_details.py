@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from backend.store.driver import driver_cursor
+from backend.store.driver import among_ids, driver_cursor
 from backend.store.run_params import ParamValue, decode
 
 # (table, id column, selected columns, order); names are fixed here, ids are bound parameters.
@@ -33,11 +33,8 @@ class RunDetails:
 
 def _rows(cursor: Any, postgres: bool, part: str, ids: list[int]) -> list[tuple[Any, ...]]:
     table, column, selected, order = _READS[part]
-    # PostgreSQL: one array parameter (fixed statement text, prepared by the driver); SQLite: an IN list.
-    where = f"{column} = ANY(%s)" if postgres else f"{column} IN ({', '.join('?' * len(ids))})"
-    cursor.execute(
-        f"SELECT {column}, {selected} FROM {table} WHERE {where} ORDER BY {order}", [ids] if postgres else ids
-    )
+    where, params = among_ids(column, ids, postgres)
+    cursor.execute(f"SELECT {column}, {selected} FROM {table} WHERE {where} ORDER BY {order}", params)
     return cursor.fetchall()
 
 

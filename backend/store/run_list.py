@@ -14,12 +14,9 @@ from sqlalchemy.orm import Session
 from backend.errors import invalid
 from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store import page_tokens
-from backend.store.id_sets import among
 from backend.store.page_tokens import METRIC_SORT
+from backend.store.run_rows import RUN_COLUMNS, read_runs
 
-RUN_COLUMNS = tuple(Run.__table__.c)
-RUN_COLUMN_NAMES = tuple(column.name for column in RUN_COLUMNS)
-RUN_ID = Run.__table__.c.id
 SORTABLE = {
     "id": Run.id,
     "created_at": Run.created_at,
@@ -188,8 +185,7 @@ def _metric_page(
             stmt = stmt.where(Run.id < after[1] if descending else Run.id > after[1])
         stmt = stmt.order_by(Run.id.desc() if descending else Run.id.asc()).limit(limit + 1 - len(found))
         found += [(run_id, None) for run_id in session.scalars(stmt).all()]
-    page = among(RUN_ID, [i for i, _ in found], session.get_bind().dialect.name)
-    runs = {r.id: r for r in session.execute(select(*RUN_COLUMNS).where(page)).all()}
+    runs = read_runs(session, [run_id for run_id, _ in found])
     return [(runs[run_id], value) for run_id, value in found if run_id in runs]
 
 
