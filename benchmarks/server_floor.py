@@ -2,11 +2,15 @@
 of reach in docs/performance.md.
 
 1. The HTTP floor: a do-nothing ASGI app under uvicorn as `xclab serve` runs it (uvloop, httptools), answering a
-   fixed 2-byte body, timed through the tracking benchmark's client (one keep-alive `http.client` connection).
+   fixed 2-byte body, timed through the tracking benchmark's client (one keep-alive `http.client` connection);
+   and below any HTTP server, a bare uvloop socket protocol that answers every read with the same fixed bytes
+   (no parsing at all) through the same client.
 2. The memory floor: the resident size of a fresh interpreter as the serving process's layers are imported one
    after another (FastAPI and pydantic, SQLAlchemy, psycopg, Celery's client and redis, uvicorn, the app).
 3. With `--postgres-url`: one insert and its commit, with `synchronous_commit` on (the WAL flush a durable write
-   waits for) and off.
+   waits for) and off; and the database's own time for a 1,000-point batch upserted as XCL Lab's metric write
+   does it, into a table keyed and constrained like `metric`, and into the same table without its foreign key
+   (the per-row check that the point's run exists).
 
     .venv/bin/python benchmarks/server_floor.py [--requests 2000] [--postgres-url postgresql://postgres@127.0.0.1/test]
 """
@@ -31,6 +35,20 @@ async def app(scope, receive, send):
     await send({"type": "http.response.start", "status": 200,
                 "headers": [(b"content-type", b"application/json"), (b"content-length", b"2")]})
     await send({"type": "http.response.body", "body": b"{}"})
+"""
+
+SOCKET_SERVER = """
+import asyncio, sys, uvloop
+ANSWER = b"HTTP/1.1 200 OK\\r\\ncontent-type: application/json\\r\\ncontent-length: 2\\r\\n\\r\\n{}"
+class Fixed(asyncio.Protocol):
+    def connection_made(self, transport):
+        self.transport = transport
+    def data_received(self, data):
+        self.transport.write(ANSWER)
+async def main():
+    server = await asyncio.get_running_loop().create_server(Fixed, "127.0.0.1", int(sys.argv[1]))
+    await server.serve_forever()
+uvloop.run(main())
 """
 
 LAYERS = """
@@ -68,6 +86,18 @@ def http_floor(requests: int) -> float:
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop",
            "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    return _round_trips(cmd, folder, port, requests)
+
+
+def socket_floor(requests: int) -> float:
+    """p50 ms of GET round trips to a socket protocol that answers without reading the request."""
+    folder = Path(tempfile.mkdtemp(prefix="floor-"))
+    (folder / "fixed_answer.py").write_text(SOCKET_SERVER)
+    port = _free_port()
+    return _round_trips([sys.executable, "fixed_answer.py", str(port)], folder, port, requests)
+
+
+def _round_trips(cmd: list[str], folder: Path, port: int, requests: int) -> float:
     server = subprocess.Popen(cmd, cwd=folder)
     try:
         deadline = time.monotonic() + 30
@@ -86,7 +116,7 @@ def http_floor(requests: int) -> float:
             connection.request("GET", "/health")
             response = connection.getresponse()
             if response.read() != b"{}":
-                raise SystemExit("the do-nothing app answered something else")
+                raise SystemExit("the floor server answered something else")
             if i >= 200:  # warm-up
                 times.append(time.perf_counter() - t0)
         connection.close()
@@ -130,6 +160,60 @@ def commit_cost(url: str, repeats: int = 500) -> dict[str, float]:
     return costs
 
 
+# A batch of 1,000 new points for one run, shipped as XCL Lab's PostgreSQL write ships it (one JSON text).
+_BATCH_UPSERT = """
+INSERT INTO {table} (run_id, key, step, value, wall_time)
+SELECT 1, u.k, u.s, u.v, u.w
+FROM json_to_record(%s::json) AS p(k text[], s bigint[], v float8[], w float8[]),
+    unnest(p.k, p.s, p.v, p.w) AS u(k, s, v, w)
+ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time
+"""
+
+
+def batch_cost(url: str, repeats: int = 30) -> dict[str, float]:
+    """Median ms the database takes to upsert (and commit) a new 1,000-point batch: into a table keyed and
+    constrained like `metric` ("with foreign key"), and into one without the foreign key."""
+    import json
+
+    import psycopg
+
+    suffix = os.getpid()
+    parent, tables = (
+        f"floor_run_{suffix}",
+        {"with foreign key": f"floor_fk_{suffix}", "without": f"floor_nofk_{suffix}"},
+    )
+    columns = "run_id int NOT NULL, key varchar(250) NOT NULL, step bigint NOT NULL, value float8 NOT NULL, " \
+        "wall_time float8 NOT NULL, PRIMARY KEY (run_id, key, step)"  # fmt: skip
+    costs: dict[str, list[float]] = {name: [] for name in tables}
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute(f"CREATE TABLE {parent} (id int PRIMARY KEY)")
+        connection.execute(f"INSERT INTO {parent} VALUES (1)")
+        connection.execute(
+            f"CREATE TABLE {tables['with foreign key']} ({columns}, "
+            f"FOREIGN KEY (run_id) REFERENCES {parent} (id) ON DELETE CASCADE)"
+        )
+        connection.execute(f"CREATE TABLE {tables['without']} ({columns})")
+        try:
+            for batch in range(repeats + 3):  # the first three warm up (and let the driver prepare)
+                keys = ("val_top1", "val_loss", "train_top1", "train_loss", "lr")
+                points = {
+                    "k": [key for _ in range(200) for key in keys],
+                    "s": [batch * 200 + i for i in range(200) for _ in keys],
+                    "v": [0.5 + i / 997 for i in range(200) for _ in keys],
+                    "w": [1.7e9 + i / 7 for i in range(200) for _ in keys],
+                }
+                body = json.dumps(points)
+                for name, table in tables.items():
+                    t0 = time.perf_counter()
+                    connection.execute(_BATCH_UPSERT.format(table=table), (body,))
+                    if batch >= 3:
+                        costs[name].append((time.perf_counter() - t0) * 1e3)
+        finally:
+            for table in (*tables.values(), parent):
+                connection.execute(f"DROP TABLE IF EXISTS {table}")
+    return {name: statistics.median(times) for name, times in costs.items()}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=2000)
@@ -137,12 +221,19 @@ def main() -> None:
     args = parser.parse_args()
     print(f"do-nothing uvicorn app (uvloop, httptools), http.client, p50 of {args.requests} GETs: "
           f"{http_floor(args.requests):.3f} ms")  # fmt: skip
+    print(f"bare uvloop socket answering fixed bytes (no HTTP parsing), same client: "
+          f"{socket_floor(args.requests):.3f} ms")  # fmt: skip
     print("serving process's resident size as its layers are imported, MiB:")
     print("".join(f"  {line}\n" for line in memory_layers().splitlines()), end="")
     if args.postgres_url:
         costs = commit_cost(args.postgres_url)
         print(
             f"PostgreSQL insert + commit: synchronous_commit on {costs['on']:.3f} ms, off {costs['off']:.3f} ms"
+        )
+        batch = batch_cost(args.postgres_url)
+        print(
+            "PostgreSQL upsert + commit of a new 1,000-point batch, median: "
+            + ", ".join(f"{name} {ms:.2f} ms" for name, ms in batch.items())
         )
 
 

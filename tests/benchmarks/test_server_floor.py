@@ -11,6 +11,10 @@ def test_the_http_floor_is_measured_against_a_real_server() -> None:
     assert server_floor.http_floor(20) > 0
 
 
+def test_the_socket_floor_answers_through_the_same_client() -> None:
+    assert server_floor.socket_floor(20) > 0  # the client checks each answer's body
+
+
 def test_every_import_layer_is_reported() -> None:
     lines = server_floor.memory_layers().splitlines()
     assert [line.split(":")[0] for line in lines][0] == "Python alone"
@@ -23,4 +27,13 @@ def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> No
     assert set(costs) == {"on", "off"} and all(c > 0 for c in costs.values())
     with psycopg.connect(url) as connection:  # the probe table is dropped afterwards
         left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_probe_%'")
+        assert left.fetchone() == (0,)
+
+
+def test_the_batch_cost_is_timed_with_and_without_the_foreign_key(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    costs = server_floor.batch_cost(url, repeats=2)
+    assert set(costs) == {"with foreign key", "without"} and all(c > 0 for c in costs.values())
+    with psycopg.connect(url) as connection:  # its tables are dropped afterwards
+        left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_%'")
         assert left.fetchone() == (0,)
