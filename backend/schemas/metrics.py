@@ -9,7 +9,7 @@ class MetricIn(BaseModel):
     key: str = Field(min_length=1, max_length=250, pattern=r"^[A-Za-z0-9_.\-/]+$")
     step: int = Field(ge=0)
     value: float = Field(allow_inf_nan=False)
-    wall_time: float | None = None
+    wall_time: float | None = Field(default=None, allow_inf_nan=False)  # also refuses "inf" and "nan" strings
 
 
 class MetricsIn(BaseModel):

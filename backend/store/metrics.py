@@ -184,7 +184,7 @@ def _columns_json(batch: list[Row]) -> str:
     """The rows' key, step, value and wall-time columns as one JSON object of four arrays. The driver adapts a
     Python list element by element in Python (12 ms for a 1,000-point batch's four arrays here); `json.dumps` and
     PostgreSQL's `json_to_record` take 5. Floats survive exactly: both sides print and parse the shortest
-    round-trip form, and non-finite values were refused before this (`backend.limits`)."""
+    round-trip form, and non-finite values were refused before this (`MetricIn`, `backend.limits`)."""
     columns: dict[str, list[Any]] = {"k": [], "s": [], "v": [], "w": []}
     for _, key, step, value, wall_time in batch:
         columns["k"].append(key)

@@ -97,6 +97,21 @@ def test_the_stack_answers_validation_errors_naming_the_field(api: TestClient) -
     assert api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"] == []
 
 
+@pytest.mark.parametrize("text", ["inf", "-Infinity", "nan"])
+def test_a_non_finite_number_written_as_a_string_is_refused_naming_the_field(
+    api: TestClient, text: str
+) -> None:
+    """JSON has no infinity or NaN, but a float field parses them from strings; a point's value and wall time
+    refuse them (the PostgreSQL write could not ship them, and the history would not be valid JSON)."""
+    run_id = _tracking_run(api)
+    for field in ("value", "wall_time"):
+        point = {"key": "loss", "step": 1, "value": 0.5, field: text}
+        answer = api.post(f"/api/v1/runs/{run_id}/metrics", json={"metrics": [point]})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["detail"][0]["loc"] == ["body", "metrics", 0, field]
+    assert api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"] == []
+
+
 def test_a_refused_write_is_answered_by_the_stack_and_writes_nothing(api: TestClient) -> None:
     run_id = _tracking_run(api)
     assert api.post(f"/api/v1/runs/{run_id}/finish", json={"status": "succeeded"}).status_code == 200
