@@ -21,8 +21,8 @@ BROKER_DOWN = {
 }
 
 
-# RunOut's own fields, in its order, and the run-table attribute each comes from (notes and primary_metric are
-# filled in by `_finish`).
+# A run's own fields as RunOut answers them (in the order the API has always written them), and the run-table
+# attribute each comes from (notes and primary_metric are filled in by `_finish`).
 _FIELDS = tuple(
     (name, "generator_run_id" if name == "generator_run" else name)
     for name in (

@@ -15,7 +15,7 @@ from backend.errors import invalid
 from backend.models import LatestMetric, Run, RunParam, RunTag
 from backend.store import page_tokens
 from backend.store.page_tokens import METRIC_SORT
-from backend.store.run_rows import RUN_COLUMNS, read_runs
+from backend.store.run_rows import RUN_COLUMNS, RunRow, read_runs
 
 SORTABLE = {
     "id": Run.id,
@@ -27,6 +27,8 @@ SORTABLE = {
 }
 METRIC_KEY = re.compile(r"[A-Za-z0-9_.\-/]{1,250}")  # what MetricIn accepts
 MAX_SEARCH_CHARS = 200
+# A listed run: a row of RUN_COLUMNS, as a SQLAlchemy Row or a `RunRow` (same order, same attribute names).
+PageRun = Row[Any] | RunRow
 FIELD_PATH = re.compile(r"(spec|hparams)((?:\.[A-Za-z0-9_]+)+)")
 
 
@@ -138,7 +140,7 @@ def _column_page(
     descending: bool,
     limit: int,
     after: tuple[Any, int] | None,
-) -> list[tuple[Row[Any], Any]]:
+) -> list[tuple[PageRun, Any]]:
     if after is not None:
         value, last_id = after
         if descending:
@@ -159,7 +161,7 @@ def _metric_page(
     descending: bool,
     limit: int,
     after: tuple[Any, int] | None,
-) -> list[tuple[Row[Any], Any]]:
+) -> list[tuple[PageRun, Any]]:
     """The next limit + 1 runs by (latest value of `key`, id), then the runs without it by id.
 
     Two index-ordered reads instead of sorting every run: the runs with a value walk the
@@ -191,7 +193,7 @@ def _metric_page(
 
 def list_runs(
     session: Session, flt: RunFilter, sort: str, limit: int, page_token: str | None
-) -> tuple[list[Row[Any]], str | None]:
+) -> tuple[list[PageRun], str | None]:
     """Keyset pagination over (sort value, id), so deep pages cost the same as the first. The runs come as rows
     of the run table (every column; ORM objects for a page cost more than reading it), without their
     collections: read those for the page with `run_details.run_details`.

@@ -29,13 +29,20 @@ RunRow = namedtuple("RunRow", RUN_COLUMN_NAMES)
 
 
 def _utc(text: str) -> datetime:
-    """SQLite keeps timestamps as naive UTC text (`2026-11-30 15:08:59.123456`), as `UTCDateTime` reads them."""
-    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    """SQLite keeps timestamps as UTC text without a zone (`2026-11-30 15:08:59.123456`); like `UTCDateTime`, a
+    value without one is taken as UTC and one with an offset keeps it."""
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _json(stored: Any) -> Any:
+    """A JSON column's text parsed; SQLite's numeric affinity may have stored a bare JSON number as a number."""
+    return json.loads(stored) if isinstance(stored, str | bytes) else stored
 
 
 def _converter(column_type: Any) -> Callable[[Any], Any] | None:
     if isinstance(column_type, JSON):
-        return json.loads
+        return _json
     if isinstance(column_type, Boolean):
         return bool
     if isinstance(column_type, UTCDateTime):

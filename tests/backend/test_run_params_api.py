@@ -157,6 +157,10 @@ def test_a_listed_run_reads_as_the_run_itself(api: TestClient) -> None:
     assert listed[2]["teachers"] == [trained]
     for run in listed:
         assert run == {**api.get(f"/api/v1/runs/{run['id']}").json(), "artifacts": []}
+    # Sorted by a metric, the page's runs are read another way (`store.run_rows`): the same answer.
+    by_metric = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "-metric:m"}).json()["data"]
+    assert [r["id"] for r in by_metric] == [tracked, student, trained]  # runs without the metric last, by id
+    assert by_metric == [next(r for r in listed if r["id"] == m["id"]) for m in by_metric]
     # A page without a student skips the teachers' read; one with a student in it reads them.
     alone = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "id", "limit": 2}).json()["data"]
     assert [r["teachers"] for r in alone] == [[], []]
