@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from alembic import command
+from sqlalchemy.exc import IntegrityError
 
 from backend.db import alembic_config, upgrade
 
@@ -81,9 +82,11 @@ def test_upgrade_clusters_the_tables_and_keeps_rows_and_indexes(at_0011: Path) -
             sqlite3.IntegrityError
         ):  # the foreign keys still hold: no metric for a missing run
             db.execute("INSERT INTO metric VALUES (99, 'loss', 1, 0.1, 1.0)")
+        with pytest.raises(sqlite3.IntegrityError):  # a teacher with a student is kept (ON DELETE RESTRICT)
+            db.execute("DELETE FROM run WHERE id = 1")
         with db:
             db.execute("DELETE FROM run_teacher")
-            db.execute("DELETE FROM run WHERE id = 1")  # and still cascade
+            db.execute("DELETE FROM run WHERE id = 1")  # and the rest still cascade
         assert db.execute("SELECT count(*) FROM metric WHERE run_id = 1").fetchone() == (0,)
         assert db.execute("SELECT count(*) FROM run_param WHERE run_id = 2").fetchone() == (1,)
 
@@ -94,3 +97,25 @@ def test_downgrade_gives_back_ordinary_tables_with_the_same_rows(at_0011: Path) 
     upgrade(url)
     command.downgrade(alembic_config(url), BEFORE)
     assert _tables(at_0011) == before
+
+
+def test_a_failed_copy_keeps_the_rows_and_the_upgrade_can_run_again(at_0011: Path) -> None:
+    """A param row whose run is gone (written with foreign keys off) stops the copy; nothing is lost, and once the
+    row is removed the same upgrade runs through (the half-made copy left by SQLite's DDL is started over)."""
+    before = _tables(at_0011)
+    with closing(sqlite3.connect(at_0011)) as db, db:
+        db.execute(
+            "INSERT INTO run_param VALUES (99, 'lr', '0.1', 'float')"
+        )  # foreign keys are off by default
+    url = f"sqlite:///{at_0011}"
+    with pytest.raises(IntegrityError):
+        upgrade(url)
+    after_failure = _tables(at_0011)
+    for table in TABLES:
+        assert set(before[table][1]) <= set(after_failure[table][1]), table
+    with closing(sqlite3.connect(at_0011)) as db, db:
+        db.execute("DELETE FROM run_param WHERE run_id = 99")
+    upgrade(url)
+    done = _tables(at_0011)
+    assert all(clustered for clustered, _, _ in done.values())
+    assert {table: rows for table, (_, rows, _) in done.items()} == {t: r for t, (_, r, _) in before.items()}

@@ -82,7 +82,7 @@ def test_write_points_in_a_unit_of_work_of_its_own(session: Session) -> None:
 
 
 def test_write_points_stores_every_value_exactly(session: Session) -> None:
-    """Keys with every character a metric key may hold, extreme floats and steps, read back bit for bit (the
+    """Keys with every character a metric key may hold, extreme floats and steps, read back as equal floats (the
     PostgreSQL statement ships the batch as JSON text, so printing and parsing must not round anything)."""
     run_id = make_run(session)
     values = [0.1, 1 / 3, -2.5e-310, 5e-324, 1.7976931348623157e308, -0.0, 123456789.12345679, 2.0**53 + 2]
