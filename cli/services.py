@@ -19,11 +19,15 @@ if TYPE_CHECKING:
 DASHBOARD_SCRIPT = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
 
 
-def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
+def server_config(app: Any, host: str, port: int, access_log: bool = False) -> uvicorn.Config:
     """The API's server layout: one process, uvloop and httptools when installed (the `uvicorn[standard]`
     dependency brings both). One process because the app owns its database engine and the stale-run sweeper;
     the event loop sets TCP_NODELAY on every accepted connection, so a keep-alive client's small requests are
-    not held back by Nagle's algorithm waiting for a delayed ACK (the ~40 ms stall of a socket bound by hand)."""
+    not held back by Nagle's algorithm waiting for a delayed ACK (the ~40 ms stall of a socket bound by hand).
+
+    No line per request unless `access_log` (as gunicorn): a training script logs metrics many times a second,
+    and writing each request's line took a fifth of the server's CPU for a one-point write. Errors and the
+    server's own messages are logged either way."""
     import importlib.util
 
     import uvicorn
@@ -37,6 +41,7 @@ def server_config(app: Any, host: str, port: int) -> uvicorn.Config:
         loop="uvloop" if has("uvloop") else "asyncio",
         http="httptools" if has("httptools") else "h11",
         log_level="info",
+        access_log=access_log,
     )
 
 
@@ -45,6 +50,10 @@ def serve(
     port: int = 8000,
     insecure_no_auth: Annotated[
         bool, typer.Option("--insecure-no-auth", help="Accept every request without a token (sandbox only).")
+    ] = False,
+    access_log: Annotated[
+        bool,
+        typer.Option("--access-log", help="Log a line per request (off: only errors and the server's own)."),
     ] = False,
 ) -> None:
     """Run the REST API. Refuses a database that is not migrated, and to run without any token unless
@@ -78,7 +87,7 @@ def serve(
                 "to accept every request (unsafe)"
             )
             raise typer.Exit(2)
-    uvicorn.Server(server_config(api, host, port)).run()
+    uvicorn.Server(server_config(api, host, port, access_log)).run()
 
 
 def worker(

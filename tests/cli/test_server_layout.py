@@ -32,6 +32,7 @@ def test_keep_alive_connections_have_nodelay(tmp_path: Path) -> None:
     port = _free_port()
     config = server_config(app, "127.0.0.1", port)
     assert (config.loop, config.http, config.workers) == ("uvloop", "httptools", 1)
+    assert not config.access_log and server_config(app, "127.0.0.1", port, access_log=True).access_log
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
