@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Boolean
@@ -28,11 +28,13 @@ RUN_COLUMN_NAMES = tuple(column.name for column in RUN_COLUMNS)
 RunRow = namedtuple("RunRow", RUN_COLUMN_NAMES)
 
 
-def _utc(text: str) -> datetime:
-    """SQLite keeps timestamps as UTC text without a zone (`2026-11-30 15:08:59.123456`); like `UTCDateTime`, a
-    value without one is taken as UTC and one with an offset keeps it."""
-    value = datetime.fromisoformat(text)
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+_TIMESTAMP = UTCDateTime()
+
+
+def _utc(text: str) -> datetime | None:
+    """SQLite keeps timestamps as UTC text without a zone (`2026-11-30 15:08:59.123456`): parsed, then given its
+    zone by the column type's own rule."""
+    return _TIMESTAMP.process_result_value(datetime.fromisoformat(text), None)
 
 
 def _json(stored: Any) -> Any:
