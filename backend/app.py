@@ -37,6 +37,7 @@ from backend.routes import (
     workers,
 )
 from backend.store.lifecycle import fail_stale_runs
+from backend.store.metric_writer import MetricWriter
 from backend.unit_of_work import unit_of_work
 from xclab import __version__
 from xclab.settings import Settings, get_settings
@@ -92,9 +93,19 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         tasks = [asyncio.create_task(_sweep_stale_runs(app))]
         if engine.dialect.name == "postgresql":
             tasks.append(asyncio.create_task(planner_stats.keep_fresh(engine)))
+        # PostgreSQL's metric writes on the event loop; a lifespan entered again (a test client inside another)
+        # gets a writer of its own and gives the outer one back when it ends.
+        outer = getattr(app.state, "metric_writer", None)
+        writer = MetricWriter(engine) if MetricWriter.serves(engine) else None
+        if writer is not None:
+            await writer.open()
+            app.state.metric_writer = writer
         yield
         for task in tasks:
             task.cancel()
+        if writer is not None:
+            app.state.metric_writer = outer
+            await writer.close()
         engine.dispose()
 
     app = Api(

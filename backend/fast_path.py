@@ -12,7 +12,6 @@ answers as it always has; a refused or failed write here rolled back, so nothing
 
 from __future__ import annotations
 
-import json
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -30,8 +29,10 @@ if TYPE_CHECKING:
     from fastapi import FastAPI
 
 Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, JSON body, extra headers
-# (request, caller, parsed JSON body) -> the answer; raises to leave the request to the full stack.
-Handler = Callable[[Request, Principal, Any], Awaitable[Answer]]
+# (request, caller, JSON body as sent) -> the answer; raises to leave the request to the full stack. The handler
+# parses the body itself: a pydantic model reads JSON bytes in one pass, twice as fast as `json.loads` and then
+# validating the objects (for a 1,000-point batch), with the same values and the same refusals.
+Handler = Callable[[Request, Principal, bytes], Awaitable[Answer]]
 
 
 class NotPlain(Exception):
@@ -123,7 +124,7 @@ async def answer(
             who = cached_caller(request, token_hash(credentials.credentials))
         if who is None:
             return rest  # no token, or one to look up in the database: the full stack does both
-        status, content, extra = await handler(request, who, json.loads(body))
+        status, content, extra = await handler(request, who, body)
     except Exception as exc:
         if _refusal(exc):
             return rest  # the full stack answers it, as it would have

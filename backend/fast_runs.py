@@ -3,6 +3,7 @@ A training run (with a spec) and a worker's token (refused) go to the full stack
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,11 +18,12 @@ from backend.schemas.runs import RunCreate
 PATH = f"{API_PREFIX}/runs"
 
 
-async def create(request: Request, who: Principal, payload: Any) -> Answer:
+async def create(request: Request, who: Principal, body: bytes) -> Answer:
+    payload: Any = json.loads(body)
     if who.role == "worker" or not isinstance(payload, dict) or payload.get("spec") is not None:
         raise NotPlain
-    body = RunCreate.model_validate(payload)
-    out = await run_in_threadpool(create_tracking_run, request.app.state.engine, body)
+    run = RunCreate.model_validate(payload)
+    out = await run_in_threadpool(create_tracking_run, request.app.state.engine, run)
     try:
         location = str(request.url_for("read_run", run_id=out.id)).encode()
         return 202, out.model_dump_json().encode(), [(b"location", location)]

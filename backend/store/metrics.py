@@ -58,10 +58,10 @@ Row = tuple[int, str, int, float, float]
 
 _STATE = text("SELECT status, claim_token_id FROM run WHERE id = :run_id")
 
-# PostgreSQL: the run's row locked, then both upserts from JSON arrays (`_columns_json`), only for an open run
+# PostgreSQL (`write_points` and `backend.store.metric_writer`): the run's row locked, then both upserts from JSON arrays (`_columns_json`), only for an open run
 # the writer may write to; data-modifying WITH parts always run to completion, whatever the final SELECT reads.
 # The conditions repeat `refuse_unless_open` and the rule's check, which turn a miss into the right refusal.
-_PG_WRITE = """
+PG_WRITE = """
 WITH target AS (
     SELECT status, claim_token_id FROM run WHERE id = %(run_id)s FOR UPDATE
 ), allowed AS (
@@ -87,6 +87,7 @@ WITH target AS (
 )
 SELECT status, claim_token_id FROM target
 """
+_FINAL = sorted(FINAL_STATUSES)
 
 
 @dataclass(frozen=True)
@@ -101,7 +102,7 @@ class HolderRule:
 ANY_HOLDER = HolderRule()
 
 
-def _rows(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[Row]]:
+def rows_of(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[Row]]:
     """The batch's rows, one per (key, step), the last write winning as it would across batches; and each key's
     row with the highest step, for the latest-value table."""
     now = time.time()
@@ -127,7 +128,7 @@ def log_metrics(session: Session, run_id: int, points: Iterable[PointLike]) -> i
     """Upsert a batch in the session's transaction; the same (key, step) written twice is stored once.
     Returns the number of points. A finished run is final (409)."""
     require_open_run(session, run_id)
-    rows, latest = _rows(run_id, points)
+    rows, latest = rows_of(run_id, points)
     if rows:
         _upsert(session.connection(), rows, latest)
     return len(rows)
@@ -146,38 +147,40 @@ def write_points(
 
     On PostgreSQL the check and both upserts are one statement in autocommit (one round trip, the run's row
     locked as `require_open_run` locks it); elsewhere they run on the pooled connection, without the ORM."""
-    rows, latest = _rows(run_id, points)
+    rows, latest = rows_of(run_id, points)
     postgres = engine.dialect.name == "postgresql"
     with core_unit_of_work(engine, autocommit=postgres) as connection:
         if postgres:
-            status, held_by = _write_postgres(connection, run_id, rows, latest, rule)
+            with driver_cursor(connection) as cursor:
+                cursor.execute(PG_WRITE, pg_write_params(run_id, rows, latest, rule))
+                found = cursor.fetchone()
         else:
             found = connection.execute(_STATE, {"run_id": run_id}).first()
-            status, held_by = found if found is not None else (None, None)
-        if not (rule.any_holder or held_by == rule.holder):
-            refuse()
-        refuse_unless_open(run_id, status)
+        admit(run_id, found, rule, refuse)
         if rows and not postgres:
             _upsert(connection, rows, latest)
     return len(rows)
 
 
-def _write_postgres(
-    connection: Connection, run_id: int, rows: list[Row], latest: list[Row], rule: HolderRule
-) -> tuple[str | None, int | None]:
-    """The run's (status, holder), both upserts done when the run is open and the rule admits the writer."""
-    params: dict[str, Any] = {
+def admit(run_id: int, state: Any, rule: HolderRule, refuse: Callable[[], None]) -> None:
+    """Raise the refusal for the run's `state`, its (status, holder) row or None when there is no such run: the
+    writer's first (`refuse()`), then a missing or finished run's."""
+    status, held_by = (state[0], state[1]) if state is not None else (None, None)
+    if not (rule.any_holder or held_by == rule.holder):
+        refuse()
+    refuse_unless_open(run_id, status)
+
+
+def pg_write_params(run_id: int, rows: list[Row], latest: list[Row], rule: HolderRule) -> dict[str, Any]:
+    """`PG_WRITE`'s parameters."""
+    return {
         "run_id": run_id,
-        "final": sorted(FINAL_STATUSES),
+        "final": _FINAL,
         "any_holder": rule.any_holder,
         "holder": rule.holder,
+        "points": _columns_json(rows),
+        "tops": _columns_json(latest),
     }
-    for name, batch in (("points", rows), ("tops", latest)):
-        params[name] = _columns_json(batch)
-    with driver_cursor(connection) as cursor:
-        cursor.execute(_PG_WRITE, params)
-        found = cursor.fetchone()
-    return (found[0], found[1]) if found is not None else (None, None)
 
 
 def _columns_json(batch: list[Row]) -> str:

@@ -7,10 +7,13 @@ import asyncio
 import json
 from typing import Any
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import make_url
 
+from backend import fast_metrics
 from tests.backend.conftest import TOKEN
 
 
@@ -177,3 +180,39 @@ def test_a_body_the_guard_refuses_unread_is_not_read(
     scope = _scope(path, headers)
     asyncio.run(api.app(scope, receive, send))  # type: ignore[arg-type]
     assert sent[0]["status"] in {401, 413}
+
+
+def test_postgresql_writes_on_the_event_loop_and_sqlite_in_the_thread_pool(
+    api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the plain write waits on the event loop (`backend.store.metric_writer`), not on a thread."""
+    postgres = database_url.startswith("postgresql")
+    threaded: list[int] = []
+    monkeypatch.setattr(fast_metrics, "write_points", lambda *args: threaded.append(args[2]) or 1)
+    run_id = _tracking_run(api)
+    body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
+    assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
+    assert threaded == ([] if postgres else [run_id])
+    keys = api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"]
+    assert keys == (["loss"] if postgres else [])  # the thread pool's write was replaced by a no-op
+
+
+def test_a_lost_database_connection_is_written_by_the_stack_once(api: TestClient, database_url: str) -> None:
+    """The database restarted (every connection gone): the plain write's connection fails, the full stack pings,
+    reconnects and writes; the point is stored once and the client sees a plain success."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to lose")
+    run_id = _tracking_run(api)
+    body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
+    assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
+    url = make_url(database_url)
+    with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as admin:
+        admin.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+            (url.database,),
+        )
+    for step in (2, 3):
+        body["metrics"][0]["step"] = step
+        answer = api.post(f"/api/v1/runs/{run_id}/metrics", json=body)
+        assert (answer.status_code, answer.json()) == (200, {"written": 1})
+    assert [p["step"] for p in _points(api, run_id)] == [1, 2, 3]

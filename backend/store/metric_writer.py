@@ -1,0 +1,78 @@
+"""PostgreSQL: metric writes on connections of the event loop's own, for the front door (`backend.fast_metrics`).
+
+The synchronous driver blocks, so the routes send each write to the thread pool; for a small batch that trip
+(a thread switch each way, on a busy interpreter) costs about as much as the database's round trip and commit. An
+asynchronous connection waits on the event loop instead. The statement, its parameters and the refusals are
+`backend.store.metrics`' own, so both paths write and refuse alike.
+
+A write the driver fails (the database restarted, no connection in time, a value the database refuses) raises
+`WriteUnavailable`: the caller hands the request to the full stack, which pings and reconnects, and answers a
+refused value as it always has. The write is an upsert in one autocommitted statement, so running it again
+stores each point once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+from sqlalchemy import Engine
+
+from backend.store.metrics import PG_WRITE, HolderRule, PointLike, admit, pg_write_params, rows_of
+
+# As the engine's pool (`backend.db.make_engine`); one connection kept open while idle.
+MAX_CONNECTIONS = 10
+# Waiting longer than this for a connection (all busy, or none can be made) leaves the write to the full stack.
+CONNECTION_WAIT_SECONDS = 5.0
+
+
+class WriteUnavailable(Exception):
+    """The driver failed the write: the full stack should run it (again; the upsert stores a point once)."""
+
+
+class MetricWriter:
+    """A small pool of autocommit psycopg connections that writes metric batches without leaving the event loop."""
+
+    def __init__(self, engine: Engine) -> None:
+        _, params = engine.dialect.create_connect_args(engine.url)
+        params.pop("context", None)  # SQLAlchemy's adapters; this connection uses psycopg's defaults
+        self._pool = AsyncConnectionPool(
+            kwargs={**params, "autocommit": True},
+            min_size=1,
+            max_size=MAX_CONNECTIONS,
+            timeout=CONNECTION_WAIT_SECONDS,
+            open=False,
+            name="metric-writes",
+        )
+
+    @staticmethod
+    def serves(engine: Engine) -> bool:
+        """Whether the engine's database is PostgreSQL through psycopg (3), which this writer speaks."""
+        return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+    async def open(self) -> None:
+        # Not waiting: a server whose database is down still starts, and its writes take the full stack's path.
+        await self._pool.open(wait=False)
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def write_points(
+        self, run_id: int, points: Iterable[PointLike], rule: HolderRule, refuse: Callable[[], None]
+    ) -> int:
+        """`backend.store.metrics.write_points` on PostgreSQL: the points written, or its refusal raised."""
+        rows, latest = rows_of(run_id, points)
+        params = pg_write_params(run_id, rows, latest, rule)
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(PG_WRITE, params)
+                found = await cursor.fetchone()
+        except psycopg.Error as exc:  # the pool's timeout too
+            if isinstance(exc, psycopg.OperationalError):
+                # A restarted database leaves every idle connection dead, not just this one (which the pool drops
+                # when it is back): test them all now, so that only this write takes the full stack's path.
+                await self._pool.check()
+            raise WriteUnavailable(str(exc)) from exc
+        admit(run_id, found, rule, refuse)
+        return len(rows)

@@ -1,0 +1,144 @@
+"""The event loop's own PostgreSQL metric writes: the same rows and refusals as the thread-pool path, and a lost
+connection reported (for the full stack to take over), not raised as a server error."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterator
+from typing import TypeVar
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
+
+from backend.db import make_engine, make_session_factory
+from backend.errors import Conflict, NotFound
+from backend.store import metrics
+from backend.store.metric_writer import MetricWriter, WriteUnavailable
+from tests.backend.store.factories import claim_and_finish, make_run
+
+T = TypeVar("T")
+
+
+class Refused(Exception):
+    pass
+
+
+def _refuse() -> None:
+    raise Refused
+
+
+@pytest.fixture()
+def engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def _with_writer(engine: Engine, use: Callable[[MetricWriter], Awaitable[T]]) -> T:
+    async def main() -> T:
+        writer = MetricWriter(engine)
+        await writer.open()
+        try:
+            return await use(writer)
+        finally:
+            await writer.close()
+
+    return asyncio.run(main())
+
+
+def test_it_serves_postgresql_through_psycopg_only(engine: Engine) -> None:
+    assert MetricWriter.serves(engine)
+    assert not MetricWriter.serves(make_engine("sqlite://"))
+
+
+def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them(engine: Engine) -> None:
+    with make_session_factory(engine)() as session:
+        run_id = make_run(session)
+    # Step 2 twice in one batch (the last wins), and an older step arriving after a newer one.
+    batch = [
+        metrics.MetricPoint("loss", 1, 0.5, 10.0),
+        metrics.MetricPoint("loss", 2, 0.4, 11.0),
+        metrics.MetricPoint("loss", 2, 0.3, 12.0),
+        metrics.MetricPoint("acc", 5, 0.9, 13.0),
+    ]
+
+    async def write(writer: MetricWriter) -> list[int]:
+        first = await writer.write_points(run_id, batch, metrics.ANY_HOLDER, _refuse)
+        late = [metrics.MetricPoint("acc", 1, 0.1, 14.0)]
+        return [first, await writer.write_points(run_id, late, metrics.ANY_HOLDER, _refuse)]
+
+    assert _with_writer(engine, write) == [3, 1]
+    with make_session_factory(engine)() as session:
+        assert metrics.metric_history(session, run_id, "loss", None, wall_time=True) == [
+            (1, 0.5, 10.0),
+            (2, 0.3, 12.0),
+        ]
+        assert metrics.metric_history(session, run_id, "acc", None) == [(1, 0.1), (5, 0.9)]
+        latest = session.execute(
+            text("SELECT key, step, value FROM latest_metric WHERE run_id = :r ORDER BY key"),
+            {"r": run_id},
+        ).all()
+    assert [tuple(row) for row in latest] == [("acc", 5, 0.9), ("loss", 2, 0.3)]
+
+
+def _refusal(engine: Engine, run_id: int, rule: metrics.HolderRule) -> type[Exception] | None:
+    async def write(writer: MetricWriter) -> type[Exception] | None:
+        try:
+            await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], rule, _refuse)
+        except (Refused, NotFound, Conflict) as exc:
+            return type(exc)
+        return None
+
+    return _with_writer(engine, write)
+
+
+def test_refusals_are_the_thread_pool_paths_and_write_nothing(engine: Engine) -> None:
+    with make_session_factory(engine)() as session:
+        open_run, finished = make_run(session), make_run(session)
+        claim_and_finish(session, finished, "succeeded")
+    assert _refusal(engine, 10**6, metrics.ANY_HOLDER) is NotFound
+    assert _refusal(engine, finished, metrics.ANY_HOLDER) is Conflict
+    # A worker token that does not hold the run is refused before the run's state is looked at.
+    assert _refusal(engine, open_run, metrics.HolderRule(any_holder=False, holder=42)) is Refused
+    assert _refusal(engine, finished, metrics.HolderRule(any_holder=False, holder=42)) is Refused
+    with make_session_factory(engine)() as session:
+        assert _point_count(session, open_run) == _point_count(session, finished) == 0
+
+
+def _point_count(session: Session, run_id: int) -> int:
+    return session.execute(text("SELECT count(*) FROM metric WHERE run_id = :r"), {"r": run_id}).scalar_one()
+
+
+def test_a_lost_connection_is_reported_and_the_next_write_reconnects(engine: Engine) -> None:
+    with make_session_factory(engine)() as session:
+        run_id = make_run(session)
+    database = engine.url.database
+
+    def terminate_writers() -> None:
+        with psycopg.connect(
+            engine.url.set(drivername="postgresql").render_as_string(False), autocommit=True
+        ) as c:
+            c.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
+                (database,),
+            )
+
+    async def write(writer: MetricWriter) -> tuple[int, str, int]:
+        point = [metrics.MetricPoint("x", 1, 1.0)]
+        first = await writer.write_points(run_id, point, metrics.ANY_HOLDER, _refuse)
+        terminate_writers()
+        try:
+            await writer.write_points(run_id, [metrics.MetricPoint("x", 2, 2.0)], metrics.ANY_HOLDER, _refuse)
+            lost = "written"
+        except WriteUnavailable:
+            lost = "unavailable"
+        again = await writer.write_points(
+            run_id, [metrics.MetricPoint("x", 3, 3.0)], metrics.ANY_HOLDER, _refuse
+        )
+        return first, lost, again
+
+    assert _with_writer(engine, write) == (1, "unavailable", 1)
+    with make_session_factory(engine)() as session:
+        assert [step for step, _ in metrics.metric_history(session, run_id, "x", None)] == [1, 3]
