@@ -28,7 +28,7 @@ async def write(request: Request, who: Principal, body: bytes) -> Answer:
         raise NotPlain
     points = MetricsIn.model_validate_json(body).metrics
     writer: MetricWriter | None = getattr(request.app.state, "metric_writer", None)
-    if writer is None:
+    if writer is None or not writer.on_this_loop():
         written = await run_in_threadpool(write_points, request.app.state.engine, who, run_id, points)
     else:
         try:

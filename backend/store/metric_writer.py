@@ -13,6 +13,7 @@ stores each point once.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable
 
 import psycopg
@@ -23,8 +24,9 @@ from backend.store.metrics import PG_WRITE, HolderRule, PointLike, admit, pg_wri
 
 # As the engine's pool (`backend.db.make_engine`); one connection kept open while idle.
 MAX_CONNECTIONS = 10
-# Waiting longer than this for a connection (all busy, or none can be made) leaves the write to the full stack.
-CONNECTION_WAIT_SECONDS = 5.0
+# Waiting longer than this for a connection (all busy, or none can be made) leaves the write to the full stack,
+# whose own pool then waits or fails as it always did.
+CONNECTION_WAIT_SECONDS = 1.0
 
 
 class WriteUnavailable(Exception):
@@ -45,6 +47,8 @@ class MetricWriter:
             open=False,
             name="metric-writes",
         )
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._checks: set[asyncio.Task[None]] = set()
 
     @staticmethod
     def serves(engine: Engine) -> bool:
@@ -54,8 +58,19 @@ class MetricWriter:
     async def open(self) -> None:
         # Not waiting: a server whose database is down still starts, and its writes take the full stack's path.
         await self._pool.open(wait=False)
+        self._loop = asyncio.get_running_loop()
+
+    def on_this_loop(self) -> bool:
+        """Whether the caller runs on the event loop that opened the pool (the pool's locks and tasks are that
+        loop's; a request driven from another loop, as a test may do, takes the thread pool's path)."""
+        try:
+            return asyncio.get_running_loop() is self._loop
+        except RuntimeError:
+            return False
 
     async def close(self) -> None:
+        for task in self._checks:
+            task.cancel()
         await self._pool.close()
 
     async def write_points(
@@ -70,9 +85,18 @@ class MetricWriter:
                 found = await cursor.fetchone()
         except psycopg.Error as exc:  # the pool's timeout too
             if isinstance(exc, psycopg.OperationalError):
-                # A restarted database leaves every idle connection dead, not just this one (which the pool drops
-                # when it is back): test them all now, so that only this write takes the full stack's path.
-                await self._pool.check()
+                await self._check_idle_connections()
             raise WriteUnavailable(str(exc)) from exc
         admit(run_id, found, rule, refuse)
         return len(rows)
+
+    async def _check_idle_connections(self) -> None:
+        """A restarted database leaves every idle connection dead, not only the one that failed (which the pool
+        drops when it is back). The pool's check takes them all out of the pool at once and tests each: it runs
+        in the background (a test can wait as long as the network lets it), and this yields once so that it has
+        taken them before the next write asks for a connection."""
+        if not self._checks:
+            task = asyncio.create_task(self._pool.check())
+            self._checks.add(task)
+            task.add_done_callback(self._checks.discard)
+        await asyncio.sleep(0)

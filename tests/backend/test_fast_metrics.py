@@ -185,23 +185,26 @@ def test_a_body_the_guard_refuses_unread_is_not_read(
 def test_postgresql_writes_on_the_event_loop_and_sqlite_in_the_thread_pool(
     api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL the plain write waits on the event loop (`backend.store.metric_writer`), not on a thread."""
+    """On PostgreSQL the plain write waits on the event loop (`backend.store.metric_writer`), not on a thread,
+    and is answered there (a writer that failed would leave the write to the full stack, which writes too)."""
     postgres = database_url.startswith("postgresql")
     threaded: list[int] = []
     monkeypatch.setattr(fast_metrics, "write_points", lambda *args: threaded.append(args[2]) or 1)
     run_id = _tracking_run(api)
     body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
-    assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
+    assert not _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body)
     assert threaded == ([] if postgres else [run_id])
     keys = api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"]
     assert keys == (["loss"] if postgres else [])  # the thread pool's write was replaced by a no-op
 
 
-def test_a_lost_database_connection_is_written_by_the_stack_once(api: TestClient, database_url: str) -> None:
-    """The database restarted (every connection gone): the plain write's connection fails, the full stack pings,
-    reconnects and writes; the point is stored once and the client sees a plain success."""
+def test_a_lost_database_connection_leaves_one_write_to_the_stack(api: TestClient, database_url: str) -> None:
+    """The database restarted (every connection gone): the next plain write's connection fails and the full
+    stack (which pings and reconnects) writes it; the write after that is the event loop's again. Every point is
+    stored and the client sees plain successes."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server connection to lose")
+    app: FastAPI = api.app  # type: ignore[assignment]
     run_id = _tracking_run(api)
     body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
     assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
@@ -211,8 +214,32 @@ def test_a_lost_database_connection_is_written_by_the_stack_once(api: TestClient
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
             (url.database,),
         )
-    for step in (2, 3):
-        body["metrics"][0]["step"] = step
-        answer = api.post(f"/api/v1/runs/{run_id}/metrics", json=body)
-        assert (answer.status_code, answer.json()) == (200, {"written": 1})
+    stack, entered = app.middleware_stack, []
+
+    async def counted(scope: Any, receive: Any, send: Any) -> None:
+        entered.append(scope["path"])
+        await stack(scope, receive, send)  # type: ignore[misc]
+
+    app.middleware_stack = counted  # type: ignore[assignment]
+    try:
+        for step in (2, 3):
+            body["metrics"][0]["step"] = step
+            answer = api.post(f"/api/v1/runs/{run_id}/metrics", json=body)
+            assert (answer.status_code, answer.json()) == (200, {"written": 1})
+            assert len(entered) == 1  # step 2 by the stack, step 3 in front of it
+    finally:
+        app.middleware_stack = stack
     assert [p["step"] for p in _points(api, run_id)] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("step", ["9.3e18", "9223372036854775808.0"])
+def test_a_step_past_64_bits_written_as_a_float_is_refused_naming_the_field(
+    api: TestClient, step: str
+) -> None:
+    run_id = _tracking_run(api)
+    content = f'{{"metrics": [{{"key": "loss", "step": {step}, "value": 0.5}}]}}'
+    answer = api.post(
+        f"/api/v1/runs/{run_id}/metrics", content=content, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["detail"][0]["loc"] == ["body", "metrics", 0, "step"]
