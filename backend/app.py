@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy.exc import DataError, StatementError
 
 from backend import planner_stats
-from backend.db import make_engine, make_session_factory, verify_schema
+from backend.db import make_engine, make_read_session_factory, make_session_factory, verify_schema
 from backend.errors import StoreError
 from backend.limits import API_PREFIX, BodyTooLarge, RequestGuard, echo, too_large_detail
 from backend.live import Api
@@ -120,6 +120,7 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
     app.state.settings = settings
     app.state.engine = engine
     app.state.session_factory = make_session_factory(engine)
+    app.state.read_session_factory = make_read_session_factory(engine)
     app.state.celery = create_celery(settings)
     app.state.api_token = settings.resolved_api_token()
     app.state.auth_disabled = settings.insecure_no_auth

@@ -156,9 +156,10 @@ async def read_runs(
         fields=field,
         search=search,
     )
-    # One thread-pool trip for the read and its session's end (a unit-of-work dependency costs a second trip).
+    # One thread-pool trip for the read and its session's end (a unit-of-work dependency costs a second trip), in
+    # a read session (no BEGIN and COMMIT round trips on PostgreSQL).
     page = await run_in_threadpool(
-        _runs_page, request.app.state.session_factory, flt, sort, limit, page_token
+        _runs_page, request.app.state.read_session_factory, flt, sort, limit, page_token
     )
     return Response(page, media_type="application/json")
 

@@ -8,8 +8,16 @@ import sys
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
-from backend.db import SchemaOutOfDate, make_engine, verify_schema
+from backend.db import (
+    SchemaOutOfDate,
+    make_engine,
+    make_read_session_factory,
+    make_session_factory,
+    verify_schema,
+)
+from backend.store import experiments
 from xclab.settings import Settings
 
 
@@ -36,3 +44,22 @@ def test_a_serving_process_does_not_import_alembic(settings: Settings) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_read_sessions_open_no_transaction_on_postgresql(database_url: str) -> None:
+    """A read session's statements run in autocommit on PostgreSQL (no BEGIN or COMMIT round trips) and still see
+    what other sessions committed; elsewhere it is an ordinary session."""
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as writer:
+            experiments.create_experiment(writer, "seen", "")
+            writer.commit()
+        with make_read_session_factory(engine)() as reader:
+            names = reader.execute(text("SELECT name FROM experiment")).scalars().all()
+            driver = reader.connection().connection.dbapi_connection
+            # psycopg: autocommit, and no transaction open after a statement (TransactionStatus.IDLE is 0).
+            state = (driver.autocommit, driver.info.transaction_status) if hasattr(driver, "info") else None
+    finally:
+        engine.dispose()
+    assert names == ["seen"]
+    assert state == ((True, 0) if database_url.startswith("postgresql") else None)
