@@ -9,7 +9,6 @@ model so that a new column is converted too. `tests/backend` checks both readers
 
 from __future__ import annotations
 
-import json
 from collections import namedtuple
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -18,6 +17,7 @@ from typing import Any
 from sqlalchemy import JSON, Boolean
 from sqlalchemy.orm import Session
 
+from backend.db import load_json
 from backend.models import Run, UTCDateTime
 from backend.store.driver import among_ids, driver_cursor
 
@@ -39,7 +39,7 @@ def _utc(text: str) -> datetime | None:
 
 def _json(stored: Any) -> Any:
     """A JSON column's text parsed; SQLite's numeric affinity may have stored a bare JSON number as a number."""
-    return json.loads(stored) if isinstance(stored, str | bytes) else stored
+    return load_json(stored) if isinstance(stored, str | bytes) else stored
 
 
 def _converter(column_type: Any) -> Callable[[Any], Any] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ from sqlalchemy import text
 
 from backend.db import (
     SchemaOutOfDate,
+    load_json,
     make_engine,
     make_read_session_factory,
     make_session_factory,
@@ -63,3 +65,18 @@ def test_read_sessions_open_no_transaction_on_postgresql(database_url: str) -> N
         engine.dispose()
     assert names == ["seen"]
     assert state == ((True, 0) if database_url.startswith("postgresql") else None)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"lr": 0.1, "wd": 5e-4, "tiny": 4.9406564584124654e-324, "big": 123456789012345678901234567890}',
+        '{"a": 1, "a": 2, "nested": {"list": [true, false, null, -0.0, "\\u00e9\\ud83d\\ude00"]}}',
+        "[NaN, Infinity, -Infinity, 1e400]",
+        "[" * 300 + "]" * 300,  # deeper than pydantic-core parses: read by json.loads
+        '"\\ud800"',  # a lone surrogate escape, the same
+    ],
+)
+def test_stored_json_reads_as_json_loads_reads_it(text: str) -> None:
+    expected, got = json.loads(text), load_json(text)
+    assert repr(got) == repr(expected)  # repr: NaN compares unequal to itself, -0.0 equal to 0.0
