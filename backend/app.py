@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, StatementError
 
 from backend import planner_stats
@@ -37,7 +38,8 @@ from backend.routes import (
     workers,
 )
 from backend.store.lifecycle import fail_stale_runs
-from backend.store.metric_writer import MetricWriter
+from backend.store.metric_writer import MetricWriter, PointWriter
+from backend.store.sqlite_metric_writer import SqliteMetricWriter
 from backend.unit_of_work import unit_of_work
 from xclab import __version__
 from xclab.settings import Settings, get_settings
@@ -78,6 +80,14 @@ def _sweep_once(app: FastAPI, settings: Settings, lost: LostRunSweeper) -> None:
         log.exception("stale-run sweep failed")
 
 
+def _metric_writer(engine: Engine) -> PointWriter | None:
+    """The front door's metric writer for this database, if it has one."""
+    for kind in (MetricWriter, SqliteMetricWriter):
+        if kind.serves(engine):
+            return kind(engine)
+    return None
+
+
 def _drop_none(error: dict[str, object]) -> dict[str, object]:
     return {k: v for k, v in error.items() if v is not None or k == "input"}
 
@@ -93,10 +103,10 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         tasks = [asyncio.create_task(_sweep_stale_runs(app))]
         if engine.dialect.name == "postgresql":
             tasks.append(asyncio.create_task(planner_stats.keep_fresh(engine)))
-        # PostgreSQL's metric writes on the event loop; a lifespan entered again (a test client inside another)
-        # gets a writer of its own and gives the outer one back when it ends.
+        # Metric writes on the event loop (`backend.fast_metrics`); a lifespan entered again (a test client inside
+        # another) gets a writer of its own and gives the outer one back when it ends.
         outer = getattr(app.state, "metric_writer", None)
-        writer = MetricWriter(engine) if MetricWriter.serves(engine) else None
+        writer = _metric_writer(engine)
         if writer is not None:
             await writer.open()
             app.state.metric_writer = writer

@@ -12,7 +12,7 @@ from backend.fast_path import Answer, NotPlain
 from backend.limits import API_PREFIX, ID_MAX
 from backend.routes.metrics import write_points
 from backend.schemas.metrics import MetricsIn
-from backend.store.metric_writer import MetricWriter, WriteUnavailable
+from backend.store.metric_writer import PointWriter, WriteUnavailable
 
 PATH = re.compile(rf"^{API_PREFIX}/runs/([0-9]{{1,10}})/metrics$")
 
@@ -27,8 +27,8 @@ async def write(request: Request, who: Principal, body: bytes) -> Answer:
     if run_id is None:  # `live._front_door` sent only paths with an id
         raise NotPlain
     points = MetricsIn.model_validate_json(body).metrics
-    writer: MetricWriter | None = getattr(request.app.state, "metric_writer", None)
-    if writer is None or not writer.on_this_loop():
+    writer: PointWriter | None = getattr(request.app.state, "metric_writer", None)
+    if writer is None or not writer.on_this_loop() or not writer.takes(points):
         written = await run_in_threadpool(write_points, request.app.state.engine, who, run_id, points)
     else:
         try:

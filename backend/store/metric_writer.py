@@ -14,7 +14,8 @@ stores each point once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
+from typing import Protocol
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool
@@ -31,6 +32,18 @@ CONNECTION_WAIT_SECONDS = 1.0
 
 class WriteUnavailable(Exception):
     """The driver failed the write: the full stack should run it (again; the upsert stores a point once)."""
+
+
+class PointWriter(Protocol):
+    """What the front door needs of a writer: this module's for PostgreSQL, `sqlite_metric_writer`'s for SQLite."""
+
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    def on_this_loop(self) -> bool: ...
+    def takes(self, points: Sequence[PointLike]) -> bool: ...
+    async def write_points(
+        self, run_id: int, points: Sequence[PointLike], rule: HolderRule, refuse: Callable[[], None]
+    ) -> int: ...
 
 
 class MetricWriter:
@@ -60,6 +73,10 @@ class MetricWriter:
         await self._pool.open(wait=False)
         self._loop = asyncio.get_running_loop()
 
+    def takes(self, points: Sequence[PointLike]) -> bool:
+        """Any batch: the database, not this process, does the work while the loop goes on."""
+        return True
+
     def on_this_loop(self) -> bool:
         """Whether the caller runs on the event loop that opened the pool (the pool's locks and tasks are that
         loop's; a request driven from another loop, as a test may do, takes the thread pool's path)."""
@@ -74,7 +91,7 @@ class MetricWriter:
         await self._pool.close()
 
     async def write_points(
-        self, run_id: int, points: Iterable[PointLike], rule: HolderRule, refuse: Callable[[], None]
+        self, run_id: int, points: Sequence[PointLike], rule: HolderRule, refuse: Callable[[], None]
     ) -> int:
         """`backend.store.metrics.write_points` on PostgreSQL: the points written, or its refusal raised."""
         rows, latest = rows_of(run_id, points)

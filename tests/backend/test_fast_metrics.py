@@ -182,20 +182,27 @@ def test_a_body_the_guard_refuses_unread_is_not_read(
     assert sent[0]["status"] in {401, 413}
 
 
-def test_postgresql_writes_on_the_event_loop_and_sqlite_in_the_thread_pool(
-    api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("size", [1, 100, 101])
+def test_plain_writes_wait_on_the_event_loop_and_large_sqlite_ones_on_a_thread(
+    api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    """On PostgreSQL the plain write waits on the event loop (`backend.store.metric_writer`), not on a thread,
-    and is answered there (a writer that failed would leave the write to the full stack, which writes too)."""
-    postgres = database_url.startswith("postgresql")
+    """A plain write is written on the event loop (`backend.store.metric_writer`, `sqlite_metric_writer`), not on a
+    thread, and answered there (a writer that failed would leave the write to the full stack, which writes too);
+    on SQLite a batch past 100 points, whose inserts would hold the loop, goes to the thread pool."""
+    on_thread = database_url.startswith("sqlite") and size > 100
     threaded: list[int] = []
-    monkeypatch.setattr(fast_metrics, "write_points", lambda *args: threaded.append(args[2]) or 1)
+    monkeypatch.setattr(fast_metrics, "write_points", lambda *args: threaded.append(len(args[3])) or size)
     run_id = _tracking_run(api)
-    body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
-    assert not _stack_entered(api, f"/api/v1/runs/{run_id}/metrics", json=body)
-    assert threaded == ([] if postgres else [run_id])
+    body = {"metrics": [{"key": "loss", "step": step, "value": 0.5} for step in range(size)]}
+    stack: FastAPI = api.app  # type: ignore[assignment]
+    original, stack.middleware_stack = stack.middleware_stack, _broken  # type: ignore[assignment]
+    try:
+        assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": size}
+    finally:
+        stack.middleware_stack = original
+    assert threaded == ([size] if on_thread else [])
     keys = api.get(f"/api/v1/runs/{run_id}/metrics").json()["keys"]
-    assert keys == (["loss"] if postgres else [])  # the thread pool's write was replaced by a no-op
+    assert keys == ([] if on_thread else ["loss"])  # the thread pool's write was replaced by a no-op
 
 
 def test_a_lost_database_connection_leaves_one_write_to_the_stack(api: TestClient, database_url: str) -> None:

@@ -1,10 +1,12 @@
-"""The event loop's own PostgreSQL metric writes: the same rows and refusals as the thread-pool path, and a lost
-connection reported (for the full stack to take over), not raised as a server error."""
+"""The event loop's own metric writes (PostgreSQL's pool, SQLite's connection): the same rows and refusals as the
+thread-pool path, and on PostgreSQL a lost connection reported (for the full stack to take over), not raised as a
+server error."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import TypeVar
 
 import psycopg
@@ -12,10 +14,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
+from backend.app import _metric_writer
 from backend.db import make_engine, make_session_factory
 from backend.errors import Conflict, NotFound
 from backend.store import metrics
-from backend.store.metric_writer import MetricWriter, WriteUnavailable
+from backend.store.metric_writer import MetricWriter, PointWriter, WriteUnavailable
+from backend.store.sqlite_metric_writer import SqliteMetricWriter
 from tests.backend.store.factories import claim_and_finish, make_run
 
 T = TypeVar("T")
@@ -30,15 +34,23 @@ def _refuse() -> None:
 
 
 @pytest.fixture()
-def engine(migrated_url: str) -> Iterator[Engine]:
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def pg_engine(migrated_url: str) -> Iterator[Engine]:
     engine = make_engine(migrated_url)
     yield engine
     engine.dispose()
 
 
-def _with_writer(engine: Engine, use: Callable[[MetricWriter], Awaitable[T]]) -> T:
+def _with_writer(engine: Engine, use: Callable[[PointWriter], Awaitable[T]]) -> T:
     async def main() -> T:
-        writer = MetricWriter(engine)
+        writer = _metric_writer(engine)
+        assert writer is not None
         await writer.open()
         try:
             return await use(writer)
@@ -48,9 +60,10 @@ def _with_writer(engine: Engine, use: Callable[[MetricWriter], Awaitable[T]]) ->
     return asyncio.run(main())
 
 
-def test_it_serves_postgresql_through_psycopg_only(engine: Engine) -> None:
-    assert MetricWriter.serves(engine)
-    assert not MetricWriter.serves(make_engine("sqlite://"))
+def test_each_database_gets_its_writer(pg_engine: Engine, tmp_path: Path) -> None:
+    assert isinstance(_metric_writer(pg_engine), MetricWriter)
+    assert isinstance(_metric_writer(make_engine(f"sqlite:///{tmp_path / 'x.db'}")), SqliteMetricWriter)
+    assert _metric_writer(make_engine("sqlite://")) is None  # in memory: private to its connection
 
 
 def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them(engine: Engine) -> None:
@@ -64,7 +77,7 @@ def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them
         metrics.MetricPoint("acc", 5, 0.9, 13.0),
     ]
 
-    async def write(writer: MetricWriter) -> list[int]:
+    async def write(writer: PointWriter) -> list[int]:
         first = await writer.write_points(run_id, batch, metrics.ANY_HOLDER, _refuse)
         late = [metrics.MetricPoint("acc", 1, 0.1, 14.0)]
         return [first, await writer.write_points(run_id, late, metrics.ANY_HOLDER, _refuse)]
@@ -84,7 +97,7 @@ def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them
 
 
 def _refusal(engine: Engine, run_id: int, rule: metrics.HolderRule) -> type[Exception] | None:
-    async def write(writer: MetricWriter) -> type[Exception] | None:
+    async def write(writer: PointWriter) -> type[Exception] | None:
         try:
             await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], rule, _refuse)
         except (Refused, NotFound, Conflict) as exc:
@@ -111,7 +124,8 @@ def _point_count(session: Session, run_id: int) -> int:
     return session.execute(text("SELECT count(*) FROM metric WHERE run_id = :r"), {"r": run_id}).scalar_one()
 
 
-def test_after_a_restart_one_write_is_reported_lost_and_the_next_ones_reconnect(engine: Engine) -> None:
+def test_after_a_restart_one_write_is_reported_lost_and_the_next_ones_reconnect(pg_engine: Engine) -> None:
+    engine = pg_engine
     """Every pooled connection dies (a database restart): the write that meets a dead one is reported, the pool's
     other dead connections are dropped with it, and the following writes land."""
     with make_session_factory(engine)() as session:
@@ -126,7 +140,7 @@ def test_after_a_restart_one_write_is_reported_lost_and_the_next_ones_reconnect(
     def point(step: int) -> list[metrics.MetricPoint]:
         return [metrics.MetricPoint("x", step, float(step))]
 
-    async def write(writer: MetricWriter) -> tuple[int, list[str]]:
+    async def write(writer: PointWriter) -> tuple[int, list[str]]:
         step = 0
         for _ in range(20):  # concurrent writes make the pool grow past one connection
             if connections("pid") >= 3:
