@@ -6,16 +6,19 @@ SQLite is a library, not a server: a one-point write to a file in WAL mode takes
 loop, for batches of up to `MAX_POINTS` points; larger ones, whose inserts would hold the loop, go to the thread
 pool as before.
 
-The loop must never wait, so the connection does not wait for a lock (`busy_timeout` 0): a write that finds the
+The loop must not wait, so the connection does not wait for a lock (`busy_timeout` 0): a write that finds the
 database locked raises `WriteUnavailable`, and the full stack writes it on a thread, waiting as it always has. Nor
-does it run checkpoints, which flush the write-ahead log with an fsync: every `CHECKPOINT_EVERY` commits one runs
-in a thread, on a connection of its own (`_checkpoint`; SQLAlchemy's connections still checkpoint after their own
-commits).
+does it run checkpoints, which copy the write-ahead log into the database with fsyncs: every `CHECKPOINT_EVERY`
+commits one runs in a thread, on a connection of its own (`_checkpoint`; SQLAlchemy's connections still checkpoint
+after their own commits). What stays on the loop: the commit that starts the log again after a checkpoint syncs
+the log's header (one fsync per `CHECKPOINT_EVERY` commits), and SQLite's own short retries while a checkpoint
+or another process moves the log.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable, Sequence
 
@@ -33,18 +36,24 @@ from backend.store.metrics import (
 
 MAX_POINTS = 100
 CHECKPOINT_EVERY = 200
+# A RESTART checkpoint holds new writers back while it waits for readers of an older snapshot: at most this long.
+CHECKPOINT_WAIT_MS = 100
 _STATE = "SELECT status, claim_token_id FROM run WHERE id = ?"
+
+log = logging.getLogger(__name__)
 
 
 class SqliteMetricWriter:
     """One `sqlite3` connection, in autocommit with explicit transactions, written from the event loop only."""
 
     def __init__(self, engine: Engine) -> None:
-        self._path = str(engine.url.database)
+        # The file (or `file:` URI) and options exactly as SQLAlchemy opens it.
+        args, options = engine.dialect.create_connect_args(engine.url)
+        self._target = (args[0], bool(options.get("uri", False)))
         self._connection: sqlite3.Connection | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._commits = 0
-        self._checkpoints: set[asyncio.Task[None]] = set()
+        self._checkpoints: set[asyncio.Task[bool]] = set()
 
     @staticmethod
     def serves(engine: Engine) -> bool:
@@ -53,9 +62,12 @@ class SqliteMetricWriter:
         return engine.dialect.name == "sqlite" and bool(database) and database != ":memory:"
 
     async def open(self) -> None:
-        self._connection = _connect(self._path, busy_ms=0)
-        self._connection.execute("PRAGMA wal_autocheckpoint = 0")
         self._loop = asyncio.get_running_loop()
+        try:
+            # In a thread: opening may wait on another process's lock (the journal mode's check).
+            self._connection = await asyncio.to_thread(_connect, *self._target, 5000, checkpoints=False)
+        except sqlite3.Error as exc:
+            log.warning("metric writes go through the thread pool: %s", exc)
 
     async def close(self) -> None:
         for task in self._checkpoints:
@@ -76,53 +88,78 @@ class SqliteMetricWriter:
     async def write_points(
         self, run_id: int, points: Sequence[PointLike], rule: HolderRule, refuse: Callable[[], None]
     ) -> int:
-        """`backend.store.metrics.write_points` on SQLite: the points written, or its refusal raised."""
-        if self._connection is None:
-            raise WriteUnavailable("the writer is closed")
-        rows, latest = rows_of(run_id, points)
+        """`backend.store.metrics.write_points` on SQLite: the points written, or its refusal raised. Nothing here
+        awaits, so no other request's write can come between this one's BEGIN and COMMIT on the shared
+        connection (keep it so)."""
         connection = self._connection
+        if connection is None:
+            raise WriteUnavailable("the writer is closed")
+        if self._checkpoints:
+            # Stand aside while a checkpoint waits for the lock: back-to-back writes from the loop would take it
+            # before the checkpoint's retries do, and the log would keep growing.
+            raise WriteUnavailable("a checkpoint is running")
+        rows, latest = rows_of(run_id, points)
         try:
             connection.execute("BEGIN IMMEDIATE")  # the write lock now, or SQLITE_BUSY at once
-        except sqlite3.Error as exc:
-            raise WriteUnavailable(str(exc)) from exc
-        try:
             admit(run_id, connection.execute(_STATE, (run_id,)).fetchone(), rule, refuse)
             connection.executemany(UPSERT_POINTS.format(p="?"), rows)
             connection.executemany(UPSERT_LATEST.format(p="?"), latest)
             connection.execute("COMMIT")
         except BaseException as exc:
-            if connection.in_transaction:
-                connection.execute("ROLLBACK")
+            self._end_transaction()
             if isinstance(exc, sqlite3.Error):
                 raise WriteUnavailable(str(exc)) from exc
             raise
         self._commits += 1
         if self._commits % CHECKPOINT_EVERY == 0 and not self._checkpoints:
-            task = asyncio.create_task(asyncio.to_thread(_checkpoint, self._path))
+            task = asyncio.create_task(asyncio.to_thread(_checkpoint, *self._target))
             self._checkpoints.add(task)
             task.add_done_callback(self._checkpoints.discard)
         return len(rows)
 
+    def _end_transaction(self) -> None:
+        """Roll back what a failed write began. A connection that cannot (an I/O error) is closed, so that it can
+        never hold the write lock for good; the writes that follow take the thread pool's path."""
+        connection = self._connection
+        if connection is None or not connection.in_transaction:
+            return
+        try:
+            connection.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            log.warning(
+                "metric writer closed after a failed rollback (%s); writes go through the thread pool", exc
+            )
+            connection.close()
+            self._connection = None
 
-def _connect(path: str, busy_ms: int) -> sqlite3.Connection:
+
+def _connect(target: str, uri: bool, busy_ms: int, *, checkpoints: bool = True) -> sqlite3.Connection:
+    """The writer's connection (`checkpoints` False: it waits for no lock and runs no checkpoint)."""
     # isolation_level None: no implicit transactions; the writer begins and commits its own.
-    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection = sqlite3.connect(
+        target, uri=uri, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False
+    )
     connection.execute("PRAGMA journal_mode = WAL")  # as `backend.db.make_engine`'s (kept in the file)
     connection.execute("PRAGMA foreign_keys = ON")
     connection.execute("PRAGMA synchronous = NORMAL")
-    connection.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
+    if not checkpoints:
+        connection.execute("PRAGMA wal_autocheckpoint = 0")
+        connection.execute("PRAGMA busy_timeout = 0")
     return connection
 
 
-def _checkpoint(path: str) -> None:
+def _checkpoint(target: str, uri: bool) -> bool:
     """Copy the whole write-ahead log into the database, so that the next write starts it again from its beginning
-    (RESTART). A passive checkpoint, racing the loop's writes, never catches up with them and the log grows without
-    end; this one holds new writes back while it runs (a few milliseconds; the loop's writes meanwhile find the
-    database busy and go to the thread pool, which waits)."""
-    connection = _connect(path, busy_ms=5000)
+    (RESTART); whether it did. A passive checkpoint, racing the loop's writes, never catches up with them and the
+    log grows without end; this one holds new writes back while it runs (the loop's writes meanwhile go to the
+    thread pool, which waits), and gives up after `CHECKPOINT_WAIT_MS` rather than
+    hold them longer. Its connection only checkpoints (setting the journal mode, as the writer's does, would wait
+    for the writer's lock)."""
+    connection = sqlite3.connect(target, uri=uri, timeout=CHECKPOINT_WAIT_MS / 1000, isolation_level=None)
     try:
-        connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        busy, _, _ = connection.execute("PRAGMA wal_checkpoint(RESTART)").fetchone()
+        return not busy
     except sqlite3.Error:
-        pass  # the next one, or any SQLAlchemy connection's commit, checkpoints instead
+        return False  # the next one, or any SQLAlchemy connection's commit, checkpoints instead
     finally:
         connection.close()

@@ -120,6 +120,29 @@ def test_refusals_are_the_thread_pool_paths_and_write_nothing(engine: Engine) ->
         assert _point_count(session, open_run) == _point_count(session, finished) == 0
 
 
+def test_a_refusal_leaves_the_writer_ready_for_the_next_write(engine: Engine) -> None:
+    with make_session_factory(engine)() as session:
+        open_run, finished = make_run(session), make_run(session)
+        claim_and_finish(session, finished, "succeeded")
+
+    async def write(writer: PointWriter) -> int:
+        with pytest.raises(Conflict):
+            await writer.write_points(
+                finished, [metrics.MetricPoint("x", 1, 1.0)], metrics.ANY_HOLDER, _refuse
+            )
+        with pytest.raises(Refused):
+            rule = metrics.HolderRule(any_holder=False, holder=42)
+            await writer.write_points(open_run, [metrics.MetricPoint("x", 1, 1.0)], rule, _refuse)
+        return await writer.write_points(
+            open_run, [metrics.MetricPoint("x", 2, 2.0)], metrics.ANY_HOLDER, _refuse
+        )
+
+    assert _with_writer(engine, write) == 1
+    with make_session_factory(engine)() as session:
+        assert metrics.metric_history(session, open_run, "x", None) == [(2, 2.0)]
+        assert _point_count(session, finished) == 0
+
+
 def _point_count(session: Session, run_id: int) -> int:
     return session.execute(text("SELECT count(*) FROM metric WHERE run_id = :r"), {"r": run_id}).scalar_one()
 

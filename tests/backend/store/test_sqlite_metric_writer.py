@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine
 
 from backend.db import make_engine, make_session_factory
-from backend.store import metrics
+from backend.store import metrics, sqlite_metric_writer
 from backend.store.metric_writer import WriteUnavailable
-from backend.store.sqlite_metric_writer import CHECKPOINT_EVERY, SqliteMetricWriter, _checkpoint
+from backend.store.sqlite_metric_writer import SqliteMetricWriter, _checkpoint
 from tests.backend.store.factories import make_run
 from tests.support import copy_sqlite_database
 
@@ -33,10 +33,21 @@ def _point(step: int) -> list[metrics.MetricPoint]:
     return [metrics.MetricPoint("loss", step, 1.0 / (step + 1))]
 
 
-def _wal_frames(path: Path) -> int:
-    """Frames in the write-ahead log (a passive checkpoint reports them and changes nothing else)."""
-    with sqlite3.connect(path, isolation_level=None) as connection:
-        return connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()[1]
+def _wal_bytes(path: Path) -> int:
+    """The write-ahead log file's size: it grows while commits append to it and stays put once a checkpoint has
+    let the next commit start it again from its beginning (reading it changes nothing, unlike a checkpoint)."""
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def _write_until_written(writer: SqliteMetricWriter, run_id: int, step: int) -> None:
+    """One point; again while a checkpoint holds writes back (the full stack would wait instead)."""
+    while True:
+        try:
+            await writer.write_points(run_id, _point(step), metrics.ANY_HOLDER, lambda: None)
+            return
+        except WriteUnavailable:
+            await asyncio.sleep(0.005)
 
 
 def test_a_locked_database_is_reported_at_once_and_nothing_is_written(database: tuple[Engine, Path]) -> None:
@@ -67,8 +78,41 @@ def test_a_locked_database_is_reported_at_once_and_nothing_is_written(database: 
         assert metrics.metric_history(session, run_id, "loss", None) == [(2, 1 / 3)]
 
 
-def test_the_log_starts_again_after_a_checkpoint_while_writes_go_on(database: tuple[Engine, Path]) -> None:
+def test_the_log_starts_again_after_a_checkpoint(
+    database: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine, path = database
+    monkeypatch.setattr(sqlite_metric_writer, "CHECKPOINT_EVERY", 10**9)  # only the checkpoint called here
+    with make_session_factory(engine)() as session:
+        run_id = make_run(session)
+
+    async def write() -> list[int]:
+        writer = SqliteMetricWriter(engine)
+        await writer.open()
+        sizes = []
+        try:
+            for block in range(3):
+                for step in range(150):
+                    await writer.write_points(
+                        run_id, _point(block * 1000 + step), metrics.ANY_HOLDER, lambda: None
+                    )
+                sizes.append(_wal_bytes(path))
+                if block == 1:
+                    await asyncio.to_thread(_checkpoint, str(path), False)
+            return sizes
+        finally:
+            await writer.close()
+
+    first, second, third = asyncio.run(write())
+    assert second > first * 1.5  # the loop's connection runs no checkpoint itself: the log grew
+    assert third == second  # after the checkpoint the commits wrote the log from its beginning again
+
+
+def test_every_so_many_commits_a_checkpoint_runs_in_the_background(
+    database: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine, path = database
+    monkeypatch.setattr(sqlite_metric_writer, "CHECKPOINT_EVERY", 50)
     with make_session_factory(engine)() as session:
         run_id = make_run(session)
 
@@ -76,42 +120,16 @@ def test_the_log_starts_again_after_a_checkpoint_while_writes_go_on(database: tu
         writer = SqliteMetricWriter(engine)
         await writer.open()
         try:
-            for step in range(CHECKPOINT_EVERY - 1):
-                await writer.write_points(run_id, _point(step), metrics.ANY_HOLDER, lambda: None)
-            grown = _wal_frames(path)  # no checkpoint yet: the loop's connection runs none itself
-            await asyncio.to_thread(_checkpoint, str(path))
-            await writer.write_points(run_id, _point(CHECKPOINT_EVERY), metrics.ANY_HOLDER, lambda: None)
-            return grown, _wal_frames(path)
+            for step in range(49):
+                await _write_until_written(writer, run_id, step)
+            before = _wal_bytes(path)  # 49 commits, no checkpoint yet
+            for step in range(49, 500):
+                await _write_until_written(writer, run_id, step)
+                await asyncio.sleep(0)  # let a started checkpoint run
+            return before, _wal_bytes(path)
         finally:
             await writer.close()
 
-    grown, after = asyncio.run(write())
-    assert grown >= CHECKPOINT_EVERY  # at least a frame per commit
-    assert after < 20  # the next write started the log from its beginning
-
-
-def test_every_so_many_commits_a_checkpoint_runs_in_the_background(database: tuple[Engine, Path]) -> None:
-    engine, path = database
-    with make_session_factory(engine)() as session:
-        run_id = make_run(session)
-
-    async def write() -> int:
-        writer = SqliteMetricWriter(engine)
-        await writer.open()
-        try:
-            for step in range(3 * CHECKPOINT_EVERY):
-                try:
-                    await writer.write_points(run_id, _point(step), metrics.ANY_HOLDER, lambda: None)
-                except WriteUnavailable:
-                    await asyncio.sleep(0.01)  # the checkpoint holds writes back: the full stack would wait
-                await asyncio.sleep(0)
-            while writer._checkpoints:  # noqa: SLF001 - let the last one finish
-                await asyncio.sleep(0.01)
-            await writer.write_points(run_id, _point(3 * CHECKPOINT_EVERY), metrics.ANY_HOLDER, lambda: None)
-            return _wal_frames(path)
-        finally:
-            await writer.close()
-
-    # The write after the last checkpoint started the log again; without checkpoints it would hold a frame or
-    # more per commit (the test above).
-    assert asyncio.run(write()) < 20
+    before, after = asyncio.run(write())
+    # 500 commits without checkpoints would leave a log ten times as long as 49 commits'.
+    assert after < 3 * before
