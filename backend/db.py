@@ -46,16 +46,21 @@ def make_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_connection, _record):  # type: ignore[no-untyped-def]
-            cursor = dbapi_connection.cursor()
-            # WAL lets the dashboard read while a worker's metrics are written; FKs are off by default.
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute("PRAGMA busy_timeout=30000")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.close()
+            sqlite_pragmas(dbapi_connection, busy_ms=30_000)
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_deserializer=load_json)
+
+
+def sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
+    """Every SQLite connection's settings (the engine's and `store.sqlite_metric_writer`'s): WAL lets the dashboard
+    read while a worker's metrics are written; foreign keys are off by default; a lock is waited for `busy_ms`."""
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -110,7 +110,7 @@ class MetricWriter:
     async def _check_idle_connections(self) -> None:
         """A restarted database leaves every idle connection dead, not only the one that failed (which the pool
         drops when it is back). The pool's check takes them all out of the pool at once and tests each: it runs
-        in the background (a test can wait as long as the network lets it), and this yields once so that it has
+        in the background (testing a connection can take as long as the network lets it), and this yields once so that it has
         taken them before the next write asks for a connection."""
         if not self._checks:
             task = asyncio.create_task(self._pool.check())

@@ -44,12 +44,12 @@ class PointLike(Protocol):
 # connection (so in its transaction): SQLAlchemy's per-row parameter processing was half the time of a 1,000-point
 # batch, and an ORM or Core insert construct built per request is recompiled per request. (PostgreSQL's hot path,
 # `write_points`, sends both upserts in one statement instead.)
-UPSERT_POINTS = (
+_UPSERT_POINTS = (
     "INSERT INTO metric (run_id, key, step, value, wall_time) VALUES ({p}, {p}, {p}, {p}, {p}) "
     "ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time = excluded.wall_time"
 )
 # The latest value per key only moves forward: an older step arriving late leaves it alone.
-UPSERT_LATEST = (
+_UPSERT_LATEST = (
     "INSERT INTO latest_metric (run_id, key, step, value, wall_time) VALUES ({p}, {p}, {p}, {p}, {p}) "
     "ON CONFLICT (run_id, key) DO UPDATE SET step = excluded.step, value = excluded.value, "
     "wall_time = excluded.wall_time WHERE latest_metric.step <= excluded.step"
@@ -118,10 +118,14 @@ def rows_of(run_id: int, points: Iterable[PointLike]) -> tuple[list[Row], list[R
 
 
 def _upsert(connection: Connection, rows: list[Row], latest: list[Row]) -> None:
-    p = placeholder(connection)
     with driver_cursor(connection) as cursor:
-        cursor.executemany(UPSERT_POINTS.format(p=p), rows)
-        cursor.executemany(UPSERT_LATEST.format(p=p), latest)
+        upsert_rows(cursor, placeholder(connection), rows, latest)
+
+
+def upsert_rows(cursor: Any, p: str, rows: list[Row], latest: list[Row]) -> None:
+    """Both upserts through a driver cursor (or an `sqlite3` connection) whose paramstyle's placeholder is `p`."""
+    cursor.executemany(_UPSERT_POINTS.format(p=p), rows)
+    cursor.executemany(_UPSERT_LATEST.format(p=p), latest)
 
 
 def log_metrics(session: Session, run_id: int, points: Iterable[PointLike]) -> int:

@@ -24,20 +24,21 @@ from collections.abc import Callable, Sequence
 
 from sqlalchemy import Engine
 
+from backend.db import sqlite_pragmas
 from backend.store.metric_writer import WriteUnavailable
 from backend.store.metrics import (
-    UPSERT_LATEST,
-    UPSERT_POINTS,
     HolderRule,
     PointLike,
     admit,
     rows_of,
+    upsert_rows,
 )
 
 MAX_POINTS = 100
 CHECKPOINT_EVERY = 200
 # A RESTART checkpoint holds new writers back while it waits for readers of an older snapshot: at most this long.
 CHECKPOINT_WAIT_MS = 100
+OPEN_WAIT_MS = 5000
 _STATE = "SELECT status, claim_token_id FROM run WHERE id = ?"
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ class SqliteMetricWriter:
         self._loop = asyncio.get_running_loop()
         try:
             # In a thread: opening may wait on another process's lock (the journal mode's check).
-            self._connection = await asyncio.to_thread(_connect, *self._target, 5000, checkpoints=False)
+            self._connection = await asyncio.to_thread(_connect, *self._target)
         except sqlite3.Error as exc:
             log.warning("metric writes go through the thread pool: %s", exc)
 
@@ -102,8 +103,7 @@ class SqliteMetricWriter:
         try:
             connection.execute("BEGIN IMMEDIATE")  # the write lock now, or SQLITE_BUSY at once
             admit(run_id, connection.execute(_STATE, (run_id,)).fetchone(), rule, refuse)
-            connection.executemany(UPSERT_POINTS.format(p="?"), rows)
-            connection.executemany(UPSERT_LATEST.format(p="?"), latest)
+            upsert_rows(connection, "?", rows, latest)
             connection.execute("COMMIT")
         except BaseException as exc:
             self._end_transaction()
@@ -133,18 +133,16 @@ class SqliteMetricWriter:
             self._connection = None
 
 
-def _connect(target: str, uri: bool, busy_ms: int, *, checkpoints: bool = True) -> sqlite3.Connection:
-    """The writer's connection (`checkpoints` False: it waits for no lock and runs no checkpoint)."""
+def _connect(target: str, uri: bool) -> sqlite3.Connection:
+    """The writer's connection: once open it waits for no lock and runs no checkpoint. Opening it may wait up to
+    `OPEN_WAIT_MS` (setting the journal mode waits for another process's lock)."""
     # isolation_level None: no implicit transactions; the writer begins and commits its own.
     connection = sqlite3.connect(
-        target, uri=uri, timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False
+        target, uri=uri, timeout=OPEN_WAIT_MS / 1000, isolation_level=None, check_same_thread=False
     )
-    connection.execute("PRAGMA journal_mode = WAL")  # as `backend.db.make_engine`'s (kept in the file)
-    connection.execute("PRAGMA foreign_keys = ON")
-    connection.execute("PRAGMA synchronous = NORMAL")
-    if not checkpoints:
-        connection.execute("PRAGMA wal_autocheckpoint = 0")
-        connection.execute("PRAGMA busy_timeout = 0")
+    sqlite_pragmas(connection, busy_ms=OPEN_WAIT_MS)
+    connection.execute("PRAGMA wal_autocheckpoint = 0")
+    connection.execute("PRAGMA busy_timeout = 0")
     return connection
 
 
