@@ -12,8 +12,10 @@ from starlette.requests import Request
 from backend.deps import Principal
 from backend.fast_path import Answer, NotPlain
 from backend.limits import API_PREFIX
+from backend.routes.run_out import new_tracking_run_out
 from backend.routes.runs import create_tracking_run
 from backend.schemas.runs import RunCreate
+from backend.store.metric_writer import MetricWriter, WriteUnavailable
 
 PATH = f"{API_PREFIX}/runs"
 
@@ -23,7 +25,15 @@ async def create(request: Request, who: Principal, body: bytes) -> Answer:
     if who.role == "worker" or not isinstance(payload, dict) or payload.get("spec") is not None:
         raise NotPlain
     run = RunCreate.model_validate(payload)
-    out = await run_in_threadpool(create_tracking_run, request.app.state.engine, run)
+    writer = getattr(request.app.state, "metric_writer", None)
+    if isinstance(writer, MetricWriter) and writer.on_this_loop():
+        try:
+            row, params = await writer.create_tracking_run(run.experiment_id, run.name, run.params)
+        except WriteUnavailable as exc:
+            raise NotPlain from exc  # nothing was stored: the full stack creates it, or refuses as it does
+        out = new_tracking_run_out(row, params)
+    else:
+        out = await run_in_threadpool(create_tracking_run, request.app.state.engine, run)
     try:
         location = str(request.url_for("read_run", run_id=out.id)).encode()
         return 202, out.model_dump_json().encode(), [(b"location", location)]

@@ -1,4 +1,5 @@
-"""PostgreSQL: metric writes on connections of the event loop's own, for the front door (`backend.fast_metrics`).
+"""PostgreSQL: metric writes and tracking runs' creation on connections of the event loop's own, for the front
+door (`backend.fast_metrics`, `backend.fast_runs`).
 
 The synchronous driver blocks, so the routes send each write to the thread pool; for a small batch that trip
 (a thread switch each way, on a busy interpreter) costs about as much as the database's round trip and commit. An
@@ -14,14 +15,18 @@ stores each point once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 import psycopg
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 from sqlalchemy import Engine
 
+from backend.models import utcnow
 from backend.store.metrics import PG_WRITE, HolderRule, PointLike, admit, pg_write_params, rows_of
+from backend.store.run_params import ParamValue
+from backend.store.run_rows import RunRow
+from backend.store.tracking_runs import PG_CREATE, encode_params, pg_create_params, stored_params
 
 # As the engine's pool (`backend.db.make_engine`); one connection kept open while idle.
 MAX_CONNECTIONS = 10
@@ -32,6 +37,11 @@ CONNECTION_WAIT_SECONDS = 1.0
 
 class WriteUnavailable(Exception):
     """The driver failed the write: the full stack should run it (again; the upsert stores a point once)."""
+
+
+class OutcomeUnknown(Exception):
+    """The connection broke while a run was being created: it may or may not have been stored, so the request
+    must not be run again."""
 
 
 class PointWriter(Protocol):
@@ -106,6 +116,34 @@ class MetricWriter:
             raise WriteUnavailable(str(exc)) from exc
         admit(run_id, found, rule, refuse)
         return len(rows)
+
+    async def create_tracking_run(
+        self, experiment_id: int, name: str | None, params: Mapping[str, ParamValue]
+    ) -> tuple[RunRow, dict[str, ParamValue]]:
+        """`backend.store.tracking_runs.insert_tracking_run` on PostgreSQL: the run's row and its params as stored.
+
+        Unlike a metric batch, a run inserted twice is two runs. So only a failure that certainly stored nothing
+        raises `WriteUnavailable` (for the full stack to run it): no connection in time, or an error the server
+        reported, whose statement was rolled back (a missing experiment, a connection the server closed before
+        reading the statement, as a restart does). A connection that broke without a word from the server raises
+        `OutcomeUnknown`, answered as the full stack answers a database failure."""
+        encoded = encode_params(params)
+        values = pg_create_params(experiment_id, name, utcnow(), encoded)
+        try:
+            async with self._pool.connection() as connection:
+                cursor = await connection.execute(PG_CREATE, values)
+                row = await cursor.fetchone()
+        except PoolTimeout as exc:
+            raise WriteUnavailable(str(exc)) from exc
+        except psycopg.Error as exc:
+            if isinstance(exc, psycopg.OperationalError):
+                await self._check_idle_connections()
+            if exc.sqlstate is None:
+                raise OutcomeUnknown(str(exc)) from exc
+            raise WriteUnavailable(str(exc)) from exc
+        if row is None:  # the statement returns the row it inserted
+            raise OutcomeUnknown("the run's insert returned no row")
+        return RunRow._make(row), stored_params(encoded)
 
     async def _check_idle_connections(self) -> None:
         """A restarted database leaves every idle connection dead, not only the one that failed (which the pool

@@ -1,0 +1,172 @@
+"""Tracking runs: the pooled connection's insert (both databases) and, on PostgreSQL, the event loop's own
+(`MetricWriter.create_tracking_run`) store the same row and params; a failure that stored nothing is handed to
+the full stack, one that may have stored the run is not."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from typing import Any, TypeVar
+
+import psycopg
+import pytest
+from sqlalchemy import Engine, text
+
+from backend.db import make_engine, make_session_factory
+from backend.errors import NotFound
+from backend.models import Run
+from backend.store import experiments
+from backend.store.metric_writer import MetricWriter, OutcomeUnknown, WriteUnavailable
+from backend.store.run_rows import RUN_COLUMN_NAMES
+from backend.store.tracking_runs import insert_tracking_run
+from backend.unit_of_work import core_unit_of_work
+
+T = TypeVar("T")
+PARAMS: dict[str, Any] = {"arch": "resnet50", "lr": 0.1, "epochs": 90, "mixup": True}
+# What differs between two runs created alike.
+OWN = {"id", "created_at", "started_at"}
+
+
+@pytest.fixture()
+def engine(database_url: str) -> Iterator[Engine]:
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture()
+def pg_engine(migrated_url: str) -> Iterator[Engine]:
+    engine = make_engine(migrated_url)
+    yield engine
+    engine.dispose()
+
+
+def _experiment(engine: Engine) -> int:
+    with make_session_factory(engine)() as session:
+        experiment = experiments.create_experiment(session, f"e{time.monotonic_ns()}", "")
+        session.commit()
+        return experiment.id
+
+
+def _insert(engine: Engine, experiment_id: int) -> tuple[Any, dict[str, Any]]:
+    with core_unit_of_work(engine, autocommit=engine.dialect.name == "postgresql") as connection:
+        return insert_tracking_run(connection, experiment_id, name="sweep-1", params=PARAMS)
+
+
+def _stored(engine: Engine, run_id: int) -> tuple[dict[str, Any], dict[str, str]]:
+    """The run's row as SQLAlchemy reads it, and its params' stored text."""
+    with core_unit_of_work(engine) as connection:
+        run = connection.execute(Run.__table__.select().where(Run.__table__.c.id == run_id)).one()
+        params = connection.execute(
+            text("SELECT key, value FROM run_param WHERE run_id = :r"), {"r": run_id}
+        ).all()
+    return dict(run._mapping), dict(params)  # type: ignore[arg-type]
+
+
+def _with_writer(engine: Engine, use: Callable[[MetricWriter], Awaitable[T]]) -> T:
+    async def main() -> T:
+        writer = MetricWriter(engine)
+        await writer.open()
+        try:
+            return await use(writer)
+        finally:
+            await writer.close()
+
+    return asyncio.run(main())
+
+
+def _run_count(engine: Engine) -> int:
+    with core_unit_of_work(engine) as connection:
+        return connection.execute(text("SELECT count(*) FROM run")).scalar_one()
+
+
+def test_the_returned_row_is_the_stored_run(engine: Engine) -> None:
+    experiment = _experiment(engine)
+    row, params = _insert(engine, experiment)
+    stored, texts = _stored(engine, row.id)
+    assert dict(zip(RUN_COLUMN_NAMES, row, strict=True)) == stored
+    assert stored["kind"] == "tracking" and stored["status"] == "running" and stored["spec"] == {}
+    assert stored["environment"] is None and stored["created_at"] == stored["started_at"]
+    assert params == PARAMS and texts == {"arch": "resnet50", "lr": "0.1", "epochs": "90", "mixup": "true"}
+
+
+def test_a_missing_experiment_is_not_found_and_stores_nothing(engine: Engine) -> None:
+    with pytest.raises(NotFound, match="experiment 999999 not found"):
+        _insert(engine, 999_999)
+    assert _run_count(engine) == 0
+
+
+def test_the_event_loops_insert_stores_what_the_pooled_connections_does(pg_engine: Engine) -> None:
+    experiment = _experiment(pg_engine)
+    pooled, pooled_params = _insert(pg_engine, experiment)
+    row, params = _with_writer(
+        pg_engine, lambda writer: writer.create_tracking_run(experiment, "sweep-1", PARAMS)
+    )
+    assert params == pooled_params == PARAMS
+    assert row.id != pooled.id
+    looped, texts = _stored(pg_engine, row.id)
+    assert dict(zip(RUN_COLUMN_NAMES, row, strict=True)) == looped
+    assert texts == _stored(pg_engine, pooled.id)[1]
+    assert {k: v for k, v in looped.items() if k not in OWN} == {
+        k: v for k, v in _stored(pg_engine, pooled.id)[0].items() if k not in OWN
+    }
+
+
+def test_a_missing_experiment_on_the_loop_is_left_to_the_full_stack(pg_engine: Engine) -> None:
+    async def create(writer: MetricWriter) -> int:
+        with pytest.raises(WriteUnavailable):
+            await writer.create_tracking_run(999_999, None, PARAMS)
+        # The connection is fine for the next one.
+        row, _ = await writer.create_tracking_run(_experiment(pg_engine), None, {})
+        return row.id
+
+    assert _with_writer(pg_engine, create) > 0
+    assert _run_count(pg_engine) == 1
+
+
+def _admin(engine: Engine) -> psycopg.Connection[Any]:
+    return psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(False), autocommit=True)
+
+
+def test_a_connection_the_server_closed_stored_nothing_and_is_left_to_the_full_stack(
+    pg_engine: Engine,
+) -> None:
+    """A restart: the server ends the session with a message before it reads the statement."""
+    experiment = _experiment(pg_engine)
+
+    async def create(writer: MetricWriter) -> list[str]:
+        await writer.create_tracking_run(experiment, None, {})  # the pool's connection, now open
+        with _admin(pg_engine) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
+                "AND pid <> pg_backend_pid() AND backend_type = 'client backend'",
+                (pg_engine.url.database,),
+            )
+        outcomes = []
+        for _ in range(2):
+            try:
+                await writer.create_tracking_run(experiment, None, {})
+                outcomes.append("created")
+            except WriteUnavailable:
+                outcomes.append("left")
+        return outcomes
+
+    assert _with_writer(pg_engine, create) == ["left", "created"]
+    assert _run_count(pg_engine) == 2
+
+
+def test_a_connection_broken_without_a_word_may_have_stored_the_run_and_says_so(pg_engine: Engine) -> None:
+    experiment = _experiment(pg_engine)
+
+    async def create(writer: MetricWriter) -> None:
+        async with writer._pool.connection() as connection:  # the pool's one idle connection
+            cut = socket.socket(fileno=os.dup(connection.pgconn.socket))
+            cut.shutdown(socket.SHUT_RDWR)
+            cut.close()
+        with pytest.raises(OutcomeUnknown):
+            await writer.create_tracking_run(experiment, None, {})
+
+    _with_writer(pg_engine, create)
