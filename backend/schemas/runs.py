@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
+from backend.limits import ID_MAX
 from xclab.spec import RunSpec
 from xclab.transport import MAX_PRIORITY
 
@@ -41,7 +42,7 @@ class RunCreate(BaseModel):
     elsewhere logs params and metrics to it and finishes it (`POST /runs/{id}/finish`); it starts `running`."""
 
     model_config = ConfigDict(extra="forbid")
-    experiment_id: int
+    experiment_id: int = Field(le=ID_MAX, description=f"An experiment's id (ids are at most {ID_MAX}).")
     spec: RunSpec | None = Field(default=None, description="Leave out for a tracking-only run.")
     queue: str | None = Field(
         default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="Default: the server's (training runs only)."

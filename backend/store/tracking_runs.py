@@ -10,16 +10,16 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-import psycopg
 from psycopg.types.json import Json
 from sqlalchemy import JSON, Column, Connection, bindparam, insert, select
 from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
 
 from backend.errors import NotFound
 from backend.models import Experiment, Run, utcnow
 from backend.store.driver import driver_cursor, placeholder
 from backend.store.run_params import ParamValue, decode, encode
-from backend.store.run_rows import RUN_COLUMN_NAMES, RunRow
+from backend.store.run_rows import RUN_COLUMN_NAMES
 
 _RUN = Run.__table__
 _EXPERIMENT = select(Experiment.__table__.c.id).where(Experiment.__table__.c.id == bindparam("experiment_id"))
@@ -42,6 +42,9 @@ def _run_value(column: Column[Any]) -> str:
         return f"%({_BOUND[column.name]})s"
     if column.name in _TRACKING:
         value = _TRACKING[column.name]
+    elif column.default is None and column.server_default is not None:
+        # SQLAlchemy leaves such a column out of an insert; this statement names every column.
+        raise TypeError(f"run.{column.name}: give a tracking run's value here or a default in Python too")
     elif column.default is None:
         value = None
     elif column.default.is_scalar:
@@ -85,14 +88,14 @@ def _missing(experiment_id: int) -> NotFound:
 
 def insert_tracking_run(
     connection: Connection, experiment_id: int, *, name: str | None, params: Mapping[str, ParamValue]
-) -> tuple[Row[Any] | RunRow, dict[str, ParamValue]]:
+) -> tuple[Row[Any], dict[str, ParamValue]]:
     """A run no worker executes: a script elsewhere logs to it and finishes it. It starts `running`, with no
     heartbeat: the stale-run sweep leaves it alone unless its client sends heartbeats (then stops). Returns its
     row and its params as stored. On PostgreSQL the connection should be in autocommit, the statement being the
     whole unit of work."""
     encoded = encode_params(params)
     now = utcnow()
-    row: Row[Any] | RunRow
+    row: Row[Any]
     if connection.dialect.name == "postgresql":
         row = _insert_postgres(connection, experiment_id, name, now, encoded)
     else:
@@ -127,12 +130,14 @@ def pg_create_params(experiment_id: int, name: str | None, now: datetime, encode
 
 def _insert_postgres(
     connection: Connection, experiment_id: int, name: str | None, now: datetime, encoded: Encoded
-) -> RunRow:
+) -> Row[Any]:
+    # Through SQLAlchemy's execution, so that the database's refusals come as its exceptions (a value out of
+    # range is a DataError, answered 422) and a lost connection is handled as on every other statement.
     try:
-        with driver_cursor(connection) as cursor:
-            cursor.execute(PG_CREATE, pg_create_params(experiment_id, name, now, encoded))
-            return RunRow._make(cursor.fetchone())
-    except psycopg.errors.ForeignKeyViolation:
+        return connection.exec_driver_sql(
+            PG_CREATE, pg_create_params(experiment_id, name, now, encoded)
+        ).one()
+    except IntegrityError:
         if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
             raise _missing(experiment_id) from None
         raise

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from httpx import Response
 
+from backend import fast_runs
 from tests.support import digits_spec
 
 
@@ -43,6 +44,25 @@ def test_a_tracking_run_starts_in_front_of_the_stack_as_the_stack_answers(api: T
     assert front.json()["kind"] == "tracking" and front.json()["params"] == body["params"]
 
 
+def test_on_postgresql_the_run_is_created_on_the_event_loop(
+    api: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thread pool's path is not taken (on SQLite it is the only one)."""
+    postgres = api.app.state.engine.dialect.name == "postgresql"  # type: ignore[attr-defined]
+
+    async def elsewhere(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("sent to the thread pool")
+
+    monkeypatch.setattr(fast_runs, "run_in_threadpool", elsewhere)
+    body = {"experiment_id": _experiment(api), "params": {"seed": 1}}
+    if postgres:
+        front = _post(api, json=body)
+        assert front is not None and front.status_code == 202 and front.json()["params"] == {"seed": 1}
+    else:
+        with pytest.raises(RuntimeError, match="thread pool"):
+            api.post("/api/v1/runs", json=body)
+
+
 @pytest.mark.parametrize(
     ("body", "status"),
     [
@@ -50,6 +70,7 @@ def test_a_tracking_run_starts_in_front_of_the_stack_as_the_stack_answers(api: T
         ({"experiment_id": 0, "params": {"lr": [1, 2]}}, 422),  # invalid: the stack's 422 names the field
         ({"experiment_id": 0, "queue": "cpu"}, 422),  # the model's own check
         ({"experiment_id": 10**6}, 404),  # no such experiment: the stack's 404
+        ({"experiment_id": 2**31}, 422),  # past the id columns' range: the stack's 422 names the field
         (["not", "an", "object"], 422),
     ],
 )

@@ -13,15 +13,15 @@ from typing import Any, TypeVar
 
 import psycopg
 import pytest
-from sqlalchemy import Engine, text
+from sqlalchemy import Column, Engine, Integer, insert, text
 
 from backend.db import make_engine, make_session_factory
 from backend.errors import NotFound
-from backend.models import Run
+from backend.models import Run, utcnow
 from backend.store import experiments
 from backend.store.metric_writer import MetricWriter, OutcomeUnknown, WriteUnavailable
 from backend.store.run_rows import RUN_COLUMN_NAMES
-from backend.store.tracking_runs import insert_tracking_run
+from backend.store.tracking_runs import _TRACKING, _run_value, insert_tracking_run
 from backend.unit_of_work import core_unit_of_work
 
 T = TypeVar("T")
@@ -99,20 +99,48 @@ def test_a_missing_experiment_is_not_found_and_stores_nothing(engine: Engine) ->
     assert _run_count(engine) == 0
 
 
-def test_the_event_loops_insert_stores_what_the_pooled_connections_does(pg_engine: Engine) -> None:
+def _reference(engine: Engine, experiment_id: int) -> int:
+    """A tracking run inserted as SQLAlchemy inserts one, leaving each column it is not given to its default."""
+    now = utcnow()
+    values = {
+        **_TRACKING,
+        "experiment_id": experiment_id,
+        "name": "sweep-1",
+        "created_at": now,
+        "started_at": now,
+    }
+    with core_unit_of_work(engine) as connection:
+        return connection.execute(insert(Run.__table__).returning(Run.__table__.c.id), values).scalar_one()
+
+
+def test_both_postgresql_inserts_store_what_sqlalchemys_insert_stores(pg_engine: Engine) -> None:
     experiment = _experiment(pg_engine)
     pooled, pooled_params = _insert(pg_engine, experiment)
     row, params = _with_writer(
         pg_engine, lambda writer: writer.create_tracking_run(experiment, "sweep-1", PARAMS)
     )
     assert params == pooled_params == PARAMS
-    assert row.id != pooled.id
+    assert len({row.id, pooled.id}) == 2
     looped, texts = _stored(pg_engine, row.id)
     assert dict(zip(RUN_COLUMN_NAMES, row, strict=True)) == looped
     assert texts == _stored(pg_engine, pooled.id)[1]
-    assert {k: v for k, v in looped.items() if k not in OWN} == {
-        k: v for k, v in _stored(pg_engine, pooled.id)[0].items() if k not in OWN
-    }
+
+    def own_excluded(run_id: int) -> dict[str, Any]:
+        return {k: v for k, v in _stored(pg_engine, run_id)[0].items() if k not in OWN}
+
+    expected = own_excluded(_reference(pg_engine, experiment))
+    assert own_excluded(row.id) == own_excluded(pooled.id) == expected
+    with core_unit_of_work(pg_engine) as connection:  # the same JSON, not only the same Python value
+        spellings = connection.execute(
+            text("SELECT DISTINCT spec::text, hparams::text, environment IS NULL FROM run")
+        ).all()
+    assert spellings == [("{}", "{}", True)]
+
+
+def test_a_column_left_to_a_server_default_must_be_given_a_value() -> None:
+    column = Column("added_later", Integer, server_default="7")
+    with pytest.raises(TypeError, match="added_later"):
+        _run_value(column)
 
 
 def test_a_missing_experiment_on_the_loop_is_left_to_the_full_stack(pg_engine: Engine) -> None:
