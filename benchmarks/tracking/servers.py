@@ -136,9 +136,15 @@ def _wait_healthy(server: Server, health_path: str) -> Server:
 
 
 def start_xclab(
-    python: str, workdir: Path, backend: str, database_url: str | None, database: str | None
+    python: str,
+    workdir: Path,
+    backend: str,
+    database_url: str | None,
+    database: str | None,
+    repo: Path = REPO,
 ) -> Server:
-    """`<cli> db upgrade`, then `<cli> serve` on a free port with a random admin token; no URL: SQLite."""
+    """`<cli> db upgrade`, then `<cli> serve` on a free port with a random admin token; no URL: SQLite. `repo`: the
+    checkout whose code serves (another one's, for an A/B of two versions)."""
     home = workdir / f"xclab-{backend}"
     home.mkdir(parents=True)
     database_url = database_url or f"sqlite:///{home / 'xclab.db'}"
@@ -149,17 +155,17 @@ def start_xclab(
         XCL_DATABASE_URL=database_url,
         XCL_API_TOKEN=token,
         XCL_API_URL=f"http://127.0.0.1:{port}",
-        PYTHONPATH=os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")])),
+        PYTHONPATH=os.pathsep.join(filter(None, [str(repo), env.get("PYTHONPATH")])),
     )
     done = subprocess.run(
-        [python, "-m", module, "db", "upgrade"], env=env, cwd=REPO, capture_output=True, text=True
+        [python, "-m", module, "db", "upgrade"], env=env, cwd=repo, capture_output=True, text=True
     )
     if done.returncode != 0:
         raise ServerFailed(f"XCL Lab migration failed:\n{done.stdout}\n{done.stderr}")
     proc = _start(
         [python, "-m", module, "serve", "--host", "127.0.0.1", "--port", str(port)],
         env,
-        REPO,
+        repo,
         home / "api.log",
     )
     server = Server(
