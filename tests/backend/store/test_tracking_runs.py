@@ -8,40 +8,26 @@ import asyncio
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import psycopg
 import pytest
 from sqlalchemy import Column, Engine, Integer, insert, text
 
-from backend.db import make_engine, make_session_factory
+from backend.db import make_session_factory
 from backend.errors import NotFound
 from backend.models import Run, utcnow
 from backend.store import experiments
 from backend.store.metric_writer import MetricWriter, OutcomeUnknown, WriteUnavailable
 from backend.store.run_rows import RUN_COLUMN_NAMES
-from backend.store.tracking_runs import _TRACKING, _run_value, insert_tracking_run
+from backend.store.tracking_runs import _TRACKING, _constant, insert_tracking_run
 from backend.unit_of_work import core_unit_of_work
 
 T = TypeVar("T")
 PARAMS: dict[str, Any] = {"arch": "resnet50", "lr": 0.1, "epochs": 90, "mixup": True}
 # What differs between two runs created alike.
 OWN = {"id", "created_at", "started_at"}
-
-
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture()
-def pg_engine(migrated_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_url)
-    yield engine
-    engine.dispose()
 
 
 def _experiment(engine: Engine) -> int:
@@ -140,7 +126,7 @@ def test_both_postgresql_inserts_store_what_sqlalchemys_insert_stores(pg_engine:
 def test_a_column_left_to_a_server_default_must_be_given_a_value() -> None:
     column = Column("added_later", Integer, server_default="7")
     with pytest.raises(TypeError, match="added_later"):
-        _run_value(column)
+        _constant(column)
 
 
 def test_a_missing_experiment_on_the_loop_is_left_to_the_full_stack(pg_engine: Engine) -> None:
@@ -166,7 +152,8 @@ def test_a_connection_the_server_closed_stored_nothing_and_is_left_to_the_full_s
     experiment = _experiment(pg_engine)
 
     async def create(writer: MetricWriter) -> list[str]:
-        await writer.create_tracking_run(experiment, None, {})  # the pool's connection, now open
+        await writer._pool.wait()
+        await writer.create_tracking_run(experiment, None, {})  # the pool's connection, now used once
         with _admin(pg_engine) as admin:
             admin.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s "
@@ -190,6 +177,8 @@ def test_a_connection_broken_without_a_word_may_have_stored_the_run_and_says_so(
     experiment = _experiment(pg_engine)
 
     async def create(writer: MetricWriter) -> None:
+        await writer._pool.wait()  # its one connection open, so taking it does not start another
+        assert writer._pool.get_stats()["pool_size"] == 1
         async with writer._pool.connection() as connection:  # the pool's one idle connection
             cut = socket.socket(fileno=os.dup(connection.pgconn.socket))
             cut.shutdown(socket.SHUT_RDWR)
