@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -42,17 +42,11 @@ def _timed(action: Callable[[], object]) -> float:
 
 @contextmanager
 def _server(repo: Path, backend: str, postgres_url: str) -> Iterator[servers.Server]:
-    work = Path(tempfile.mkdtemp(prefix="xclab-ab-"))
-    if backend == "sqlite":
-        server = servers.start_xclab(sys.executable, work, backend, None, None, repo)
-        try:
-            yield server
-        finally:
-            server.stop()
-        return
-    pg = servers.Postgres(postgres_url)
-    with pg.database("xclab_ab") as database:
-        url = pg.url(database, "postgresql+psycopg")
+    """The checkout's server on a fresh database: a new SQLite file, or a PostgreSQL database dropped afterwards."""
+    pg = servers.Postgres(postgres_url) if backend == "postgresql" else None
+    with pg.database("xclab_ab") if pg else nullcontext(None) as database:
+        url = pg.url(database, "postgresql+psycopg") if pg and database else None
+        work = Path(tempfile.mkdtemp(prefix="xclab-ab-"))
         server = servers.start_xclab(sys.executable, work, backend, url, database, repo)
         try:
             yield server

@@ -35,11 +35,9 @@ _TRACKING = {
 }
 
 
-def _run_value(column: Column[Any]) -> str:
-    """A tracking run's value for a column of `run`, as SQL: a bound parameter of this module's or the column's
-    own scalar default. A new column whose default is computed in Python must be given a value here."""
-    if column.name in _BOUND:
-        return f"%({_BOUND[column.name]})s"
+def _constant(column: Column[Any]) -> Any:
+    """A tracking run's value for a column of `run` the caller does not give: this module's or the column's own
+    scalar default. A new column whose default is computed in Python must be given a value here."""
     if column.name in _TRACKING:
         value = _TRACKING[column.name]
     elif column.default is None and column.server_default is not None:
@@ -52,17 +50,14 @@ def _run_value(column: Column[Any]) -> str:
     else:
         raise TypeError(f"run.{column.name}: a default computed in Python has no value for a tracking run")
     # A JSON column's None is SQL NULL, as SQLAlchemy writes a column left to its None default.
-    _CONSTANTS[f"c_{column.name}"] = (
-        Json(value) if isinstance(column.type, JSON) and value is not None else value
-    )
-    return f"%(c_{column.name})s"
+    return Json(value) if isinstance(column.type, JSON) and value is not None else value
 
 
 # Parameters the caller gives; the other columns get constants, bound as parameters too (`_CONSTANTS`).
 _BOUND = {"experiment_id": "experiment_id", "name": "name", "created_at": "now", "started_at": "now"}
-_CONSTANTS: dict[str, Any] = {}
 _COLUMNS = [column for column in _RUN.c if column.name != "id"]
-_VALUES = [_run_value(column) for column in _COLUMNS]
+_CONSTANTS = {f"c_{c.name}": _constant(c) for c in _COLUMNS if c.name not in _BOUND}
+_VALUES = [f"%({_BOUND.get(c.name, f'c_{c.name}')})s" for c in _COLUMNS]
 _RETURNED = ", ".join(RUN_COLUMN_NAMES)
 
 # PostgreSQL: the run and its params (three text arrays, one row per param) in one statement, the run returned

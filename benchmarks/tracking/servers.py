@@ -35,9 +35,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def cli_module() -> str:
-    """The module behind `python -m` for XCL Lab's command line (it may move from xclab to a cli package)."""
-    return "cli" if (REPO / "cli" / "__main__.py").exists() else "xclab"
+def cli_module(repo: Path = REPO) -> str:
+    """The module behind `python -m` for a checkout's command line (it may move from xclab to a cli package)."""
+    return "cli" if (repo / "cli" / "__main__.py").exists() else "xclab"
 
 
 class Postgres:
@@ -148,7 +148,7 @@ def start_xclab(
     home = workdir / f"xclab-{backend}"
     home.mkdir(parents=True)
     database_url = database_url or f"sqlite:///{home / 'xclab.db'}"
-    port, token, module = free_port(), secrets.token_hex(16), cli_module()
+    port, token, module = free_port(), secrets.token_hex(16), cli_module(repo)
     env = {k: v for k, v in os.environ.items() if not k.startswith("XCL_")}
     env.update(
         XCL_HOME=str(home),

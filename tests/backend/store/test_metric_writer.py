@@ -5,7 +5,7 @@ server error."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,20 +31,6 @@ class Refused(Exception):
 
 def _refuse() -> None:
     raise Refused
-
-
-@pytest.fixture()
-def engine(database_url: str) -> Iterator[Engine]:
-    engine = make_engine(database_url)
-    yield engine
-    engine.dispose()
-
-
-@pytest.fixture()
-def pg_engine(migrated_url: str) -> Iterator[Engine]:
-    engine = make_engine(migrated_url)
-    yield engine
-    engine.dispose()
 
 
 def _with_writer(engine: Engine, use: Callable[[PointWriter], Awaitable[T]]) -> T:
