@@ -42,7 +42,9 @@ class RunCreate(BaseModel):
     elsewhere logs params and metrics to it and finishes it (`POST /runs/{id}/finish`); it starts `running`."""
 
     model_config = ConfigDict(extra="forbid")
-    experiment_id: int = Field(le=ID_MAX, description=f"An experiment's id (ids are at most {ID_MAX}).")
+    experiment_id: int = Field(
+        ge=-ID_MAX - 1, le=ID_MAX, description=f"An experiment's id (ids are 32-bit: at most {ID_MAX})."
+    )
     spec: RunSpec | None = Field(default=None, description="Leave out for a tracking-only run.")
     queue: str | None = Field(
         default=None, pattern=r"^[a-z0-9_-]{1,64}$", description="Default: the server's (training runs only)."

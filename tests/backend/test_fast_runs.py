@@ -71,6 +71,7 @@ def test_on_postgresql_the_run_is_created_on_the_event_loop(
         ({"experiment_id": 0, "queue": "cpu"}, 422),  # the model's own check
         ({"experiment_id": 10**6}, 404),  # no such experiment: the stack's 404
         ({"experiment_id": 2**31}, 422),  # past the id columns' range: the stack's 422 names the field
+        ({"experiment_id": -(2**31) - 1}, 422),  # likewise below it
         (["not", "an", "object"], 422),
     ],
 )
