@@ -3,6 +3,7 @@ gap and gap reduction, Ĥ studies, error against size, lineage with stale studen
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -465,7 +466,10 @@ def test_views_read_in_a_few_queries_whatever_the_number_of_runs(api: TestClient
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        statements.append(args[2])
+        # The API's background tasks (planner statistics every 2 s on PostgreSQL, the stale-run sweep) share the
+        # engine and run in the event loop's default executor; a request's handler runs in an AnyIO worker.
+        if not threading.current_thread().name.startswith("asyncio_"):
+            statements.append(args[2])
 
     for seeds in ([0], [0, 1, 2, 3]):
         grid, cells = _grid(
@@ -497,5 +501,5 @@ def test_views_read_in_a_few_queries_whatever_the_number_of_runs(api: TestClient
                     counts[len(seeds)][f"{view} {scope}"] = len(statements)
         finally:
             event.remove(engine, "before_cursor_execute", count)
-    assert max(counts[1].values()) <= 6, counts[1]
+    assert 1 <= min(counts[1].values()) and max(counts[1].values()) <= 6, counts[1]
     assert list(counts[4].values()) == list(counts[1].values())  # no query per run
