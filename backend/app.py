@@ -38,8 +38,8 @@ from backend.routes import (
     workers,
 )
 from backend.store.lifecycle import fail_stale_runs
-from backend.store.metric_writer import MetricWriter, PointWriter
-from backend.store.sqlite_metric_writer import SqliteMetricWriter
+from backend.store.loop_writer import LoopWriter, PostgresLoopWriter
+from backend.store.sqlite_loop_writer import SqliteLoopWriter
 from backend.unit_of_work import unit_of_work
 from xclab import __version__
 from xclab.settings import Settings, get_settings
@@ -80,9 +80,9 @@ def _sweep_once(app: FastAPI, settings: Settings, lost: LostRunSweeper) -> None:
         log.exception("stale-run sweep failed")
 
 
-def _metric_writer(engine: Engine) -> PointWriter | None:
-    """The front door's metric writer for this database, if it has one."""
-    for kind in (MetricWriter, SqliteMetricWriter):
+def _loop_writer(engine: Engine) -> LoopWriter | None:
+    """The front door's loop writer (writes on the event loop) for this database, if it has one."""
+    for kind in (PostgresLoopWriter, SqliteLoopWriter):
         if kind.serves(engine):
             return kind(engine)
     return None
@@ -105,16 +105,16 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
             tasks.append(asyncio.create_task(planner_stats.keep_fresh(engine)))
         # Metric writes on the event loop (`backend.fast_metrics`); a lifespan entered again (a test client inside
         # another) gets a writer of its own and gives the outer one back when it ends.
-        outer = getattr(app.state, "metric_writer", None)
-        writer = _metric_writer(engine)
+        outer = getattr(app.state, "loop_writer", None)
+        writer = _loop_writer(engine)
         if writer is not None:
             await writer.open()
-            app.state.metric_writer = writer
+            app.state.loop_writer = writer
         yield
         for task in tasks:
             task.cancel()
         if writer is not None:
-            app.state.metric_writer = outer
+            app.state.loop_writer = outer
             await writer.close()
         engine.dispose()
 

@@ -53,7 +53,7 @@ def make_engine(url: str) -> Engine:
 
 
 def sqlite_pragmas(dbapi_connection: Any, busy_ms: int) -> None:
-    """Every SQLite connection's settings (the engine's and `store.sqlite_metric_writer`'s): WAL lets the dashboard
+    """Every SQLite connection's settings (the engine's and `store.sqlite_loop_writer`'s): WAL lets the dashboard
     read while a worker's metrics are written; foreign keys are off by default; a lock is waited for `busy_ms`."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

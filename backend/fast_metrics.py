@@ -12,7 +12,7 @@ from backend.fast_path import Answer, NotPlain
 from backend.limits import API_PREFIX, ID_MAX
 from backend.routes.metrics import write_points
 from backend.schemas.metrics import MetricsIn
-from backend.store.metric_writer import PointWriter, WriteUnavailable
+from backend.store.loop_writer import LoopWriter, WriteUnavailable
 
 PATH = re.compile(rf"^{API_PREFIX}/runs/([0-9]{{1,10}})/metrics$")
 
@@ -27,7 +27,7 @@ async def write(request: Request, who: Principal, body: bytes) -> Answer:
     if run_id is None:  # `live._front_door` sent only paths with an id
         raise NotPlain
     points = MetricsIn.model_validate_json(body).metrics
-    writer: PointWriter | None = getattr(request.app.state, "metric_writer", None)
+    writer: LoopWriter | None = getattr(request.app.state, "loop_writer", None)
     if writer is None or not writer.on_this_loop() or not writer.takes(points):
         written = await run_in_threadpool(write_points, request.app.state.engine, who, run_id, points)
     else:

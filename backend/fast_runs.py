@@ -15,7 +15,7 @@ from backend.limits import API_PREFIX
 from backend.routes.run_out import new_tracking_run_out
 from backend.routes.runs import create_tracking_run
 from backend.schemas.runs import RunCreate
-from backend.store.metric_writer import MetricWriter, WriteUnavailable
+from backend.store.loop_writer import PostgresLoopWriter, WriteUnavailable
 
 PATH = f"{API_PREFIX}/runs"
 
@@ -25,8 +25,8 @@ async def create(request: Request, who: Principal, body: bytes) -> Answer:
     if who.role == "worker" or not isinstance(payload, dict) or payload.get("spec") is not None:
         raise NotPlain
     run = RunCreate.model_validate(payload)
-    writer = getattr(request.app.state, "metric_writer", None)
-    if isinstance(writer, MetricWriter) and writer.on_this_loop():
+    writer = getattr(request.app.state, "loop_writer", None)
+    if isinstance(writer, PostgresLoopWriter) and writer.on_this_loop():
         try:
             row, params = await writer.create_tracking_run(run.experiment_id, run.name, run.params)
         except WriteUnavailable as exc:

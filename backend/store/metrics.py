@@ -58,7 +58,7 @@ Row = tuple[int, str, int, float, float]
 
 _STATE = text("SELECT status, claim_token_id FROM run WHERE id = :run_id")
 
-# PostgreSQL (`write_points` and `backend.store.metric_writer`): the run's row locked, then both upserts from JSON arrays (`_columns_json`), only for an open run
+# PostgreSQL (`write_points` and `backend.store.loop_writer`): the run's row locked, then both upserts from JSON arrays (`_columns_json`), only for an open run
 # the writer may write to; data-modifying WITH parts always run to completion, whatever the final SELECT reads.
 # The conditions repeat `refuse_unless_open` and the rule's check, which turn a miss into the right refusal.
 PG_WRITE = """

@@ -2,7 +2,7 @@
 born, and the ORM's unit of work (instance state, cascades, a flush per mapper) cost more than the inserts.
 On PostgreSQL the run and its params are one statement in autocommit (one round trip instead of seven: 1.9 ->
 0.6 ms), written here as SQL text so that the front door can send it on the event loop's own connection too
-(`backend.store.metric_writer`). The run comes back as its inserted row (every column) and its params as stored."""
+(`backend.store.loop_writer`). The run comes back as its inserted row (every column) and its params as stored."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ _RETURNED = ", ".join(RUN_COLUMN_NAMES)
 
 # PostgreSQL: the run and its params (three text arrays, one row per param) in one statement, the run returned
 # with every column in `RUN_COLUMN_NAMES` order. Used on the pooled connection (`_insert_postgres`) and on the
-# event loop's own (`backend.store.metric_writer.MetricWriter.create_tracking_run`), so both insert alike.
+# event loop's own (`backend.store.loop_writer.PostgresLoopWriter.create_tracking_run`), so both insert alike.
 PG_CREATE = f"""
 WITH new_run AS (
     INSERT INTO run ({", ".join(column.name for column in _COLUMNS)})

@@ -186,7 +186,7 @@ def test_a_body_the_guard_refuses_unread_is_not_read(
 def test_plain_writes_wait_on_the_event_loop_and_large_sqlite_ones_on_a_thread(
     api: TestClient, database_url: str, monkeypatch: pytest.MonkeyPatch, size: int
 ) -> None:
-    """A plain write is written on the event loop (`backend.store.metric_writer`, `sqlite_metric_writer`), not on a
+    """A plain write is written on the event loop (`backend.store.loop_writer`, `sqlite_loop_writer`), not on a
     thread, and answered there (a writer that failed would leave the write to the full stack, which writes too);
     on SQLite a batch past 100 points, whose inserts would hold the loop, goes to the thread pool."""
     on_thread = database_url.startswith("sqlite") and size > 100

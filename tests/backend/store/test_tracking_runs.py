@@ -1,5 +1,5 @@
 """Tracking runs: the pooled connection's insert (both databases) and, on PostgreSQL, the event loop's own
-(`MetricWriter.create_tracking_run`) store the same row and params; a failure that stored nothing is handed to
+(`PostgresLoopWriter.create_tracking_run`) store the same row and params; a failure that stored nothing is handed to
 the full stack, one that may have stored the run is not."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from backend.db import make_session_factory
 from backend.errors import NotFound
 from backend.models import Run, utcnow
 from backend.store import experiments
-from backend.store.metric_writer import MetricWriter, OutcomeUnknown, WriteUnavailable
+from backend.store.loop_writer import OutcomeUnknown, PostgresLoopWriter, WriteUnavailable
 from backend.store.run_rows import RUN_COLUMN_NAMES
 from backend.store.tracking_runs import _TRACKING, _constant, insert_tracking_run
 from backend.unit_of_work import core_unit_of_work
@@ -52,9 +52,9 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, Any], dict[str, str]
     return dict(run._mapping), dict(params)  # type: ignore[arg-type]
 
 
-def _with_writer(engine: Engine, use: Callable[[MetricWriter], Awaitable[T]]) -> T:
+def _with_writer(engine: Engine, use: Callable[[PostgresLoopWriter], Awaitable[T]]) -> T:
     async def main() -> T:
-        writer = MetricWriter(engine)
+        writer = PostgresLoopWriter(engine)
         await writer.open()
         try:
             return await use(writer)
@@ -130,7 +130,7 @@ def test_a_column_left_to_a_server_default_must_be_given_a_value() -> None:
 
 
 def test_a_missing_experiment_on_the_loop_is_left_to_the_full_stack(pg_engine: Engine) -> None:
-    async def create(writer: MetricWriter) -> int:
+    async def create(writer: PostgresLoopWriter) -> int:
         with pytest.raises(WriteUnavailable):
             await writer.create_tracking_run(999_999, None, PARAMS)
         # The connection is fine for the next one.
@@ -151,7 +151,7 @@ def test_a_connection_the_server_closed_stored_nothing_and_is_left_to_the_full_s
     """A restart: the server ends the session with a message before it reads the statement."""
     experiment = _experiment(pg_engine)
 
-    async def create(writer: MetricWriter) -> list[str]:
+    async def create(writer: PostgresLoopWriter) -> list[str]:
         await writer._pool.wait()
         await writer.create_tracking_run(experiment, None, {})  # the pool's connection, now used once
         with _admin(pg_engine) as admin:
@@ -176,7 +176,7 @@ def test_a_connection_the_server_closed_stored_nothing_and_is_left_to_the_full_s
 def test_a_connection_broken_without_a_word_may_have_stored_the_run_and_says_so(pg_engine: Engine) -> None:
     experiment = _experiment(pg_engine)
 
-    async def create(writer: MetricWriter) -> None:
+    async def create(writer: PostgresLoopWriter) -> None:
         await writer._pool.wait()  # its one connection open, so taking it does not start another
         assert writer._pool.get_stats()["pool_size"] == 1
         async with writer._pool.connection() as connection:  # the pool's one idle connection

@@ -44,8 +44,8 @@ class OutcomeUnknown(Exception):
     must not be run again."""
 
 
-class PointWriter(Protocol):
-    """What the front door needs of a writer: this module's for PostgreSQL, `sqlite_metric_writer`'s for SQLite."""
+class LoopWriter(Protocol):
+    """What the front door needs of a writer: this module's for PostgreSQL, `sqlite_loop_writer`'s for SQLite."""
 
     async def open(self) -> None: ...
     async def close(self) -> None: ...
@@ -56,8 +56,9 @@ class PointWriter(Protocol):
     ) -> int: ...
 
 
-class MetricWriter:
-    """A small pool of autocommit psycopg connections that writes metric batches without leaving the event loop."""
+class PostgresLoopWriter:
+    """A small pool of autocommit psycopg connections that writes metric batches and creates tracking runs without
+    leaving the event loop."""
 
     def __init__(self, engine: Engine) -> None:
         _, params = engine.dialect.create_connect_args(engine.url)
@@ -68,7 +69,7 @@ class MetricWriter:
             max_size=MAX_CONNECTIONS,
             timeout=CONNECTION_WAIT_SECONDS,
             open=False,
-            name="metric-writes",
+            name="loop-writes",
         )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._checks: set[asyncio.Task[None]] = set()

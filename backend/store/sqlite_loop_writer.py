@@ -25,7 +25,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Engine
 
 from backend.db import sqlite_pragmas
-from backend.store.metric_writer import WriteUnavailable
+from backend.store.loop_writer import WriteUnavailable
 from backend.store.metrics import (
     HolderRule,
     PointLike,
@@ -44,7 +44,7 @@ _STATE = "SELECT status, claim_token_id FROM run WHERE id = ?"
 log = logging.getLogger(__name__)
 
 
-class SqliteMetricWriter:
+class SqliteLoopWriter:
     """One `sqlite3` connection, in autocommit with explicit transactions, written from the event loop only."""
 
     def __init__(self, engine: Engine) -> None:
@@ -127,7 +127,7 @@ class SqliteMetricWriter:
             connection.execute("ROLLBACK")
         except sqlite3.Error as exc:
             log.warning(
-                "metric writer closed after a failed rollback (%s); writes go through the thread pool", exc
+                "loop writer closed after a failed rollback (%s); writes go through the thread pool", exc
             )
             connection.close()
             self._connection = None

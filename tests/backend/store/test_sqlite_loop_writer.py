@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine
 
 from backend.db import make_engine, make_session_factory
-from backend.store import metrics, sqlite_metric_writer
-from backend.store.metric_writer import WriteUnavailable
-from backend.store.sqlite_metric_writer import SqliteMetricWriter, _checkpoint
+from backend.store import metrics, sqlite_loop_writer
+from backend.store.loop_writer import WriteUnavailable
+from backend.store.sqlite_loop_writer import SqliteLoopWriter, _checkpoint
 from tests.backend.store.factories import make_run
 from tests.support import copy_sqlite_database
 
@@ -40,7 +40,7 @@ def _wal_bytes(path: Path) -> int:
     return wal.stat().st_size if wal.exists() else 0
 
 
-async def _write_until_written(writer: SqliteMetricWriter, run_id: int, step: int) -> None:
+async def _write_until_written(writer: SqliteLoopWriter, run_id: int, step: int) -> None:
     """One point; again while a checkpoint holds writes back (the full stack would wait instead)."""
     while True:
         try:
@@ -58,7 +58,7 @@ def test_a_locked_database_is_reported_at_once_and_nothing_is_written(database: 
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
 
     async def write() -> tuple[float, int]:
-        writer = SqliteMetricWriter(engine)
+        writer = SqliteLoopWriter(engine)
         await writer.open()
         try:
             started = time.perf_counter()
@@ -82,12 +82,12 @@ def test_the_log_starts_again_after_a_checkpoint(
     database: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, path = database
-    monkeypatch.setattr(sqlite_metric_writer, "CHECKPOINT_EVERY", 10**9)  # only the checkpoint called here
+    monkeypatch.setattr(sqlite_loop_writer, "CHECKPOINT_EVERY", 10**9)  # only the checkpoint called here
     with make_session_factory(engine)() as session:
         run_id = make_run(session)
 
     async def write() -> list[int]:
-        writer = SqliteMetricWriter(engine)
+        writer = SqliteLoopWriter(engine)
         await writer.open()
         sizes = []
         try:
@@ -112,12 +112,12 @@ def test_every_so_many_commits_a_checkpoint_runs_in_the_background(
     database: tuple[Engine, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     engine, path = database
-    monkeypatch.setattr(sqlite_metric_writer, "CHECKPOINT_EVERY", 50)
+    monkeypatch.setattr(sqlite_loop_writer, "CHECKPOINT_EVERY", 50)
     with make_session_factory(engine)() as session:
         run_id = make_run(session)
 
     async def write() -> tuple[int, int]:
-        writer = SqliteMetricWriter(engine)
+        writer = SqliteLoopWriter(engine)
         await writer.open()
         try:
             for step in range(49):

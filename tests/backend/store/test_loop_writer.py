@@ -14,12 +14,12 @@ import pytest
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
 
-from backend.app import _metric_writer
+from backend.app import _loop_writer
 from backend.db import make_engine, make_session_factory
 from backend.errors import Conflict, NotFound
 from backend.store import metrics
-from backend.store.metric_writer import MetricWriter, PointWriter, WriteUnavailable
-from backend.store.sqlite_metric_writer import SqliteMetricWriter
+from backend.store.loop_writer import LoopWriter, PostgresLoopWriter, WriteUnavailable
+from backend.store.sqlite_loop_writer import SqliteLoopWriter
 from tests.backend.store.factories import claim_and_finish, make_run
 
 T = TypeVar("T")
@@ -33,9 +33,9 @@ def _refuse() -> None:
     raise Refused
 
 
-def _with_writer(engine: Engine, use: Callable[[PointWriter], Awaitable[T]]) -> T:
+def _with_writer(engine: Engine, use: Callable[[LoopWriter], Awaitable[T]]) -> T:
     async def main() -> T:
-        writer = _metric_writer(engine)
+        writer = _loop_writer(engine)
         assert writer is not None
         await writer.open()
         try:
@@ -47,9 +47,9 @@ def _with_writer(engine: Engine, use: Callable[[PointWriter], Awaitable[T]]) -> 
 
 
 def test_each_database_gets_its_writer(pg_engine: Engine, tmp_path: Path) -> None:
-    assert isinstance(_metric_writer(pg_engine), MetricWriter)
-    assert isinstance(_metric_writer(make_engine(f"sqlite:///{tmp_path / 'x.db'}")), SqliteMetricWriter)
-    assert _metric_writer(make_engine("sqlite://")) is None  # in memory: private to its connection
+    assert isinstance(_loop_writer(pg_engine), PostgresLoopWriter)
+    assert isinstance(_loop_writer(make_engine(f"sqlite:///{tmp_path / 'x.db'}")), SqliteLoopWriter)
+    assert _loop_writer(make_engine("sqlite://")) is None  # in memory: private to its connection
 
 
 def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them(engine: Engine) -> None:
@@ -63,7 +63,7 @@ def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them
         metrics.MetricPoint("acc", 5, 0.9, 13.0),
     ]
 
-    async def write(writer: PointWriter) -> list[int]:
+    async def write(writer: LoopWriter) -> list[int]:
         first = await writer.write_points(run_id, batch, metrics.ANY_HOLDER, _refuse)
         late = [metrics.MetricPoint("acc", 1, 0.1, 14.0)]
         return [first, await writer.write_points(run_id, late, metrics.ANY_HOLDER, _refuse)]
@@ -83,7 +83,7 @@ def test_points_and_latest_values_are_stored_as_the_thread_pool_path_stores_them
 
 
 def _refusal(engine: Engine, run_id: int, rule: metrics.HolderRule) -> type[Exception] | None:
-    async def write(writer: PointWriter) -> type[Exception] | None:
+    async def write(writer: LoopWriter) -> type[Exception] | None:
         try:
             await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], rule, _refuse)
         except (Refused, NotFound, Conflict) as exc:
@@ -111,7 +111,7 @@ def test_a_refusal_leaves_the_writer_ready_for_the_next_write(engine: Engine) ->
         open_run, finished = make_run(session), make_run(session)
         claim_and_finish(session, finished, "succeeded")
 
-    async def write(writer: PointWriter) -> int:
+    async def write(writer: LoopWriter) -> int:
         with pytest.raises(Conflict):
             await writer.write_points(
                 finished, [metrics.MetricPoint("x", 1, 1.0)], metrics.ANY_HOLDER, _refuse
@@ -149,7 +149,7 @@ def test_after_a_restart_one_write_is_reported_lost_and_the_next_ones_reconnect(
     def point(step: int) -> list[metrics.MetricPoint]:
         return [metrics.MetricPoint("x", step, float(step))]
 
-    async def write(writer: PointWriter) -> tuple[int, list[str]]:
+    async def write(writer: LoopWriter) -> tuple[int, list[str]]:
         step = 0
         for _ in range(20):  # concurrent writes make the pool grow past one connection
             if connections("pid") >= 3:
