@@ -4,14 +4,17 @@ PostgreSQL plans from the statistics ANALYZE gathers; autovacuum refreshes them 
 (`autovacuum_naptime`). A new database that a sweep or a script fills with a thousand runs in seconds is planned
 as if its tables were empty until then: the top-100 search by a param at 1,000 fresh runs measured 11.3 ms in the
 database with empty statistics and 0.64 ms after ANALYZE (nested loops over an experiment's every run for each
-matching param). Twice a second the API reads `pg_stat_user_tables` and analyzes a table its statistics
-describe badly: never analyzed although rows were written, or grown by more than a fifth since. Those counters
-already trail a busy writer by up to a second (a backend reports them at most once a second), so the pass is
-frequent: every 2 s, a search sent within two seconds of the end of a 1,000-run burst still met the empty
-statistics (the tracking benchmark's search at 1,000 runs, p50 16 ms, then 5 ms a second later); every 0.5 s it
-did not. A pass costs about 1 ms (0.4 ms of this process's CPU). Rows that are
-only updated (a run's latest metric values, rewritten by every metric write) do not trigger it: the table's
-size, which the plans depend on, has not changed, and autovacuum's own schedule covers them.
+matching param). Twice a second the API compares each table's size on disk (`pg_relation_size`, exact at once) with
+the size its statistics were taken at (`pg_class.relpages`) and analyzes a table grown by more than a fifth and a
+few pages since, or never analyzed and no longer tiny. The planner itself scales its row estimates by that ratio,
+so a table that grew by rewritten rows (dead versions not yet vacuumed) is analyzed too: its rows are no
+longer as dense as the statistics say.
+
+Not the row counters of `pg_stat_user_tables`: a backend reports them at most once a second while busy, and
+after its last write only once it has been idle for ten seconds, so right after a burst they still describe
+the tables before it. Read that way, and every 2 s, the tracking benchmark's search at 1,000 runs met empty
+statistics three times out of three (p50 16 ms; 5 ms once analyzed). A pass costs about 1 ms (0.4 ms of this
+process's CPU).
 
 Tables this database user does not own are left out (PostgreSQL would skip them with a warning on every pass),
 and an advisory lock keeps several API processes from analyzing the same tables at once. SQLite's planner
@@ -31,24 +34,24 @@ INTERVAL_SECONDS = 0.5  # see the module's docstring
 AFTER_FAILURE_SECONDS = 60.0
 # The tables a runs page, a search or a metric read plans over.
 TABLES = ("run", "run_param", "run_tag", "latest_metric", "metric", "experiment")
-# A table is analyzed once it holds this many rows more than its statistics say, and this share more.
-MIN_NEW_ROWS, GROWTH = 50, 0.2
+# A table is analyzed once it holds this many pages more than its statistics say, and this share more.
+MIN_NEW_PAGES, GROWTH = 2, 0.2
 # Any fixed number the API's processes agree on (pg_try_advisory_lock's key).
 LOCK_KEY = 0x78636C_5354  # "xcl" "ST"
 
 _STALE = text(
-    "SELECT s.relname FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid "
-    "WHERE s.schemaname = current_schema() AND s.relname IN :tables "
+    "SELECT c.relname FROM pg_class c "
+    "WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r' AND c.relname IN :tables "
     "AND pg_has_role(c.relowner, 'USAGE') "
-    "AND CASE WHEN c.reltuples < 0 THEN s.n_mod_since_analyze >= :min_new "
-    "ELSE s.n_live_tup >= c.reltuples * (1 + :growth) + :min_new END"
+    "AND pg_relation_size(c.oid) >= "
+    "(c.relpages * (1 + :growth) + :min_new) * current_setting('block_size')::bigint"
 ).bindparams(bindparam("tables", expanding=True))
 
 
 def stale_tables(engine: Engine) -> list[str]:
     with engine.connect() as connection:
         found = connection.execute(
-            _STALE, {"tables": list(TABLES), "min_new": MIN_NEW_ROWS, "growth": GROWTH}
+            _STALE, {"tables": list(TABLES), "min_new": MIN_NEW_PAGES, "growth": GROWTH}
         )
         return sorted(found.scalars())
 
