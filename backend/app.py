@@ -103,8 +103,9 @@ def create_app(settings: Settings | None = None, *, check_schema: bool = True) -
         tasks = [asyncio.create_task(_sweep_stale_runs(app))]
         if engine.dialect.name == "postgresql":
             tasks.append(asyncio.create_task(planner_stats.keep_fresh(engine)))
-        # Metric writes on the event loop (`backend.fast_metrics`); a lifespan entered again (a test client inside
-        # another) gets a writer of its own and gives the outer one back when it ends.
+        # Metric writes and tracking runs' creation on the event loop (`backend.fast_metrics`, `backend.fast_runs`);
+        # a lifespan entered again (a test client inside another) gets a writer of its own and gives the outer one
+        # back when it ends.
         outer = getattr(app.state, "loop_writer", None)
         writer = _loop_writer(engine)
         if writer is not None:

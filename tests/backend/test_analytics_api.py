@@ -466,7 +466,7 @@ def test_views_read_in_a_few_queries_whatever_the_number_of_runs(api: TestClient
     statements: list[str] = []
 
     def count(*args: Any) -> None:
-        # The API's background tasks (planner statistics every 2 s on PostgreSQL, the stale-run sweep) share the
+        # The API's background tasks (planner statistics twice a second on PostgreSQL, the stale-run sweep) share the
         # engine and run in the event loop's default executor; a request's handler runs in an AnyIO worker.
         if not threading.current_thread().name.startswith("asyncio_"):
             statements.append(args[2])
