@@ -21,6 +21,7 @@ from backend.store import metrics
 from backend.store.loop_writer import LoopWriter, PostgresLoopWriter, WriteUnavailable
 from backend.store.sqlite_loop_writer import SqliteLoopWriter
 from tests.backend.store.factories import claim_and_finish, make_run
+from tests.backend.store.writers import with_open_writer
 
 T = TypeVar("T")
 
@@ -34,16 +35,7 @@ def _refuse() -> None:
 
 
 def _with_writer(engine: Engine, use: Callable[[LoopWriter], Awaitable[T]]) -> T:
-    async def main() -> T:
-        writer = _loop_writer(engine)
-        assert writer is not None
-        await writer.open()
-        try:
-            return await use(writer)
-        finally:
-            await writer.close()
-
-    return asyncio.run(main())
+    return with_open_writer(lambda: _loop_writer(engine), use)
 
 
 def test_each_database_gets_its_writer(pg_engine: Engine, tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from backend.store import metrics, sqlite_loop_writer
 from backend.store.loop_writer import WriteUnavailable
 from backend.store.sqlite_loop_writer import SqliteLoopWriter, _checkpoint
 from tests.backend.store.factories import make_run
+from tests.backend.store.writers import with_open_writer
 from tests.support import copy_sqlite_database
 
 
@@ -57,20 +58,15 @@ def test_a_locked_database_is_reported_at_once_and_nothing_is_written(database: 
     holder = sqlite3.connect(path, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")  # another writer holds the lock
 
-    async def write() -> tuple[float, int]:
-        writer = SqliteLoopWriter(engine)
-        await writer.open()
-        try:
-            started = time.perf_counter()
-            with pytest.raises(WriteUnavailable, match="locked"):
-                await writer.write_points(run_id, _point(1), metrics.ANY_HOLDER, lambda: None)
-            waited = time.perf_counter() - started
-            holder.execute("ROLLBACK")
-            return waited, await writer.write_points(run_id, _point(2), metrics.ANY_HOLDER, lambda: None)
-        finally:
-            await writer.close()
+    async def write(writer: SqliteLoopWriter) -> tuple[float, int]:
+        started = time.perf_counter()
+        with pytest.raises(WriteUnavailable, match="locked"):
+            await writer.write_points(run_id, _point(1), metrics.ANY_HOLDER, lambda: None)
+        waited = time.perf_counter() - started
+        holder.execute("ROLLBACK")
+        return waited, await writer.write_points(run_id, _point(2), metrics.ANY_HOLDER, lambda: None)
 
-    waited, written = asyncio.run(write())
+    waited, written = with_open_writer(lambda: SqliteLoopWriter(engine), write)
     holder.close()
     assert waited < 0.5  # not the 30 s the thread pool's connections wait
     assert written == 1
@@ -86,24 +82,19 @@ def test_the_log_starts_again_after_a_checkpoint(
     with make_session_factory(engine)() as session:
         run_id = make_run(session)
 
-    async def write() -> list[int]:
-        writer = SqliteLoopWriter(engine)
-        await writer.open()
+    async def write(writer: SqliteLoopWriter) -> list[int]:
         sizes = []
-        try:
-            for block in range(3):
-                for step in range(150):
-                    await writer.write_points(
-                        run_id, _point(block * 1000 + step), metrics.ANY_HOLDER, lambda: None
-                    )
-                sizes.append(_wal_bytes(path))
-                if block == 1:
-                    await asyncio.to_thread(_checkpoint, str(path), False)
-            return sizes
-        finally:
-            await writer.close()
+        for block in range(3):
+            for step in range(150):
+                await writer.write_points(
+                    run_id, _point(block * 1000 + step), metrics.ANY_HOLDER, lambda: None
+                )
+            sizes.append(_wal_bytes(path))
+            if block == 1:
+                await asyncio.to_thread(_checkpoint, str(path), False)
+        return sizes
 
-    first, second, third = asyncio.run(write())
+    first, second, third = with_open_writer(lambda: SqliteLoopWriter(engine), write)
     assert second > first * 1.5  # the loop's connection runs no checkpoint itself: the log grew
     assert third == second  # after the checkpoint the commits wrote the log from its beginning again
 
@@ -116,20 +107,15 @@ def test_every_so_many_commits_a_checkpoint_runs_in_the_background(
     with make_session_factory(engine)() as session:
         run_id = make_run(session)
 
-    async def write() -> tuple[int, int]:
-        writer = SqliteLoopWriter(engine)
-        await writer.open()
-        try:
-            for step in range(49):
-                await _write_until_written(writer, run_id, step)
-            before = _wal_bytes(path)  # 49 commits, no checkpoint yet
-            for step in range(49, 500):
-                await _write_until_written(writer, run_id, step)
-                await asyncio.sleep(0)  # let a started checkpoint run
-            return before, _wal_bytes(path)
-        finally:
-            await writer.close()
+    async def write(writer: SqliteLoopWriter) -> tuple[int, int]:
+        for step in range(49):
+            await _write_until_written(writer, run_id, step)
+        before = _wal_bytes(path)  # 49 commits, no checkpoint yet
+        for step in range(49, 500):
+            await _write_until_written(writer, run_id, step)
+            await asyncio.sleep(0)  # let a started checkpoint run
+        return before, _wal_bytes(path)
 
-    before, after = asyncio.run(write())
+    before, after = with_open_writer(lambda: SqliteLoopWriter(engine), write)
     # 500 commits without checkpoints would leave a log ten times as long as 49 commits'.
     assert after < 3 * before

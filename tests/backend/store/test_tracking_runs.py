@@ -4,7 +4,6 @@ the full stack, one that may have stored the run is not."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import time
@@ -23,6 +22,7 @@ from backend.store.loop_writer import OutcomeUnknown, PostgresLoopWriter, WriteU
 from backend.store.run_rows import RUN_COLUMN_NAMES
 from backend.store.tracking_runs import _TRACKING, _constant, insert_tracking_run
 from backend.unit_of_work import core_unit_of_work
+from tests.backend.store.writers import with_open_writer
 
 T = TypeVar("T")
 PARAMS: dict[str, Any] = {"arch": "resnet50", "lr": 0.1, "epochs": 90, "mixup": True}
@@ -53,15 +53,7 @@ def _stored(engine: Engine, run_id: int) -> tuple[dict[str, Any], dict[str, str]
 
 
 def _with_writer(engine: Engine, use: Callable[[PostgresLoopWriter], Awaitable[T]]) -> T:
-    async def main() -> T:
-        writer = PostgresLoopWriter(engine)
-        await writer.open()
-        try:
-            return await use(writer)
-        finally:
-            await writer.close()
-
-    return asyncio.run(main())
+    return with_open_writer(lambda: PostgresLoopWriter(engine), use)
 
 
 def _run_count(engine: Engine) -> int:
