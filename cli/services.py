@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 from pathlib import Path
@@ -87,7 +88,20 @@ def serve(
                 "to accept every request (unsafe)"
             )
             raise typer.Exit(2)
-    uvicorn.Server(server_config(api, host, port, access_log)).run()
+    config = server_config(api, host, port, access_log)
+    config.load()  # the event loop's and the HTTP protocol's modules imported now, to be frozen with the rest
+    freeze_startup_heap()
+    uvicorn.Server(config).run()
+
+
+def freeze_startup_heap() -> None:
+    """Take everything the server has allocated so far (a thousand imported modules, the app) out of the garbage
+    collector's reach. A request that parses a 1,000-point batch allocates enough objects to trigger, every few
+    dozen such requests, a full collection, which walked all of them: 49 ms added to one request in the tracking
+    benchmark's batched ingestion, a tenth of its time. Frozen, the same collection took 1.3 ms. Objects made
+    later (caches, the pool's connections) are collected as usual."""
+    gc.collect()  # the garbage of start-up is freed first, not kept for good
+    gc.freeze()
 
 
 def worker(

@@ -5,6 +5,7 @@ itself is measured by benchmarks/tracking_vs_mlflow.py ("cheapest request")."""
 
 from __future__ import annotations
 
+import gc
 import socket
 import threading
 import time
@@ -53,3 +54,31 @@ def test_keep_alive_connections_have_nodelay(tmp_path: Path) -> None:
     finally:
         server.should_exit = True
         thread.join(timeout=30)
+
+
+def test_serve_freezes_its_start_up_heap_before_serving(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`xclab serve` hands uvicorn a heap whose start-up objects the garbage collector no longer walks."""
+    from cli import services
+
+    url = f"sqlite:///{tmp_path / 'xclab.db'}"
+    upgrade(url)
+    for name, value in {
+        "XCL_HOME": str(tmp_path / "home"),
+        "XCL_DATABASE_URL": url,
+        "XCL_API_TOKEN": "t",
+    }.items():
+        monkeypatch.setenv(name, value)
+    services.get_settings.cache_clear()
+    seen: list[tuple[int, bool]] = []
+    monkeypatch.setattr(
+        uvicorn.Server, "run", lambda self: seen.append((gc.get_freeze_count(), self.config.loaded))
+    )
+    gc.unfreeze()
+    try:
+        services.serve(port=_free_port())
+        frozen, loaded = seen[0]
+        assert loaded  # the loop's and protocol's modules were imported before the freeze
+        assert frozen > 100_000  # the imported modules' objects, not a handful
+    finally:
+        gc.unfreeze()
+        services.get_settings.cache_clear()
