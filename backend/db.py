@@ -70,10 +70,23 @@ def make_session_factory(engine: Engine) -> sessionmaker[Session]:
 def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reads that write nothing. On PostgreSQL their connections are in autocommit: each statement
     sees the data committed when it starts, as it would in a READ COMMITTED transaction (which takes a snapshot
-    per statement), without the transaction's BEGIN and COMMIT round trips. Elsewhere, `make_session_factory`."""
+    per statement), without the transaction's BEGIN and COMMIT round trips. Elsewhere, `make_session_factory`'s.
+    A change to an object in such a session fails its flush: in autocommit it would not be one unit of work."""
     if engine.dialect.name != "postgresql":
-        return make_session_factory(engine)
-    return sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+        factory = make_session_factory(engine)
+    else:
+        factory = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
+    event.listen(factory, "before_flush", _refuse_writes)
+    return factory
+
+
+class ReadSessionWrite(RuntimeError):
+    """An object was added, changed or deleted in a read session: a bug in the route, not the caller's."""
+
+
+def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+    if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
+        raise ReadSessionWrite("a read session writes nothing: use a unit of work's session (SessionDep)")
 
 
 def alembic_config(url: str) -> Config:

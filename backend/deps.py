@@ -63,12 +63,21 @@ async def get_session(uow: UnitOfWorkDep) -> Session:
     return uow.session
 
 
+async def get_read_session(request: Request) -> AsyncIterator[Session]:
+    """A session for a route that only reads (`backend.db.make_read_session_factory`: on PostgreSQL no BEGIN and
+    COMMIT round trips). Closed, not committed, when the route is done; one that tried to write would fail its
+    flush (see there)."""
+    async with request_unit_of_work(request.app.state.read_session_factory) as uow:
+        yield uow.session
+
+
 async def get_celery(request: Request) -> Celery:
     return request.app.state.celery
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session, scope="function")]
 CeleryDep = Annotated[Celery, Depends(get_celery)]
 
 UNAUTHORISED = (

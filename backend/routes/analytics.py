@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from backend.analytics.registry import VIEWS, get_view  # importing backend.analytics registers every view
 from backend.analytics.scope import load_scope
-from backend.deps import ReadAuth, SessionDep
+from backend.deps import ReadAuth, ReadSessionDep
 
 router = APIRouter(prefix="/analytics", tags=["analytics"])
 
@@ -31,7 +31,7 @@ DESCRIPTION = "Pass `grid_id` or `experiment_id` (not both). Views:\n\n" + "\n".
 
 @router.get("/{view}", dependencies=[ReadAuth], response_model=AnyView, description=DESCRIPTION)
 def read_view(
-    view: ViewName, session: SessionDep, grid_id: GridId = None, experiment_id: ExperimentId = None
+    view: ViewName, session: ReadSessionDep, grid_id: GridId = None, experiment_id: ExperimentId = None
 ) -> BaseModel:
     """One analysis view of the runs of a grid or an experiment (404 naming the views for an unknown one)."""
     chosen = get_view(view)

@@ -8,7 +8,7 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from backend.artifact_files import exclusive_writer, file_sha256, run_folder, safe_relative_path, write_temp
-from backend.deps import ArtifactWriterAuth, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep
+from backend.deps import ArtifactWriterAuth, ReadAuth, ReadSessionDep, SettingsDep, UnitOfWorkDep
 from backend.errors import Conflict, NotFound
 from backend.models import Artifact
 from backend.schemas.runs import ArtifactOut
@@ -86,7 +86,7 @@ async def upload_artifact(
         409: {"description": "The stored file no longer matches its recorded sha256."},
     },
 )
-def download_artifact(run_id: int, path: str, session: SessionDep, settings: SettingsDep) -> FileResponse:
+def download_artifact(run_id: int, path: str, session: ReadSessionDep, settings: SettingsDep) -> FileResponse:
     """Download an artifact's bytes; the file is checked against its recorded sha256 first (X-Content-SHA256)."""
     rel = safe_relative_path(path)
     get_run(session, run_id)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.deps import ReadAuth, ReadSessionDep, SessionDep, WriteAuth
 from backend.schemas.experiments import ExperimentCreate, ExperimentOut, ExperimentsPage
 from backend.store import experiments as experiment_store
 
@@ -18,7 +18,7 @@ def create_experiment(body: ExperimentCreate, session: SessionDep) -> Experiment
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_experiments(session: SessionDep) -> ExperimentsPage:
+def read_experiments(session: ReadSessionDep) -> ExperimentsPage:
     """All experiments, newest first, with their run counts."""
     return ExperimentsPage(
         data=[
@@ -29,6 +29,6 @@ def read_experiments(session: SessionDep) -> ExperimentsPage:
 
 
 @router.get("/{experiment_id}", dependencies=[ReadAuth])
-def read_experiment(experiment_id: int, session: SessionDep) -> ExperimentOut:
+def read_experiment(experiment_id: int, session: ReadSessionDep) -> ExperimentOut:
     """One experiment."""
     return ExperimentOut.model_validate(experiment_store.get_experiment(session, experiment_id))

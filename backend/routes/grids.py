@@ -5,7 +5,14 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, status
 from fastapi.responses import PlainTextResponse, Response
 
-from backend.deps import CeleryDep, ReadAuth, SessionDep, SettingsDep, UnitOfWorkDep, WriteAuth
+from backend.deps import (
+    CeleryDep,
+    ReadAuth,
+    ReadSessionDep,
+    SettingsDep,
+    UnitOfWorkDep,
+    WriteAuth,
+)
 from backend.errors import invalid
 from backend.models import FINAL_STATUSES, Grid, Run
 from backend.queueing import enqueue_released
@@ -75,7 +82,7 @@ def create_grid(body: GridCreate, uow: UnitOfWorkDep, celery: CeleryDep, setting
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_grids(session: SessionDep, experiment_id: int | None = None, cells: bool = True) -> GridsPage:
+def read_grids(session: ReadSessionDep, experiment_id: int | None = None, cells: bool = True) -> GridsPage:
     """Grids, newest first, with every cell's state; `cells=false` gives only the status counts (fast lists)."""
     grids = grid_store.list_grids(session, experiment_id)
     if cells:
@@ -93,7 +100,7 @@ def read_builtin_grids() -> BuiltinGridsPage:
 
 
 @router.get("/{grid_id}", dependencies=[ReadAuth])
-def read_grid(grid_id: int, session: SessionDep) -> GridOut:
+def read_grid(grid_id: int, session: ReadSessionDep) -> GridOut:
     """One grid with every cell's run, status and primary metric."""
     return grid_out(grid_store.get_grid(session, grid_id), grid_store.grid_runs(session, grid_id))
 
@@ -114,7 +121,7 @@ def retry_grid(grid_id: int, uow: UnitOfWorkDep, celery: CeleryDep) -> GridOut:
 )
 def read_grid_report(
     grid_id: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     format: Annotated[  # noqa: A002
         Literal["json", "markdown", "latex", "csv", "summary", "supplement"],
@@ -166,7 +173,7 @@ def _tables(report: GridReport, runs: list[Run], layout: str | None) -> Suppleme
 @router.get("/{grid_id}/tables", dependencies=[ReadAuth])
 def read_grid_tables(
     grid_id: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     layout: Annotated[
         str | None,
         Query(

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from backend.deps import HolderAuth, ReadAuth, SessionDep, SettingsDep
+from backend.deps import HolderAuth, ReadAuth, ReadSessionDep, SessionDep, SettingsDep
 from backend.limits import LOG_READ_LIMIT
 from backend.schemas.logs import LogChunkOut, LogPage, LogsIn, LogsWritten
 from backend.store import logs as log_store
@@ -25,7 +25,7 @@ def append_logs(run_id: int, body: LogsIn, session: SessionDep, settings: Settin
 @router.get("", dependencies=[ReadAuth])
 def read_logs(
     run_id: int,
-    session: SessionDep,
+    session: ReadSessionDep,
     settings: SettingsDep,
     after_seq: Annotated[int, Query(ge=-1, description="Chunks after this seq (-1: from the start).")] = -1,
     limit: Annotated[int, Query(ge=1, le=LOG_READ_LIMIT)] = 1_000,

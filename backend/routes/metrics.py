@@ -11,7 +11,14 @@ from fastapi.responses import Response
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from backend.deps import Caller, Principal, ReadAuth, SessionDep, refuse_reporter, reporter_rule
+from backend.deps import (
+    Caller,
+    Principal,
+    ReadAuth,
+    ReadSessionDep,
+    refuse_reporter,
+    reporter_rule,
+)
 from backend.schemas.metrics import MetricHistory, MetricKeys, MetricsIn, MetricsWritten
 from backend.store import metrics as metric_store
 
@@ -38,7 +45,7 @@ async def log_metrics(run_id: int, body: MetricsIn, who: Caller, request: Reques
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
+def read_metric_keys(run_id: int, session: ReadSessionDep) -> MetricKeys:
     """The metric keys this run has logged."""
     return MetricKeys(keys=metric_store.metric_keys(session, run_id))
 
@@ -47,7 +54,7 @@ def read_metric_keys(run_id: int, session: SessionDep) -> MetricKeys:
 def read_metric_history(
     run_id: int,
     key: str,
-    session: SessionDep,
+    session: ReadSessionDep,
     max_points: Annotated[int | None, Query(ge=1, le=100_000)] = None,
     wall_time: Annotated[
         bool, Query(description="Also each point's wall_time (Unix seconds when it was logged).")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request, Response, status
 
-from backend.deps import CeleryDep, HolderAuth, ReadAuth, SessionDep, UnitOfWorkDep, WriteAuth
+from backend.deps import CeleryDep, HolderAuth, ReadAuth, ReadSessionDep, SessionDep, UnitOfWorkDep, WriteAuth
 from backend.queueing import enqueue
 from backend.routes.run_out import BROKER_DOWN, run_out
 from backend.schemas.runs import ReproductionOut, RunOut
@@ -32,7 +32,7 @@ def rerun_run(
 
 
 @router.get("/{run_id}/compare/{other_id}", dependencies=[ReadAuth])
-def compare_reproduction(run_id: int, other_id: int, session: SessionDep) -> ReproductionOut:
+def compare_reproduction(run_id: int, other_id: int, session: ReadSessionDep) -> ReproductionOut:
     """Did `other_id` reproduce `run_id`? Exact equality of every metric at every step (timings aside), else
     the first step and key where they part, and the environment fields that differ."""
     return ReproductionOut.model_validate(reruns.compare(session, run_id, other_id))

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from sqlalchemy import func, select
 
-from backend.deps import ReadAuth, SessionDep
+from backend.deps import ReadAuth, ReadSessionDep
 from backend.models import Run
 from backend.routes.runs import SearchQuery
 from backend.store.run_list import RunFilter, filter_conditions
@@ -23,7 +23,7 @@ class RunCount(BaseModel):
 
 @router.get("/count", dependencies=[ReadAuth])
 def count_runs(
-    session: SessionDep,
+    session: ReadSessionDep,
     experiment_id: int | None = None,
     run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006 (FastAPI copies defaults)
     task: Annotated[list[str], Query()] = [],  # noqa: B006

@@ -15,6 +15,7 @@ from backend.deps import (
     CeleryDep,
     HolderAuth,
     ReadAuth,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
     UnitOfWorkDep,
@@ -174,7 +175,7 @@ def _runs_page(
 
 @router.get("/columns", dependencies=[ReadAuth])
 def read_run_columns(
-    session: SessionDep,
+    session: ReadSessionDep,
     experiment_id: int | None = None,
     run_status: Annotated[list[str], Query(alias="status")] = [],  # noqa: B006
     task: Annotated[list[str], Query()] = [],  # noqa: B006
@@ -197,7 +198,7 @@ def read_run_columns(
 
 @router.get("/compare", dependencies=[ReadAuth])
 def compare_runs(
-    session: SessionDep,
+    session: ReadSessionDep,
     request: Request,
     ids: Annotated[
         list[int],
@@ -216,7 +217,7 @@ def compare_runs(
 
 
 @router.get("/{run_id}", dependencies=[ReadAuth])
-def read_run(run_id: int, session: SessionDep, request: Request) -> RunOut:
+def read_run(run_id: int, session: ReadSessionDep, request: Request) -> RunOut:
     """One run with its spec, status, summary metrics, teachers and artifacts."""
     return run_out(run_store.get_run(session, run_id), request)
 

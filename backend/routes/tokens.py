@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, status
 
-from backend.deps import AdminAuth, SessionDep, UnitOfWorkDep, token_cache
+from backend.deps import AdminAuth, ReadSessionDep, SessionDep, UnitOfWorkDep, token_cache
 from backend.schemas.tokens import TokenCreate, TokenCreated, TokenOut, TokensPage
 from backend.store import tokens as token_store
 
@@ -17,7 +17,7 @@ def create_token(body: TokenCreate, session: SessionDep) -> TokenCreated:
 
 
 @router.get("")
-def read_tokens(session: SessionDep, include_revoked: bool = False) -> TokensPage:
+def read_tokens(session: ReadSessionDep, include_revoked: bool = False) -> TokensPage:
     """Tokens (never their values), oldest first."""
     return TokensPage(
         data=[TokenOut.model_validate(t) for t in token_store.list_tokens(session, include_revoked)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from backend.deps import ReadAuth, SessionDep, WriteAuth
+from backend.deps import ReadAuth, ReadSessionDep, SessionDep, WriteAuth
 from backend.schemas.views import ViewCreate, ViewOut, ViewsPage
 from backend.store import views as view_store
 
@@ -20,7 +20,7 @@ def create_view(body: ViewCreate, session: SessionDep) -> ViewOut:
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_views(session: SessionDep) -> ViewsPage:
+def read_views(session: ReadSessionDep) -> ViewsPage:
     """Every saved view, by name."""
     return ViewsPage(data=[ViewOut.model_validate(v) for v in view_store.list_views(session)])
 

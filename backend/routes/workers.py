@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Path
 
-from backend.deps import ReadAuth, SessionDep, SettingsDep, WorkerAuth
+from backend.deps import ReadAuth, ReadSessionDep, SessionDep, SettingsDep, WorkerAuth
 from backend.schemas.workers import WorkerOut, WorkerReport, WorkersPage
 from backend.store import workers as worker_store
 
@@ -24,7 +24,7 @@ def report_worker(
 
 
 @router.get("", dependencies=[ReadAuth])
-def read_workers(session: SessionDep, settings: SettingsDep) -> WorkersPage:
+def read_workers(session: ReadSessionDep, settings: SettingsDep) -> WorkersPage:
     """Every worker that ever reported, stale ones marked (no heartbeat within `XCL_WORKER_STALE_SECONDS`)."""
     after = settings.worker_stale_seconds
     return WorkersPage(

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
 from backend.db import (
+    ReadSessionWrite,
     SchemaOutOfDate,
     load_json,
     make_engine,
@@ -19,6 +20,7 @@ from backend.db import (
     make_session_factory,
     verify_schema,
 )
+from backend.models import Experiment
 from backend.store import experiments
 from xclab.settings import Settings
 
@@ -80,3 +82,29 @@ def test_read_sessions_open_no_transaction_on_postgresql(database_url: str) -> N
 def test_stored_json_reads_as_json_loads_reads_it(text: str) -> None:
     expected, got = json.loads(text), load_json(text)
     assert repr(got) == repr(expected)  # repr: NaN compares unequal to itself, -0.0 equal to 0.0
+
+
+def test_a_read_session_refuses_to_write(database_url: str) -> None:
+    """A route given a read session (`ReadSessionDep`) that changed an object would, on PostgreSQL, commit each
+    statement alone: its flush fails instead, and nothing is stored."""
+    engine = make_engine(database_url)
+    try:
+        with make_session_factory(engine)() as writer:
+            experiments.create_experiment(writer, "kept", "")
+            writer.commit()
+        with make_read_session_factory(engine)() as reader:
+            reader.add(Experiment(name="added", description=""))
+            with pytest.raises(ReadSessionWrite):
+                reader.flush()
+            reader.rollback()
+            kept = reader.scalars(select(Experiment)).one()
+            kept.description = "changed"
+            with pytest.raises(ReadSessionWrite):
+                reader.commit()
+            reader.rollback()
+            kept.description = kept.description  # set to what it was: not a change
+            reader.commit()
+        with make_session_factory(engine)() as check:
+            assert [(e.name, e.description) for e in check.scalars(select(Experiment))] == [("kept", "")]
+    finally:
+        engine.dispose()

@@ -5,14 +5,19 @@ database is read at the moment the response starts."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
+import pkgutil
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
+from backend import routes
 from backend.db import make_engine
+from backend.deps import get_read_session, get_unit_of_work
 from backend.models import Experiment, Run
 from tests.backend.conftest import TOKEN
 from tests.support import digits_spec
@@ -71,3 +76,35 @@ def test_rows_are_committed_when_the_response_starts(api: TestClient, database_u
     finally:
         engine.dispose()
     assert seen == [["visible"], "running"]
+
+
+def _dependencies(dependant: Any) -> set[Any]:
+    calls = {dependant.call}
+    for sub in dependant.dependencies:
+        calls |= _dependencies(sub)
+    return calls
+
+
+def _api_routes() -> list[APIRoute]:
+    """Every route of the API's routers (`backend.routes.*`)."""
+    modules = (
+        importlib.import_module(f"backend.routes.{m.name}") for m in pkgutil.iter_modules(routes.__path__)
+    )
+    return [
+        route
+        for module in modules
+        if isinstance(getattr(module, "router", None), APIRouter)
+        for route in module.router.routes
+        if isinstance(route, APIRoute)
+    ]
+
+
+def test_reads_take_a_read_session_and_writes_a_unit_of_work() -> None:
+    """Every GET route that reads the database does it in a read session (no transaction on PostgreSQL); only
+    the other methods take a unit of work, which commits."""
+    found = _api_routes()
+    reads = {r.path: _dependencies(r.dependant) for r in found if r.methods == {"GET"}}
+    writes = {r.path: _dependencies(r.dependant) for r in found if "GET" not in r.methods}
+    assert not [path for path, calls in reads.items() if get_unit_of_work in calls]
+    assert len([path for path, calls in reads.items() if get_read_session in calls]) >= 15
+    assert not [path for path, calls in writes.items() if get_read_session in calls]
