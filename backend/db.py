@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
 from sqlalchemy import Engine, create_engine, event, inspect, text
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -71,12 +71,15 @@ def make_read_session_factory(engine: Engine) -> sessionmaker[Session]:
     """Sessions for reads that write nothing. On PostgreSQL their connections are in autocommit: each statement
     sees the data committed when it starts, as it would in a READ COMMITTED transaction (which takes a snapshot
     per statement), without the transaction's BEGIN and COMMIT round trips. Elsewhere, `make_session_factory`'s.
-    A change to an object in such a session fails its flush: in autocommit it would not be one unit of work."""
+    It refuses to write (in autocommit its writes would not be one unit of work): a changed object fails the flush,
+    an insert, update or delete through the session fails before it is sent. (The driver's own cursor is not
+    watched: only the store's hot paths use it, each in its own unit of work.)"""
     if engine.dialect.name != "postgresql":
         factory = make_session_factory(engine)
     else:
         factory = sessionmaker(engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False)
-    event.listen(factory, "before_flush", _refuse_writes)
+    event.listen(factory, "before_flush", _refuse_changes)
+    event.listen(factory, "do_orm_execute", _refuse_statements)
     return factory
 
 
@@ -84,9 +87,17 @@ class ReadSessionWrite(RuntimeError):
     """An object was added, changed or deleted in a read session: a bug in the route, not the caller's."""
 
 
-def _refuse_writes(session: Session, _context: Any, _instances: Any) -> None:
+def _refuse_changes(session: Session, _context: Any, _instances: Any) -> None:
     if session.new or session.deleted or any(session.is_modified(obj) for obj in session.dirty):
-        raise ReadSessionWrite("a read session writes nothing: use a unit of work's session (SessionDep)")
+        raise ReadSessionWrite(_READ_ONLY)
+
+
+def _refuse_statements(state: ORMExecuteState) -> None:
+    if state.is_insert or state.is_update or state.is_delete:
+        raise ReadSessionWrite(_READ_ONLY)
+
+
+_READ_ONLY = "a read session writes nothing: use a unit of work's session (SessionDep)"
 
 
 def alembic_config(url: str) -> Config:

@@ -65,8 +65,8 @@ async def get_session(uow: UnitOfWorkDep) -> Session:
 
 async def get_read_session(request: Request) -> AsyncIterator[Session]:
     """A session for a route that only reads (`backend.db.make_read_session_factory`: on PostgreSQL no BEGIN and
-    COMMIT round trips). Closed, not committed, when the route is done; one that tried to write would fail its
-    flush (see there)."""
+    COMMIT round trips), ended like a unit of work's (its commit has nothing to send). It refuses to write: an
+    ORM change fails its flush, an insert, update or delete statement fails before it is sent."""
     async with request_unit_of_work(request.app.state.read_session_factory) as uow:
         yield uow.session
 

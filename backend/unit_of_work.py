@@ -1,7 +1,8 @@
 """The one place that commits.
 
-The rule: a request gets one unit of work (`backend.deps.get_unit_of_work`), and so does each pass of the
-stale-run sweeper. Routes and store functions add, change and flush rows, and raise to refuse; they never call
+The rule: a request that writes gets one unit of work (`backend.deps.get_unit_of_work`), and so does each pass of
+the stale-run sweeper; a GET reads in a read session (`backend.deps.get_read_session`), which has nothing to
+commit and refuses to write. Routes and store functions add, change and flush rows, and raise to refuse; they never call
 `commit` or `rollback` on a session. When the route returns, the unit of work commits everything at once; when
 anything raises, it rolls back what is not yet committed.
 

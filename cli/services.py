@@ -89,7 +89,7 @@ def serve(
             )
             raise typer.Exit(2)
     config = server_config(api, host, port, access_log)
-    config.load()  # the event loop's and the HTTP protocol's modules imported now, to be frozen with the rest
+    config.load()  # the HTTP protocol's and the lifespan's modules imported now, to be frozen with the rest
     freeze_startup_heap()
     uvicorn.Server(config).run()
 
@@ -98,8 +98,8 @@ def freeze_startup_heap() -> None:
     """Take everything the server has allocated so far (a thousand imported modules, the app) out of the garbage
     collector's reach. A request that parses a 1,000-point batch allocates enough objects to trigger, every few
     dozen such requests, a full collection, which walked all of them: 49 ms added to one request in the tracking
-    benchmark's batched ingestion, a tenth of its time. Frozen, the same collection took 1.3 ms. Objects made
-    later (caches, the pool's connections) are collected as usual."""
+    benchmark's batched ingestion, a tenth of its time. Frozen, the same collection took 1.3 ms. What is made later
+    (caches, most of the pool's connections, each request's objects) is collected as usual."""
     gc.collect()  # the garbage of start-up is freed first, not kept for good
     gc.freeze()
 

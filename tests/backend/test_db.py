@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import insert, select, text, update
 
 from backend.db import (
     ReadSessionWrite,
@@ -85,8 +85,8 @@ def test_stored_json_reads_as_json_loads_reads_it(text: str) -> None:
 
 
 def test_a_read_session_refuses_to_write(database_url: str) -> None:
-    """A route given a read session (`ReadSessionDep`) that changed an object would, on PostgreSQL, commit each
-    statement alone: its flush fails instead, and nothing is stored."""
+    """A route given a read session (`ReadSessionDep`) that wrote would, on PostgreSQL, commit each statement
+    alone: a changed object fails the flush, a write statement fails before it is sent, and nothing is stored."""
     engine = make_engine(database_url)
     try:
         with make_session_factory(engine)() as writer:
@@ -104,6 +104,12 @@ def test_a_read_session_refuses_to_write(database_url: str) -> None:
             reader.rollback()
             kept.description = kept.description  # set to what it was: not a change
             reader.commit()
+            with pytest.raises(ReadSessionWrite):  # a statement, not an object: refused before it is sent
+                reader.execute(update(Experiment).values(description="changed"))
+            with pytest.raises(ReadSessionWrite):
+                reader.execute(insert(Experiment).values(name="inserted", description=""))
+            reader.rollback()
+            assert reader.scalars(select(Experiment.name)).all() == ["kept"]  # reading is still fine
         with make_session_factory(engine)() as check:
             assert [(e.name, e.description) for e in check.scalars(select(Experiment))] == [("kept", "")]
     finally:
