@@ -1,4 +1,4 @@
-"""The front door: the two requests tracking sends most, answered without FastAPI's request machinery.
+"""The front door: the requests tracking sends most, answered without FastAPI's request machinery.
 
 A training script logging to XCL Lab sends `POST /api/v1/runs` (start a run) once and
 `POST /api/v1/runs/{id}/metrics` (log points) thousands of times; for these the middleware stack, the router's
@@ -8,6 +8,9 @@ a token in `backend.token_cache`), a JSON body within the route's size limit tha
 checks and validates, and a write that succeeds. It then answers exactly as the route does. Anything else (a
 bad body, an unknown token, a refusal, an error) goes on to the full stack, which reads the same body again and
 answers as it always has; a refused or failed write here rolled back, so nothing is written twice.
+
+`answer_read` does the same for a read, `GET /api/v1/runs` (a runs page: the search a script or the dashboard
+sends): a plain query, and a caller known without a database read when reads need one.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from starlette.requests import Request
 
 from backend.deps import Principal, bearer, cached_caller, configured_caller
 from backend.errors import StoreError
-from backend.limits import API_PREFIX, Message, Receive, Send, body_limit, check_json
+from backend.limits import API_PREFIX, Message, Receive, Send, body_limit, check_json, check_query_and_path
 from backend.store.tokens import token_hash
 
 if TYPE_CHECKING:
@@ -33,6 +36,8 @@ Answer = tuple[int, bytes, list[tuple[bytes, bytes]]]  # status, JSON body, extr
 # parses the body itself: a pydantic model reads JSON bytes in one pass, twice as fast as `json.loads` and then
 # validating the objects (for a 1,000-point batch), with the same values and the same refusals.
 Handler = Callable[[Request, Principal, bytes], Awaitable[Answer]]
+# A read's handler: the request (its query string) -> the answer.
+ReadHandler = Callable[[Request], Awaitable[Answer]]
 
 
 class NotPlain(Exception):
@@ -129,6 +134,35 @@ async def answer(
         if _refusal(exc):
             return rest  # the full stack answers it, as it would have
         raise
+    await _respond(send, status, content, extra)
+    return None
+
+
+async def answer_read(app: FastAPI, scope: dict[str, Any], send: Send, handler: ReadHandler) -> bool:
+    """A GET's `answer`: True when it was answered, False to leave it (untouched: it has no body) to the full
+    stack. A read needs a caller only when the settings say so (`deps.require_read`)."""
+    if check_query_and_path(scope, API_PREFIX) is not None:
+        return False  # `RequestGuard` refuses it
+    scope["app"] = app
+    request = Request(scope)
+    try:
+        if app.state.settings.read_requires_auth:
+            credentials = await bearer(request)
+            who = configured_caller(request, credentials)
+            if who is None and credentials is not None:
+                who = cached_caller(request, token_hash(credentials.credentials))
+            if who is None:
+                return False
+        status, content, extra = await handler(request)
+    except Exception as exc:
+        if _refusal(exc):
+            return False
+        raise
+    await _respond(send, status, content, extra)
+    return True
+
+
+async def _respond(send: Send, status: int, content: bytes, extra: list[tuple[bytes, bytes]]) -> None:
     headers = [
         (b"content-length", str(len(content)).encode()),
         (b"content-type", b"application/json"),
@@ -136,4 +170,3 @@ async def answer(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": content})
-    return None

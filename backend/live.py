@@ -1,4 +1,4 @@
-"""The liveness probe, and tracking's common writes (`backend.fast_path`), answered in front of FastAPI.
+"""The liveness probe, and tracking's common writes and search (`backend.fast_path`), answered in front of FastAPI.
 
 `GET /api/v1/health/live` (and `HEAD`) is what load balancers and latency checks call most; going through
 FastAPI's middleware stack, router and response model cost several times the server's own overhead. `Api`
@@ -13,13 +13,13 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from backend import fast_metrics, fast_runs
-from backend.fast_path import Handler, answer
+from backend import fast_metrics, fast_runs, fast_search
+from backend.fast_path import Handler, answer, answer_read
 
 
 class Api(FastAPI):
     """FastAPI with the liveness probe answered in its ASGI entry point (no routing, middleware or database), and
-    a plain metric write or tracking-run start tried there before the full stack."""
+    a plain metric write, tracking-run start or runs page tried there before the full stack."""
 
     def __init__(self, *, live_path: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -41,6 +41,13 @@ class Api(FastAPI):
             await send({"type": "http.response.start", "status": 200, "headers": self._live_headers})
             body = self._live_body if scope["method"] == "GET" else b""
             await send({"type": "http.response.body", "body": body})
+            return
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "GET"
+            and scope["path"] == fast_search.PATH
+            and await answer_read(self, scope, send, fast_search.read)
+        ):
             return
         if scope["type"] == "http" and scope["method"] == "POST":
             handler = _front_door(scope["path"])

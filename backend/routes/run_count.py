@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from backend.deps import ReadAuth, ReadSessionDep
 from backend.models import Run
-from backend.routes.runs import SearchQuery
+from backend.routes.run_query import SearchQuery
 from backend.store.run_list import RunFilter, filter_conditions
 
 # Registered before the runs router, so that "count" is not read as a run id.

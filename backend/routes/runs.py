@@ -24,6 +24,15 @@ from backend.deps import (
 from backend.models import Run
 from backend.queueing import enqueue, enqueue_released, revoke
 from backend.routes.run_out import BROKER_DOWN, listed_runs, new_tracking_run_out, run_out
+from backend.routes.run_query import (
+    DEFAULT_LIMIT,
+    DEFAULT_SORT,
+    LIMIT_MAX,
+    FieldQuery,
+    ParamQuery,
+    SearchQuery,
+    TagQuery,
+)
 from backend.schemas.runs import (
     MAX_PARAMS,
     ClaimIn,
@@ -41,7 +50,7 @@ from backend.schemas.runs import (
 from backend.store import artifacts as artifact_store
 from backend.store import lifecycle, run_columns, run_params
 from backend.store import runs as run_store
-from backend.store.run_list import MAX_SEARCH_CHARS, RunFilter, list_runs
+from backend.store.run_list import RunFilter, list_runs
 from backend.store.tracking_runs import insert_tracking_run
 from backend.unit_of_work import core_unit_of_work, unit_of_work
 from xclab.settings import Settings
@@ -98,33 +107,6 @@ def _create_training_run(state: State, body: RunCreate) -> Run:
         return run
 
 
-TagQuery = Annotated[
-    list[str], Query(description="Only runs carrying this tag; repeat it for runs carrying every one.")
-]
-ParamQuery = Annotated[
-    list[str],
-    Query(
-        description="Only runs whose param has this value, as key:value (numbers as printed, booleans "
-        "true/false); repeat it for runs matching every one."
-    ),
-]
-FieldQuery = Annotated[
-    list[str],
-    Query(
-        description="Only runs whose spec or hparams leaf has this value, as spec.<dotted.path>:value or "
-        "hparams.<dotted.path>:value; repeat it for runs matching every one."
-    ),
-]
-SearchQuery = Annotated[
-    str,
-    Query(
-        max_length=MAX_SEARCH_CHARS,
-        description="Words (up to 8) that must each appear, case-insensitively, in the run's name, method, "
-        "model, task, status, notes or one of its tags; a number or #number also matches the run id.",
-    ),
-]
-
-
 @router.get("", dependencies=[ReadAuth], response_model=RunsPage)
 async def read_runs(
     request: Request,
@@ -142,8 +124,8 @@ async def read_runs(
             description="id, created_at, status, task, method or model, or metric:<key> (latest value; runs "
             "without it last); prefix - for descending."
         ),
-    ] = "-id",
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ] = DEFAULT_SORT,
+    limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = DEFAULT_LIMIT,
     page_token: str | None = None,
 ) -> Response:
     """Runs, filtered and sorted on the server, one page at a time (pass next_page_token back for more)."""
@@ -160,14 +142,15 @@ async def read_runs(
     # One thread-pool trip for the read and its session's end (a unit-of-work dependency costs a second trip), in
     # a read session (no BEGIN and COMMIT round trips on PostgreSQL).
     page = await run_in_threadpool(
-        _runs_page, request.app.state.read_session_factory, flt, sort, limit, page_token
+        runs_page, request.app.state.read_session_factory, flt, sort, limit, page_token
     )
     return Response(page, media_type="application/json")
 
 
-def _runs_page(
+def runs_page(
     factory: sessionmaker[Session], flt: RunFilter, sort: str, limit: int, page_token: str | None
 ) -> bytes:
+    """A runs page as the JSON `GET /runs` answers (also at the front door, `backend.fast_search`)."""
     with unit_of_work(factory) as uow:
         runs, token = list_runs(uow.session, flt, sort, limit, page_token)
         return to_json({"data": listed_runs(uow.session, runs), "next_page_token": token})
