@@ -83,6 +83,16 @@ def _worth_reading(scope: dict[str, Any], limit: int) -> bool:
     )
 
 
+# Headers the front door reads. Given twice, `RequestGuard` would read the last and Starlette the first: only the
+# full stack answers such a request as it always has.
+_READ_HEADERS = (b"authorization", b"content-type", b"content-length")
+
+
+def _headers_once(scope: dict[str, Any]) -> bool:
+    names = [name for name, _ in scope.get("headers") or [] if name in _READ_HEADERS]
+    return len(names) == len(set(names))
+
+
 def _parsed_as_json(content_type: bytes) -> bool:
     """The bodies FastAPI reads as JSON: no content type, application/json or application/*+json (the stack
     answers any other type 422, so this leaves them to it)."""
@@ -114,7 +124,7 @@ async def answer(
 ) -> Receive | None:
     """None when the request was answered; else the `receive` to hand to the full stack."""
     limit = body_limit("POST", scope["path"], API_PREFIX, 0)
-    if not _worth_reading(scope, limit):
+    if not _worth_reading(scope, limit) or not _headers_once(scope):
         return receive
     body, messages = await _read(receive, limit)
     rest = replaying(messages, receive)
@@ -141,8 +151,8 @@ async def answer(
 async def answer_read(app: FastAPI, scope: dict[str, Any], send: Send, handler: ReadHandler) -> bool:
     """A GET's `answer`: True when it was answered, False to leave it (untouched: it has no body) to the full
     stack. A read needs a caller only when the settings say so (`deps.require_read`)."""
-    if check_query_and_path(scope, API_PREFIX) is not None:
-        return False  # `RequestGuard` refuses it
+    if check_query_and_path(scope, API_PREFIX) is not None or not _headers_once(scope):
+        return False  # `RequestGuard` refuses the first; the second is left to it
     scope["app"] = app
     request = Request(scope)
     try:

@@ -42,14 +42,16 @@ class Api(FastAPI):
             body = self._live_body if scope["method"] == "GET" else b""
             await send({"type": "http.response.body", "body": body})
             return
+        # Not under a root path: the router would strip it from the path, which these compare whole.
+        front_door = scope["type"] == "http" and not scope.get("root_path")
         if (
-            scope["type"] == "http"
+            front_door
             and scope["method"] == "GET"
             and scope["path"] == fast_search.PATH
             and await answer_read(self, scope, send, fast_search.read)
         ):
             return
-        if scope["type"] == "http" and scope["method"] == "POST":
+        if front_door and scope["method"] == "POST":
             handler = _front_door(scope["path"])
             if handler is not None:
                 rest = await answer(self, scope, receive, send, handler)

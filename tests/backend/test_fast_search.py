@@ -14,8 +14,12 @@ from tests.backend.conftest import TOKEN
 from xclab.settings import Settings
 
 
+class StackEntered(Exception):
+    """Raised by the stand-in for FastAPI's stack: the request went past the front door."""
+
+
 async def _broken(scope: Any, receive: Any, send: Any) -> None:
-    raise RuntimeError("the full stack was entered")
+    raise StackEntered
 
 
 def _front_door(api: TestClient, params: Any, headers: dict[str, str] | None = None) -> Any:
@@ -25,7 +29,7 @@ def _front_door(api: TestClient, params: Any, headers: dict[str, str] | None = N
     stack, app.middleware_stack = app.middleware_stack, _broken  # type: ignore[assignment]
     try:
         response = api.get("/api/v1/runs", params=params, headers=headers)
-    except RuntimeError:
+    except StackEntered:
         return None
     finally:
         app.middleware_stack = stack
@@ -68,6 +72,8 @@ def seeded(api: TestClient) -> int:
         {"search": "odd", "sort": "id", "limit": "1000"},
         {"field": "hparams.lr:0.1"},
         {"page_token": ""},
+        {"limit": "007"},  # leading zeros: the same number to the route
+        {"limit": "000000000000000005"},  # 18 digits, the most the front door reads
     ],
 )
 def test_a_plain_query_is_answered_at_the_front_door_as_the_route_answers_it(
@@ -104,6 +110,7 @@ def test_every_page_of_a_walk_matches_the_route(api: TestClient, seeded: int) ->
         {"experiment_id": "x"},
         {"experiment_id": "-1"},
         {"experiment_id": "99999999999999999999"},  # past 64 bits: `RequestGuard`'s 422
+        {"experiment_id": "1000000000000000000"},  # 19 digits: within 64 bits, left to the route
         {"search": "w" * 201},
         {"sort": "nonsense"},  # the store refuses it: the route's 422
         {"page_token": "garbage!"},
@@ -121,11 +128,29 @@ def test_any_other_query_reaches_the_route(api: TestClient, query: Any) -> None:
 
 def test_reads_that_need_a_caller_take_one_known_without_the_database(settings: Settings) -> None:
     locked = settings.model_copy(update={"read_requires_auth": True})
+    admin = {"Authorization": f"Bearer {TOKEN}"}
     with TestClient(create_app(locked)) as api:
-        assert _front_door(api, {}, {"Authorization": f"Bearer {TOKEN}"}) is not None  # the admin token
+        assert _front_door(api, {}, admin) is not None  # the admin token
         assert _front_door(api, {}) is None  # no token: `RequestGuard`'s 401
         assert api.get("/api/v1/runs").status_code == 401
         assert (
             _front_door(api, {}, {"Authorization": "Bearer unknown"}) is None
         )  # to look up: the route's 401
         assert api.get("/api/v1/runs", headers={"Authorization": "Bearer unknown"}).status_code == 401
+        made = api.post("/api/v1/tokens", json={"name": "reader", "role": "user"}, headers=admin).json()
+        user = {"Authorization": f"Bearer {made['token']}"}
+        assert _front_door(api, {}, user) is None  # not cached yet: the route looks it up (and caches it)
+        assert api.get("/api/v1/runs", headers=user).status_code == 200
+        assert _front_door(api, {}, user) is not None  # cached: answered here
+        api.post(f"/api/v1/tokens/{made['id']}/revoke", headers=admin)
+        assert _front_door(api, {}, user) is None  # revoked: out of the cache, the route's 401
+        assert api.get("/api/v1/runs", headers=user).status_code == 401
+
+
+def test_a_repeated_authorization_header_goes_to_the_route(settings: Settings) -> None:
+    """`RequestGuard` reads the last of two headers and the bearer scheme the first: only the route answers."""
+    locked = settings.model_copy(update={"read_requires_auth": True})
+    with TestClient(create_app(locked)) as api:
+        twice = [("Authorization", f"Bearer {TOKEN}"), ("Authorization", "Basic eA==")]
+        assert _front_door(api, {}, twice) is None  # type: ignore[arg-type]
+        assert api.get("/api/v1/runs", headers=twice).status_code == 401  # type: ignore[arg-type]
