@@ -1,8 +1,8 @@
 """Two versions of XCL Lab's tracking server side by side: run creation, writes of 15, 1 and 1,000 points, search.
 
 On a machine whose speed drifts (a shared virtual machine's did by 40 % within minutes), figures measured one
-version after the other compare the machine as much as the code. This alternates the two: each round starts the
-baseline checkout's server and then this checkout's, each on a fresh database, and replays the tracking
+version after the other compare the machine as much as the code. This alternates the two: each round starts one
+checkout's server and then the other's (the baseline first in odd rounds), each on a fresh database, and replays the tracking
 benchmark's workload through the same client (`benchmarks/tracking`): `--runs` tracking runs created with their
 10 params, one 15-point request per run, `--points` one-point requests to one run, `--searches` top-100 searches
 (the tracking benchmark's: a param filter, ordered by a metric's latest value, every answer checked), and
@@ -122,8 +122,10 @@ def main() -> int:
     print(f"{args.backend}; baseline {args.baseline}, this checkout {this}; ms per request, medians")
     for round_ in range(1, args.rounds + 1):
         sizes = (args.runs, args.points, args.searches, args.batches)
-        before = measure(args.baseline, args.backend, args.postgres_url, *sizes)
-        after = measure(this, args.backend, args.postgres_url, *sizes)
+        # Who goes first alternates: a machine that drifts within a round favours neither.
+        order = (args.baseline, this) if round_ % 2 else (this, args.baseline)
+        figures = {repo: measure(repo, args.backend, args.postgres_url, *sizes) for repo in order}
+        before, after = figures[args.baseline], figures[this]
         cells = []
         for figure in FIGURES:
             ratios[figure].append(before[figure] / after[figure])
