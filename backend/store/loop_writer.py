@@ -124,9 +124,9 @@ class PostgresLoopWriter:
         """`backend.store.tracking_runs.insert_tracking_run` on PostgreSQL: the run's row and its params as stored.
 
         Unlike a metric batch, a run inserted twice is two runs. So only a failure that certainly stored nothing
-        raises `WriteUnavailable` (for the full stack to run it): no connection in time, or an error the server
-        reported, whose statement was rolled back (a missing experiment, a connection the server closed before
-        reading the statement, as a restart does). A connection that broke without a word from the server raises
+        raises `WriteUnavailable` (for the full stack to run it): no connection in time, a missing experiment (the
+        statement then inserts nothing), or an error the server reported, whose statement was rolled back (a
+        connection the server closed before reading the statement, as a restart does). A connection that broke without a word from the server raises
         `OutcomeUnknown`, answered as the full stack answers a database failure. (A session ended by the server
         between the commit and the answer would be reported too, and the run created again: the same window of
         microseconds in which the full stack's own commit can succeed unanswered.)"""
@@ -144,8 +144,8 @@ class PostgresLoopWriter:
             if exc.sqlstate is None:
                 raise OutcomeUnknown(str(exc)) from exc
             raise WriteUnavailable(str(exc)) from exc
-        if row is None:  # the statement returns the row it inserted
-            raise OutcomeUnknown("the run's insert returned no row")
+        if row is None:  # no such experiment: nothing was inserted, and the full stack answers the 404
+            raise WriteUnavailable(f"experiment {experiment_id} not found")
         return RunRow._make(row), stored_params(encoded)
 
     async def _check_idle_connections(self) -> None:

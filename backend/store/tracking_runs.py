@@ -63,10 +63,14 @@ _RETURNED = ", ".join(RUN_COLUMN_NAMES)
 # PostgreSQL: the run and its params (three text arrays, one row per param) in one statement, the run returned
 # with every column in `RUN_COLUMN_NAMES` order. Used on the pooled connection (`_insert_postgres`) and on the
 # event loop's own (`backend.store.loop_writer.PostgresLoopWriter.create_tracking_run`), so both insert alike.
+#
+# The run's row is inserted only when its experiment exists, so that a missing one inserts nothing and draws no id
+# from the sequence (a failed insert would have used one up); the statement then returns no row.
 PG_CREATE = f"""
 WITH new_run AS (
     INSERT INTO run ({", ".join(column.name for column in _COLUMNS)})
-    VALUES ({", ".join(_VALUES)})
+    SELECT {", ".join(_VALUES)}
+    WHERE EXISTS (SELECT 1 FROM experiment WHERE id = %(experiment_id)s)
     RETURNING {_RETURNED}
 ), new_params AS (
     INSERT INTO run_param (run_id, key, value, type)
@@ -129,13 +133,17 @@ def _insert_postgres(
     # Through SQLAlchemy's execution, so that the database's refusals come as its exceptions (a value out of
     # range is a DataError, answered 422) and a lost connection is handled as on every other statement.
     try:
-        return connection.exec_driver_sql(
+        row = connection.exec_driver_sql(
             PG_CREATE, pg_create_params(experiment_id, name, now, encoded)
-        ).one()
+        ).first()
     except IntegrityError:
+        # The experiment was there when the statement looked and gone by the insert's foreign-key check.
         if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
             raise _missing(experiment_id) from None
         raise
+    if row is None:  # no such experiment: nothing was inserted
+        raise _missing(experiment_id)
+    return row
 
 
 def _insert_plain(

@@ -133,6 +133,23 @@ def test_a_missing_experiment_on_the_loop_is_left_to_the_full_stack(pg_engine: E
     assert _run_count(pg_engine) == 1
 
 
+def test_a_missing_experiment_draws_no_run_id(pg_engine: Engine) -> None:
+    """Refused on the event loop, then by the full stack (as the front door does), a run for a missing experiment
+    leaves the run ids unbroken: the next run takes the id after the last."""
+    experiment = _experiment(pg_engine)
+    first, _ = _insert(pg_engine, experiment)
+
+    async def refused(writer: PostgresLoopWriter) -> None:
+        with pytest.raises(WriteUnavailable):
+            await writer.create_tracking_run(999_999, None, PARAMS)
+
+    _with_writer(pg_engine, refused)
+    with pytest.raises(NotFound):
+        _insert(pg_engine, 999_999)
+    second, _ = _insert(pg_engine, experiment)
+    assert second.id == first.id + 1
+
+
 def _admin(engine: Engine) -> psycopg.Connection[Any]:
     return psycopg.connect(engine.url.set(drivername="postgresql").render_as_string(False), autocommit=True)
 
