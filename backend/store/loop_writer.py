@@ -36,7 +36,7 @@ CONNECTION_WAIT_SECONDS = 1.0
 
 
 class WriteUnavailable(Exception):
-    """The driver failed the write: the full stack should run it (again; the upsert stores a point once)."""
+    """The write failed or stored nothing: the full stack should run it (again; an upsert stores a point once)."""
 
 
 class OutcomeUnknown(Exception):
@@ -126,8 +126,9 @@ class PostgresLoopWriter:
         Unlike a metric batch, a run inserted twice is two runs. So only a failure that certainly stored nothing
         raises `WriteUnavailable` (for the full stack to run it): no connection in time, a missing experiment (the
         statement then inserts nothing), or an error the server reported, whose statement was rolled back (a
-        connection the server closed before reading the statement, as a restart does). A connection that broke without a word from the server raises
-        `OutcomeUnknown`, answered as the full stack answers a database failure. (A session ended by the server
+        connection the server closed before reading the statement, as a restart does). A connection that broke
+        without a word from the server raises `OutcomeUnknown`, answered as the full stack answers a database
+        failure. (A session ended by the server
         between the commit and the answer would be reported too, and the run created again: the same window of
         microseconds in which the full stack's own commit can succeed unanswered.)"""
         encoded = encode_params(params)

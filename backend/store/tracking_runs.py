@@ -135,7 +135,7 @@ def _insert_postgres(
     try:
         row = connection.exec_driver_sql(
             PG_CREATE, pg_create_params(experiment_id, name, now, encoded)
-        ).first()
+        ).one_or_none()
     except IntegrityError:
         # The experiment was there when the statement looked and gone by the insert's foreign-key check.
         if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
