@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_each_figure_is_measured_on_a_server_of_the_given_checkout() -> None:
-    figures = tracking_ab.measure(REPO, "sqlite", "", runs=3, points=3)
+    figures = tracking_ab.measure(REPO, "sqlite", "", runs=3, points=3, searches=2, batch_count=1)
     assert set(figures) == set(tracking_ab.FIGURES) and all(v > 0 for v in figures.values())
 
 
@@ -26,7 +26,7 @@ def test_the_baseline_checkout_is_the_code_that_serves(tmp_path: Path) -> None:
             shutil.copy2(REPO / name, copy / name)
     (copy / "cli" / "__main__.py").write_text("raise SystemExit('the baseline copy ran')\n")
     try:
-        tracking_ab.measure(copy, "sqlite", "", runs=1, points=1)
+        tracking_ab.measure(copy, "sqlite", "", runs=1, points=1, searches=1, batch_count=1)
     except Exception as exc:  # the migration step reports the copy's exit message
         assert "the baseline copy ran" in str(exc)
     else:
