@@ -119,6 +119,16 @@ def _refusal(exc: Exception) -> bool:
     )
 
 
+async def _known_caller(request: Request) -> Principal | None:
+    """The caller when known without a database read (auth off, the admin token, a cached token), else None; the
+    401 of a missing token raised as the route would."""
+    credentials = await bearer(request)
+    who = configured_caller(request, credentials)
+    if who is None and credentials is not None:
+        who = cached_caller(request, token_hash(credentials.credentials))
+    return who
+
+
 async def answer(
     app: FastAPI, scope: dict[str, Any], receive: Receive, send: Send, handler: Handler
 ) -> Receive | None:
@@ -133,10 +143,7 @@ async def answer(
     scope["app"] = app
     request = Request(scope)
     try:
-        credentials = await bearer(request)
-        who = configured_caller(request, credentials)
-        if who is None and credentials is not None:
-            who = cached_caller(request, token_hash(credentials.credentials))
+        who = await _known_caller(request)
         if who is None:
             return rest  # no token, or one to look up in the database: the full stack does both
         status, content, extra = await handler(request, who, body)
@@ -156,13 +163,8 @@ async def answer_read(app: FastAPI, scope: dict[str, Any], send: Send, handler: 
     scope["app"] = app
     request = Request(scope)
     try:
-        if app.state.settings.read_requires_auth:
-            credentials = await bearer(request)
-            who = configured_caller(request, credentials)
-            if who is None and credentials is not None:
-                who = cached_caller(request, token_hash(credentials.credentials))
-            if who is None:
-                return False
+        if app.state.settings.read_requires_auth and await _known_caller(request) is None:
+            return False
         status, content, extra = await handler(request)
     except Exception as exc:
         if _refusal(exc):

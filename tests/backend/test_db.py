@@ -6,10 +6,12 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert, select, text, update
+from sqlalchemy import Engine, insert, select, text, update
 
 from backend.db import (
     ReadSessionWrite,
@@ -50,21 +52,30 @@ def test_a_serving_process_does_not_import_alembic(settings: Settings) -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_read_sessions_open_no_transaction_on_postgresql(database_url: str) -> None:
-    """A read session's statements run in autocommit on PostgreSQL (no BEGIN or COMMIT round trips) and still see
-    what other sessions committed; elsewhere it is an ordinary session."""
+@contextmanager
+def _engine_with_experiment(database_url: str, name: str) -> Iterator[Engine]:
+    """An engine on the test database, which holds one experiment, committed; disposed afterwards."""
     engine = make_engine(database_url)
     try:
         with make_session_factory(engine)() as writer:
-            experiments.create_experiment(writer, "seen", "")
+            experiments.create_experiment(writer, name, "")
             writer.commit()
-        with make_read_session_factory(engine)() as reader:
-            names = reader.execute(text("SELECT name FROM experiment")).scalars().all()
-            driver = reader.connection().connection.dbapi_connection
-            # psycopg: autocommit, and no transaction open after a statement (TransactionStatus.IDLE is 0).
-            state = (driver.autocommit, driver.info.transaction_status) if hasattr(driver, "info") else None
+        yield engine
     finally:
         engine.dispose()
+
+
+def test_read_sessions_open_no_transaction_on_postgresql(database_url: str) -> None:
+    """A read session's statements run in autocommit on PostgreSQL (no BEGIN or COMMIT round trips) and still see
+    what other sessions committed; elsewhere it is an ordinary session."""
+    with (
+        _engine_with_experiment(database_url, "seen") as engine,
+        make_read_session_factory(engine)() as reader,
+    ):
+        names = reader.execute(text("SELECT name FROM experiment")).scalars().all()
+        driver = reader.connection().connection.dbapi_connection
+        # psycopg: autocommit, and no transaction open after a statement (TransactionStatus.IDLE is 0).
+        state = (driver.autocommit, driver.info.transaction_status) if hasattr(driver, "info") else None
     assert names == ["seen"]
     assert state == ((True, 0) if database_url.startswith("postgresql") else None)
 
@@ -87,11 +98,7 @@ def test_stored_json_reads_as_json_loads_reads_it(text: str) -> None:
 def test_a_read_session_refuses_to_write(database_url: str) -> None:
     """A route given a read session (`ReadSessionDep`) that wrote would, on PostgreSQL, commit each statement
     alone: a changed object fails the flush, a write statement fails before it is sent, and nothing is stored."""
-    engine = make_engine(database_url)
-    try:
-        with make_session_factory(engine)() as writer:
-            experiments.create_experiment(writer, "kept", "")
-            writer.commit()
+    with _engine_with_experiment(database_url, "kept") as engine:
         with make_read_session_factory(engine)() as reader:
             reader.add(Experiment(name="added", description=""))
             with pytest.raises(ReadSessionWrite):
@@ -112,5 +119,3 @@ def test_a_read_session_refuses_to_write(database_url: str) -> None:
             assert reader.scalars(select(Experiment.name)).all() == ["kept"]  # reading is still fine
         with make_session_factory(engine)() as check:
             assert [(e.name, e.description) for e in check.scalars(select(Experiment))] == [("kept", "")]
-    finally:
-        engine.dispose()
