@@ -6,7 +6,7 @@ path without importing it.
 
 from alembic import context
 
-from backend.db import make_engine
+from backend.db import compared_in_schema, make_engine
 from backend.models import Base
 
 config = context.config
@@ -35,6 +35,7 @@ def _migrate(engine) -> None:  # type: ignore[no-untyped-def]
             connection=connection,
             target_metadata=target_metadata,
             compare_type=True,
+            include_object=compared_in_schema(connection.dialect.name),
             render_as_batch=connection.dialect.name == "sqlite",
         )
         with context.begin_transaction():
