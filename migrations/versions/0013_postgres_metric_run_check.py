@@ -12,7 +12,10 @@ every metric point inserted, a third of a 1,000-point upsert: 22.3 ms with the k
 - inserting points whose run does not exist fails (SQLSTATE 23503, foreign_key_violation, as the key's would),
   and the runs that do exist are key-share locked first, so none can be deleted before the insert commits;
 - moving a point to a run that does not exist fails the same way;
-- deleting runs (directly, or through an experiment's cascade) deletes their points, as ON DELETE CASCADE did.
+- deleting runs (directly, or through an experiment's cascade) deletes their points, as ON DELETE CASCADE did,
+  at READ COMMITTED (PostgreSQL's default and XCL Lab's; other levels are refused, see `DELETE_POINTS`), and
+  truncating the run table empties the metric table;
+- a run's id does not change while points name it.
 
 The model keeps its foreign key (SQLite keeps the constraint, where checking it costs little), and the schema
 comparison leaves this one out on PostgreSQL (`backend.db.TRIGGER_CHECKED_ON_POSTGRESQL`). SQLite is left as it is.
@@ -68,14 +71,46 @@ BEGIN
     RETURN NULL;
 END $$
 """
+# A run's points go with it. The delete reads the points committed before it (READ COMMITTED: a statement of the
+# trigger sees what committed before it started); a transaction at a higher level reads its own older snapshot and
+# could miss points written since, where the key's cascade raised a serialization failure, so it is refused.
 DELETE_POINTS = """
 CREATE FUNCTION metric_run_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE serialization_failure USING
+            MESSAGE = 'runs are deleted at READ COMMITTED isolation only (their metric points go with them)',
+            HINT = 'Run the delete in a READ COMMITTED transaction (PostgreSQL''s default).';
+    END IF;
     DELETE FROM metric WHERE run_id IN (SELECT id FROM gone_runs);
     RETURN NULL;
 END $$
 """
-FUNCTIONS = (CHECK_NEW_ROWS, CHECK_MOVED_ROW, DELETE_POINTS)
+EMPTY_POINTS = """
+CREATE FUNCTION metric_run_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    TRUNCATE metric;
+    RETURN NULL;
+END $$
+"""
+# A run's id never changes while points name it (the key's ON UPDATE NO ACTION).
+KEEP_ID = """
+CREATE FUNCTION metric_run_renumbered() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM metric WHERE run_id = OLD.id) THEN
+        RAISE foreign_key_violation USING MESSAGE = format(
+            'update on table "run" violates the metric run check: run %s still has metric points', OLD.id);
+    END IF;
+    RETURN NEW;
+END $$
+"""
+FUNCTIONS = {
+    "metric_run_check": CHECK_NEW_ROWS,
+    "metric_run_moved": CHECK_MOVED_ROW,
+    "metric_run_cascade": DELETE_POINTS,
+    "metric_run_truncate": EMPTY_POINTS,
+    "metric_run_renumbered": KEEP_ID,
+}
 # name: (table, when and what)
 TRIGGERS = {
     "metric_run_check_insert": (
@@ -93,6 +128,15 @@ TRIGGERS = {
         "AFTER DELETE ON run REFERENCING OLD TABLE AS gone_runs FOR EACH STATEMENT "
         "EXECUTE FUNCTION metric_run_cascade()",
     ),
+    "metric_run_truncate": (
+        "run",
+        "AFTER TRUNCATE ON run FOR EACH STATEMENT EXECUTE FUNCTION metric_run_truncate()",
+    ),
+    "metric_run_renumbered": (
+        "run",
+        "BEFORE UPDATE OF id ON run FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) "
+        "EXECUTE FUNCTION metric_run_renumbered()",
+    ),
 }
 
 
@@ -104,7 +148,7 @@ def upgrade() -> None:
     if not _postgres():
         return
     op.drop_constraint(FOREIGN_KEY, "metric", type_="foreignkey")
-    for function in FUNCTIONS:
+    for function in FUNCTIONS.values():
         op.execute(function)
     for name, (_, definition) in TRIGGERS.items():
         op.execute(f"CREATE TRIGGER {name} {definition}")
@@ -115,6 +159,6 @@ def downgrade() -> None:
         return
     for name, (table, _) in TRIGGERS.items():
         op.execute(f"DROP TRIGGER {name} ON {table}")
-    for function in ("metric_run_check", "metric_run_moved", "metric_run_cascade"):
+    for function in FUNCTIONS:
         op.execute(f"DROP FUNCTION {function}()")
     op.create_foreign_key(FOREIGN_KEY, "metric", "run", ["run_id"], ["id"], ondelete="CASCADE")

@@ -108,18 +108,73 @@ def test_a_runs_points_go_with_it(database_url: str) -> None:
         assert _stored(engine) == []
 
 
-def test_a_run_being_written_is_not_deleted_under_the_write(migrated_url: str) -> None:
+def _lock_timeout(exc: pytest.ExceptionInfo[OperationalError]) -> bool:
+    return getattr(exc.value.orig, "sqlstate", None) == "55P03"
+
+
+@pytest.mark.parametrize("run_ids", [[1], [1, 2]])
+def test_a_run_being_written_is_not_deleted_under_the_write(migrated_url: str, run_ids: list[int]) -> None:
     with _runs(migrated_url) as engine, engine.connect() as writer, engine.connect() as deleter:
         writer.begin()
-        _write(writer, (1, "loss", 0, 0.5))
-        deleter.execute(text("SET lock_timeout = '200ms'"))
-        with pytest.raises(OperationalError, match="lock timeout"):
-            deleter.execute(text("DELETE FROM run WHERE id = 1"))
-        deleter.rollback()
+        _batch(writer, run_ids)
+        for run_id in run_ids:
+            deleter.execute(text("SET LOCAL lock_timeout = '200ms'"))  # rolled back with each refused delete
+            with pytest.raises(OperationalError) as waited:
+                deleter.execute(text("DELETE FROM run WHERE id = :id"), {"id": run_id})
+            assert _lock_timeout(waited)
+            deleter.rollback()
         writer.commit()
-        deleter.execute(text("DELETE FROM run WHERE id = 1"))
+        deleter.execute(text("DELETE FROM run WHERE id IN (1, 2)"))
         deleter.commit()
         assert _stored(engine) == []
+
+
+def test_a_run_being_deleted_takes_no_new_points(migrated_url: str) -> None:
+    with _runs(migrated_url) as engine, engine.connect() as writer, engine.connect() as deleter:
+        deleter.begin()
+        deleter.execute(text("DELETE FROM run WHERE id = 1"))
+        writer.execute(text("SET LOCAL lock_timeout = '200ms'"))
+        with pytest.raises(OperationalError) as waited:
+            _write(writer, (1, "loss", 0, 0.5))
+        assert _lock_timeout(waited)
+        writer.rollback()
+        deleter.commit()
+        with pytest.raises(IntegrityError):
+            _write(writer, (1, "loss", 0, 0.5))
+        writer.rollback()
+        assert _stored(engine) == []
+
+
+def test_truncating_runs_empties_the_points(migrated_url: str) -> None:
+    with _runs(migrated_url) as engine:
+        with engine.begin() as conn:
+            _batch(conn, [1, 2, 3])
+            conn.execute(text("TRUNCATE experiment CASCADE"))
+        assert _stored(engine) == []
+
+
+def test_a_run_with_points_keeps_its_id(migrated_url: str) -> None:
+    with _runs(migrated_url) as engine:
+        with engine.begin() as conn:
+            _write(conn, (1, "loss", 0, 0.5))
+            conn.execute(text("UPDATE run SET id = 20 WHERE id = 2"))  # no points: allowed
+        with pytest.raises(IntegrityError, match="still has metric points"), engine.begin() as conn:
+            conn.execute(text("UPDATE run SET id = 10 WHERE id = 1"))
+        assert _stored(engine) == [(1, "loss", 0, 0.5)]
+
+
+def test_runs_are_deleted_at_read_committed_only(migrated_url: str) -> None:
+    """Above it the cascade would read an older snapshot and could miss points committed since: refused."""
+    with _runs(migrated_url) as engine:
+        with engine.begin() as conn:
+            _write(conn, (1, "loss", 0, 0.5))
+        with (
+            pytest.raises(OperationalError, match="READ COMMITTED"),
+            engine.connect().execution_options(isolation_level="REPEATABLE READ") as conn,
+            conn.begin(),
+        ):
+            conn.execute(text("DELETE FROM run WHERE id = 1"))
+        assert _stored(engine) == [(1, "loss", 0, 0.5)]
 
 
 def _postgres_enforcement(engine: Engine) -> tuple[set[str], set[str]]:
@@ -137,7 +192,13 @@ def _postgres_enforcement(engine: Engine) -> tuple[set[str], set[str]]:
 
 
 def test_postgres_checks_per_statement_and_the_downgrade_restores_the_key(migrated_url: str) -> None:
-    every_trigger = {"metric_run_check_insert", "metric_run_check_update", "metric_run_cascade"}
+    every_trigger = {
+        "metric_run_check_insert",
+        "metric_run_check_update",
+        "metric_run_cascade",
+        "metric_run_truncate",
+        "metric_run_renumbered",
+    }
     with _runs(migrated_url) as engine:
         assert _postgres_enforcement(engine) == (set(), every_trigger)
         command.downgrade(alembic_config(migrated_url), BEFORE)
