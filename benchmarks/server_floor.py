@@ -9,8 +9,8 @@ of reach in docs/performance.md.
    after another (FastAPI and pydantic, SQLAlchemy, psycopg, Celery's client and redis, uvicorn, the app).
 3. With `--postgres-url`: one insert and its commit, with `synchronous_commit` on (the WAL flush a durable write
    waits for) and off; and the database's own time for a 1,000-point batch upserted as XCL Lab's metric write
-   does it, into a table keyed and constrained like `metric`, and into the same table without its foreign key
-   (the per-row check that the point's run exists).
+   does it: into a table keyed and constrained like `metric` before migration 0013 (a foreign key, checked per
+   row), into `metric` itself as migrated (its run checked once per statement), and into a table without either.
 
     .venv/bin/python benchmarks/server_floor.py [--requests 2000] [--postgres-url postgresql://postgres@127.0.0.1/test]
 """
@@ -26,7 +26,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 APP = """
 async def app(scope, receive, send):
@@ -172,27 +177,30 @@ ON CONFLICT (run_id, key, step) DO UPDATE SET value = excluded.value, wall_time 
 
 def batch_cost(url: str, repeats: int = 30) -> dict[str, float]:
     """Median ms the database takes to upsert (and commit) a new 1,000-point batch: into a table keyed and
-    constrained like `metric` ("with foreign key"), and into one without the foreign key."""
+    constrained like `metric` was before migration 0013 ("with foreign key"), into XCL Lab's own `metric` table in a
+    database migrated to the head (its run checked once per statement, "as migrated"), and into a table without any
+    check of the run ("without")."""
     import json
 
     import psycopg
 
     suffix = os.getpid()
-    parent, tables = (
-        f"floor_run_{suffix}",
-        {"with foreign key": f"floor_fk_{suffix}", "without": f"floor_nofk_{suffix}"},
-    )
+    parent, keyed, bare = f"floor_run_{suffix}", f"floor_fk_{suffix}", f"floor_nofk_{suffix}"
     columns = "run_id int NOT NULL, key varchar(250) NOT NULL, step bigint NOT NULL, value float8 NOT NULL, " \
         "wall_time float8 NOT NULL, PRIMARY KEY (run_id, key, step)"  # fmt: skip
-    costs: dict[str, list[float]] = {name: [] for name in tables}
-    with psycopg.connect(url, autocommit=True) as connection:
+    with psycopg.connect(url, autocommit=True) as connection, _migrated(url) as migrated:
+        targets = {
+            "with foreign key": (connection, keyed),
+            "as migrated": (migrated, "metric"),
+            "without": (connection, bare),
+        }
+        costs: dict[str, list[float]] = {name: [] for name in targets}
         connection.execute(f"CREATE TABLE {parent} (id int PRIMARY KEY)")
         connection.execute(f"INSERT INTO {parent} VALUES (1)")
         connection.execute(
-            f"CREATE TABLE {tables['with foreign key']} ({columns}, "
-            f"FOREIGN KEY (run_id) REFERENCES {parent} (id) ON DELETE CASCADE)"
+            f"CREATE TABLE {keyed} ({columns}, FOREIGN KEY (run_id) REFERENCES {parent} (id) ON DELETE CASCADE)"
         )
-        connection.execute(f"CREATE TABLE {tables['without']} ({columns})")
+        connection.execute(f"CREATE TABLE {bare} ({columns})")
         try:
             for batch in range(repeats + 3):  # the first three warm up (and let the driver prepare)
                 keys = ("val_top1", "val_loss", "train_top1", "train_loss", "lr")
@@ -203,15 +211,48 @@ def batch_cost(url: str, repeats: int = 30) -> dict[str, float]:
                     "w": [1.7e9 + i / 7 for i in range(200) for _ in keys],
                 }
                 body = json.dumps(points)
-                for name, table in tables.items():
+                for name, (target, table) in targets.items():
                     t0 = time.perf_counter()
-                    connection.execute(_BATCH_UPSERT.format(table=table), (body,))
+                    target.execute(_BATCH_UPSERT.format(table=table), (body,))
                     if batch >= 3:
                         costs[name].append((time.perf_counter() - t0) * 1e3)
         finally:
-            for table in (*tables.values(), parent):
+            for table in (keyed, bare, parent):
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
     return {name: statistics.median(times) for name, times in costs.items()}
+
+
+@contextmanager
+def _migrated(url: str) -> Iterator[Any]:
+    """An autocommit connection to a new database migrated to XCL Lab's head, holding run 1; dropped afterwards."""
+    import psycopg
+    from sqlalchemy import insert
+
+    from backend.db import make_engine, upgrade
+    from backend.models import Experiment, Run
+    from benchmarks.tracking.servers import Postgres
+
+    admin = Postgres(url)
+    with admin.database("xclab_floor") as database:
+        engine_url = admin.url(database, "postgresql+psycopg")
+        upgrade(engine_url)
+        engine = make_engine(engine_url)
+        with engine.begin() as conn:
+            conn.execute(insert(Experiment.__table__), {"id": 1, "name": "floor"})
+            run = {
+                "id": 1,
+                "experiment_id": 1,
+                "spec": {},
+                "hparams": {},
+                "task": "cifar100",
+                "method": "erm",
+            }
+            conn.execute(
+                insert(Run.__table__), run | {"model": "resnet18", "status": "running", "queue": "cpu"}
+            )
+        engine.dispose()
+        with psycopg.connect(admin.url(database, "postgresql"), autocommit=True) as connection:
+            yield connection
 
 
 def main() -> None:

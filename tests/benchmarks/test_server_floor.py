@@ -30,10 +30,12 @@ def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> No
         assert left.fetchone() == (0,)
 
 
-def test_the_batch_cost_is_timed_with_and_without_the_foreign_key(postgres_url: str) -> None:
+def test_the_batch_cost_is_timed_with_each_check_of_the_run(postgres_url: str) -> None:
     url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     costs = server_floor.batch_cost(url, repeats=2)
-    assert set(costs) == {"with foreign key", "without"} and all(c > 0 for c in costs.values())
-    with psycopg.connect(url) as connection:  # its tables are dropped afterwards
+    assert set(costs) == {"with foreign key", "as migrated", "without"} and all(c > 0 for c in costs.values())
+    with psycopg.connect(url) as connection:  # its tables and its migrated database are dropped afterwards
         left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_%'")
         assert left.fetchone() == (0,)
+        databases = connection.execute("SELECT count(*) FROM pg_database WHERE datname LIKE 'xclab_floor_%'")
+        assert databases.fetchone() == (0,)
