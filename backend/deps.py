@@ -7,7 +7,8 @@ A user may also write metrics and artifacts of a run no worker holds (a run trac
 The dependencies are `async def`: FastAPI runs a plain `def` dependency in its thread pool, and a thread hop per
 dependency was a large part of a small request's cost. A token is checked on the event loop when it is the admin
 token or verified recently (`backend.token_cache`, which also says how soon a revoke takes effect); the database
-is read in the thread pool only on a miss, and for the holder checks of worker and user tokens. The unit of
+is read in the thread pool only on a miss, and for the holder checks of worker and user tokens, each time in a read
+session (on PostgreSQL without a transaction's BEGIN and ROLLBACK). The unit of
 work's commit runs in the thread pool (see `request_unit_of_work`)."""
 
 from __future__ import annotations
@@ -116,7 +117,7 @@ def cached_caller(request: Request, digest: str) -> Principal | None:
 def _from_database(request: Request, digest: str) -> Principal:
     cache = token_cache(request)
     generation = cache.generation  # read before the lookup: a revoke committed meanwhile keeps it out
-    with request.app.state.session_factory() as session:
+    with request.app.state.read_session_factory() as session:
         row = find_token_by_hash(session, digest)
         if row is None:
             raise _unauthorised()
@@ -194,7 +195,7 @@ def holder(session: Session, run_id: int) -> int | None:
 
 
 def _holder(request: Request, run_id: int) -> int | None:
-    with request.app.state.session_factory() as session:
+    with request.app.state.read_session_factory() as session:
         return holder(session, run_id)
 
 
@@ -235,7 +236,7 @@ def check_reporter(session: Session, who: Principal, run_id: int) -> None:
 
 
 def _check_reporter(request: Request, who: Principal, run_id: int) -> None:
-    with request.app.state.session_factory() as session:
+    with request.app.state.read_session_factory() as session:
         check_reporter(session, who, run_id)
 
 

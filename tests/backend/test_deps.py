@@ -8,17 +8,20 @@ import asyncio
 import importlib
 import json
 import pkgutil
+from types import SimpleNamespace
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+import pytest
+from fastapi import APIRouter, FastAPI, HTTPException
 from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from backend import routes
 from backend.db import make_engine
-from backend.deps import get_read_session, get_unit_of_work
+from backend.deps import Principal, _check_reporter, _holder, get_read_session, get_unit_of_work
 from backend.models import Experiment, Run
+from backend.token_cache import TokenCache
 from tests.backend.conftest import TOKEN
 from tests.support import digits_spec
 
@@ -109,3 +112,28 @@ def test_reads_take_a_read_session_and_writes_a_unit_of_work() -> None:
     assert len([path for path, calls in reads if get_read_session in calls]) >= 15
     assert not [path for path, calls in writes if get_read_session in calls]
     assert len(writes) >= 20  # the walk found the routers' routes
+
+
+def _no_unit_of_work() -> Any:
+    raise AssertionError("a caller's check opened a session of the write factory")
+
+
+def test_callers_are_checked_in_read_sessions(api: TestClient) -> None:
+    """The token lookup on a cache miss and the holder checks only read: on PostgreSQL, without a transaction's
+    BEGIN and ROLLBACK round trips."""
+    app: FastAPI = api.app  # type: ignore[assignment]
+    created = api.post("/api/v1/tokens", json={"name": "reader", "role": "user"})
+    worker = api.post("/api/v1/tokens", json={"name": "w", "role": "worker"}).json()
+    experiment = api.post("/api/v1/experiments", json={"name": "deps"}).json()["id"]
+    run_id = api.post("/api/v1/runs", json={"experiment_id": experiment, "spec": digits_spec()}).json()["id"]
+    app.state.session_factory = _no_unit_of_work
+    app.state.token_cache = TokenCache()  # the next request's token is looked up in the database
+    listed = api.get("/api/v1/runs", headers={"Authorization": f"Bearer {created.json()['token']}"})
+    assert listed.status_code == 200, listed.text
+    request: Any = SimpleNamespace(app=app)
+    assert _holder(request, run_id) is None
+    user = Principal("user", created.json()["id"], "reader")
+    _check_reporter(request, user, run_id)  # no worker holds the run: a user may report on it
+    with pytest.raises(HTTPException) as refused:
+        _check_reporter(request, Principal("worker", worker["id"], "w"), run_id)
+    assert refused.value.status_code == 403
