@@ -224,9 +224,8 @@ def refuse_reporter(who: Principal, run_id: int) -> None:
 
 
 def check_reporter(session: Session, who: Principal, run_id: int) -> None:
-    """`reporter_rule`, checked in the session of a write (an artifact's), so a route can check and write in one
-    thread-pool trip and one transaction. Metric writes check the same rule in their statement
-    (`store.metrics.write_points`)."""
+    """`reporter_rule`, checked in the given session (`_check_reporter`'s read session, before an artifact's
+    write). Metric writes check the same rule in their statement (`store.metrics.write_points`)."""
     rule = reporter_rule(who)
     if rule.any_holder:
         return

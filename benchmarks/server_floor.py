@@ -195,13 +195,14 @@ def batch_cost(url: str, repeats: int = 30) -> dict[str, float]:
             "without": (connection, bare),
         }
         costs: dict[str, list[float]] = {name: [] for name in targets}
-        connection.execute(f"CREATE TABLE {parent} (id int PRIMARY KEY)")
-        connection.execute(f"INSERT INTO {parent} VALUES (1)")
-        connection.execute(
-            f"CREATE TABLE {keyed} ({columns}, FOREIGN KEY (run_id) REFERENCES {parent} (id) ON DELETE CASCADE)"
-        )
-        connection.execute(f"CREATE TABLE {bare} ({columns})")
         try:
+            connection.execute(f"CREATE TABLE {parent} (id int PRIMARY KEY)")
+            connection.execute(f"INSERT INTO {parent} VALUES (1)")
+            connection.execute(
+                f"CREATE TABLE {keyed} ({columns}, "
+                f"FOREIGN KEY (run_id) REFERENCES {parent} (id) ON DELETE CASCADE)"
+            )
+            connection.execute(f"CREATE TABLE {bare} ({columns})")
             for batch in range(repeats + 3):  # the first three warm up (and let the driver prepare)
                 keys = ("val_top1", "val_loss", "train_top1", "train_loss", "lr")
                 points = {

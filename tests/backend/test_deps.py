@@ -21,6 +21,7 @@ from backend import routes
 from backend.db import make_engine
 from backend.deps import Principal, _check_reporter, _holder, get_read_session, get_unit_of_work
 from backend.models import Experiment, Run
+from backend.store.tokens import token_hash
 from backend.token_cache import TokenCache
 from tests.backend.conftest import TOKEN
 from tests.support import digits_spec
@@ -127,9 +128,11 @@ def test_callers_are_checked_in_read_sessions(api: TestClient) -> None:
     experiment = api.post("/api/v1/experiments", json={"name": "deps"}).json()["id"]
     run_id = api.post("/api/v1/runs", json={"experiment_id": experiment, "spec": digits_spec()}).json()["id"]
     app.state.session_factory = _no_unit_of_work
-    app.state.token_cache = TokenCache()  # the next request's token is looked up in the database
-    listed = api.get("/api/v1/runs", headers={"Authorization": f"Bearer {created.json()['token']}"})
-    assert listed.status_code == 200, listed.text
+    app.state.token_cache = cache = TokenCache()  # the next request's token is looked up in the database
+    user_token = created.json()["token"]
+    known = api.get("/api/v1/whoami", headers={"Authorization": f"Bearer {user_token}"})
+    assert known.status_code == 200, known.text
+    assert known.json()["role"] == "user" and cache.get(token_hash(user_token)) is not None
     request: Any = SimpleNamespace(app=app)
     assert _holder(request, run_id) is None
     user = Principal("user", created.json()["id"], "reader")
