@@ -36,7 +36,6 @@ FOREIGN_KEY = "fk_metric_run_id_run"
 # the insert commits; a run deleted by a transaction that committed first is not found. A batch is nearly always
 # one run's points: that run is locked and checked by its primary key, without reading the new rows again.
 CHECK_NEW_ROWS = """
-CREATE FUNCTION metric_run_check() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
     lowest integer;
     highest integer;
@@ -56,12 +55,11 @@ BEGIN
         END IF;
     END IF;
     RETURN NULL;
-END $$
+END
 """
 # Moving a point to another run (nothing in XCL Lab does) checks that run, row by row. A column-specific trigger:
 # the upsert's update of a point's value and wall time never fires it.
 CHECK_MOVED_ROW = """
-CREATE FUNCTION metric_run_moved() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM 1 FROM run WHERE id = NEW.run_id FOR KEY SHARE;
     IF NOT FOUND THEN
@@ -69,13 +67,12 @@ BEGIN
             'update on table "metric" violates the metric run check: run %s does not exist', NEW.run_id);
     END IF;
     RETURN NULL;
-END $$
+END
 """
 # A run's points go with it. The delete reads the points committed before it (READ COMMITTED: a statement of the
 # trigger sees what committed before it started); a transaction at a higher level reads its own older snapshot and
 # could miss points written since, where the key's cascade raised a serialization failure, so it is refused.
 DELETE_POINTS = """
-CREATE FUNCTION metric_run_cascade() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF current_setting('transaction_isolation') <> 'read committed' THEN
         RAISE serialization_failure USING
@@ -84,26 +81,25 @@ BEGIN
     END IF;
     DELETE FROM metric WHERE run_id IN (SELECT id FROM gone_runs);
     RETURN NULL;
-END $$
+END
 """
 EMPTY_POINTS = """
-CREATE FUNCTION metric_run_truncate() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     TRUNCATE metric;
     RETURN NULL;
-END $$
+END
 """
 # A run's id never changes while points name it (the key's ON UPDATE NO ACTION).
 KEEP_ID = """
-CREATE FUNCTION metric_run_renumbered() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM metric WHERE run_id = OLD.id) THEN
         RAISE foreign_key_violation USING MESSAGE = format(
             'update on table "run" violates the metric run check: run %s still has metric points', OLD.id);
     END IF;
     RETURN NEW;
-END $$
+END
 """
+# Each trigger's function (the body of a PL/pgSQL trigger function), by name.
 FUNCTIONS = {
     "metric_run_check": CHECK_NEW_ROWS,
     "metric_run_moved": CHECK_MOVED_ROW,
@@ -111,31 +107,32 @@ FUNCTIONS = {
     "metric_run_truncate": EMPTY_POINTS,
     "metric_run_renumbered": KEEP_ID,
 }
-# name: (table, when and what)
+# name: (when, table, for what and which function)
 TRIGGERS = {
     "metric_run_check_insert": (
+        "AFTER INSERT",
         "metric",
-        "AFTER INSERT ON metric REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT "
-        "EXECUTE FUNCTION metric_run_check()",
+        "REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION metric_run_check()",
     ),
     "metric_run_check_update": (
+        "AFTER UPDATE OF run_id",
         "metric",
-        "AFTER UPDATE OF run_id ON metric FOR EACH ROW WHEN (OLD.run_id IS DISTINCT FROM NEW.run_id) "
-        "EXECUTE FUNCTION metric_run_moved()",
+        "FOR EACH ROW WHEN (OLD.run_id IS DISTINCT FROM NEW.run_id) EXECUTE FUNCTION metric_run_moved()",
     ),
     "metric_run_cascade": (
+        "AFTER DELETE",
         "run",
-        "AFTER DELETE ON run REFERENCING OLD TABLE AS gone_runs FOR EACH STATEMENT "
-        "EXECUTE FUNCTION metric_run_cascade()",
+        "REFERENCING OLD TABLE AS gone_runs FOR EACH STATEMENT EXECUTE FUNCTION metric_run_cascade()",
     ),
     "metric_run_truncate": (
+        "AFTER TRUNCATE",
         "run",
-        "AFTER TRUNCATE ON run FOR EACH STATEMENT EXECUTE FUNCTION metric_run_truncate()",
+        "FOR EACH STATEMENT EXECUTE FUNCTION metric_run_truncate()",
     ),
     "metric_run_renumbered": (
+        "BEFORE UPDATE OF id",
         "run",
-        "BEFORE UPDATE OF id ON run FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) "
-        "EXECUTE FUNCTION metric_run_renumbered()",
+        "FOR EACH ROW WHEN (OLD.id IS DISTINCT FROM NEW.id) EXECUTE FUNCTION metric_run_renumbered()",
     ),
 }
 
@@ -148,16 +145,16 @@ def upgrade() -> None:
     if not _postgres():
         return
     op.drop_constraint(FOREIGN_KEY, "metric", type_="foreignkey")
-    for function in FUNCTIONS.values():
-        op.execute(function)
-    for name, (_, definition) in TRIGGERS.items():
-        op.execute(f"CREATE TRIGGER {name} {definition}")
+    for function, body in FUNCTIONS.items():
+        op.execute(f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$\n{body}$$")
+    for name, (when, table, how) in TRIGGERS.items():
+        op.execute(f"CREATE TRIGGER {name} {when} ON {table} {how}")
 
 
 def downgrade() -> None:
     if not _postgres():
         return
-    for name, (table, _) in TRIGGERS.items():
+    for name, (_, table, _) in TRIGGERS.items():
         op.execute(f"DROP TRIGGER {name} ON {table}")
     for function in FUNCTIONS:
         op.execute(f"DROP FUNCTION {function}()")
