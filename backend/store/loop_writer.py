@@ -128,9 +128,9 @@ class PostgresLoopWriter:
         statement then inserts nothing), or an error the server reported, whose statement was rolled back (a
         connection the server closed before reading the statement, as a restart does). A connection that broke
         without a word from the server raises `OutcomeUnknown`, answered as the full stack answers a database
-        failure. (A session ended by the server
-        between the commit and the answer would be reported too, and the run created again: the same window of
-        microseconds in which the full stack's own commit can succeed unanswered.)"""
+        failure. (A session ended by the server between the commit and the answer would be reported too, and the
+        run created again: the same window of microseconds in which the full stack's own commit can succeed
+        unanswered.)"""
         encoded = encode_params(params)
         values = pg_create_params(experiment_id, name, utcnow(), encoded)
         try:
