@@ -141,6 +141,15 @@ def memory_layers() -> str:
     return done.stdout
 
 
+def layer_sizes() -> dict[str, float]:
+    """`memory_layers`' figures by layer: MiB resident once that layer is imported."""
+    sizes = {}
+    for line in memory_layers().splitlines():
+        label, _, mib = line.rpartition(":")
+        sizes[label] = float(mib)
+    return sizes
+
+
 def commit_cost(url: str, repeats: int = 500) -> dict[str, float]:
     import psycopg
 

@@ -6,9 +6,11 @@ replays the same seeded workload through each over plain HTTP (one keep-alive cl
 time): runs with 10 params and 5 metric keys, a top-100 search by a param filter ordered by a metric's
 latest value at each scale, batched and single-point ingestion, a long history read and a liveness probe. Every
 answer is checked; a wrong one stops the benchmark with exit status 1 (2: it could not run). It prints the
-figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, and a
-WARNING when other processes kept the machine busy. Run (about 45 minutes at full size on 2 cores; --quick,
-SQLite only unless --backends says otherwise, about a minute):
+figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, a
+WARNING when other processes kept the machine busy, and, measured after the servers stopped, the floors under
+liveness, memory and the PostgreSQL one-point write with the best ratio each allows any server
+(`benchmarks/tracking/ceilings.py`; `--no-floors` skips them). Run (about 45 minutes at full size on 2 cores;
+--quick, SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
         [--mlflow-python PATH] [--markdown FILE] [--only liveness,search,batched,history,single]
@@ -33,7 +35,7 @@ from typing import NoReturn
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.tracking import machine, procstats, report  # noqa: E402
+from benchmarks.tracking import ceilings, machine, procstats, report  # noqa: E402
 from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
 from benchmarks.tracking.plain_http import CLIENTS  # noqa: E402
 from benchmarks.tracking.runner import PHASES, Result, Runner, Sizes  # noqa: E402
@@ -91,6 +93,8 @@ def parse_args() -> argparse.Namespace:
                    help="the HTTP client: plain (http.client, the least time of its own) or httpx")  # fmt: skip
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
+    p.add_argument("--no-floors", action="store_true",
+                   help="skip the floors measured after the servers (and the best ratios they allow)")  # fmt: skip
     return p.parse_args()
 
 
@@ -207,6 +211,7 @@ def render(
     description: list[str],
     quiet: list[str],
     results: dict[str, dict[str, Result]],
+    floors: ceilings.Floors | None = None,
 ) -> str:
     command = shlex.join(["python", "benchmarks/tracking_vs_mlflow.py", *sys.argv[1:]])
     lines = [
@@ -239,6 +244,16 @@ def render(
         served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
         lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
         lines += report.cpu_table(pair["MLflow"], pair["XCL Lab"])
+        bounded = ceilings.table(pair["MLflow"], floors, backend) if floors else []
+        if bounded:
+            lines += [
+                "",
+                f"Out of reach on this machine, {label}: the floor under each of these figures, measured after the "
+                "servers stopped, and the best ratio any server could show against MLflow's figure "
+                "(`benchmarks/tracking/ceilings.py`):",
+                "",
+                *bounded,
+            ]
     return "\n".join(lines) + "\n"
 
 
@@ -289,6 +304,10 @@ def main() -> int:
             log(f"work folder kept: {workdir}")
         else:
             shutil.rmtree(workdir, ignore_errors=True)
+    floors = None
+    if not args.no_floors:
+        log("measuring the floors under liveness, memory and the one-point write...")
+        floors = ceilings.measure(args.postgres_url if "postgresql" in backends else None)
     log(f"done in {time.perf_counter() - started:,.0f} s")
 
     quiet, _ = quiet_lines(before, load, [r for pair in results.values() for r in pair.values()])
@@ -298,6 +317,7 @@ def main() -> int:
         machine.describe(mlflow_py, pg_version, pg_version and mlflow_pg_driver(mlflow_py)),
         quiet,
         results,
+        floors,
     )
     print(text)
     if args.markdown:

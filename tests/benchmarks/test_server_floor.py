@@ -21,6 +21,12 @@ def test_every_import_layer_is_reported() -> None:
     assert lines[-1].startswith("+ the app's modules") and len(lines) == 7
 
 
+def test_the_layer_sizes_grow_as_layers_are_imported() -> None:
+    sizes = server_floor.layer_sizes()
+    assert list(sizes)[:2] == ["Python alone", "+ FastAPI, pydantic"] and len(sizes) == 7
+    assert sizes["+ FastAPI, pydantic"] > sizes["Python alone"] > 0
+
+
 def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> None:
     url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     costs = server_floor.commit_cost(url, repeats=5)
