@@ -8,7 +8,8 @@ of reach in docs/performance.md.
 2. The memory floor: the resident size of a fresh interpreter as the serving process's layers are imported one
    after another (FastAPI and pydantic, SQLAlchemy, psycopg, Celery's client and redis, uvicorn, the app).
 3. With `--postgres-url`: one insert and its commit, with `synchronous_commit` on (the WAL flush a durable write
-   waits for) and off; and the database's own time for a 1,000-point batch upserted as XCL Lab's metric write
+   waits for) and off, each as a transaction of the driver's (BEGIN, INSERT, COMMIT); one insert sent as a single
+   autocommitted statement (one round trip, the least a durable write costs); and the database's own time for a 1,000-point batch upserted as XCL Lab's metric write
    does it: into a table keyed and constrained like `metric` before migration 0013 (a foreign key, checked per
    row), into `metric` itself as migrated (its run checked once per statement), and into a table without either.
 
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,15 @@ async def main():
 uvloop.run(main())
 """
 
+FASTAPI_LAYER = "+ FastAPI, pydantic"
+# Resident size read from /proc, so that the probe imports nothing a server would not.
 LAYERS = """
 import os, sys
 os.environ.setdefault("XCL_API_TOKEN", "x" * 32)
-import psutil
 def rss():
-    return psutil.Process().memory_info().rss / 2**20
+    with open("/proc/self/status") as status:
+        kib = next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+    return kib / 1024
 print(f"Python alone: {rss():.1f}")
 import fastapi, pydantic, starlette
 print(f"+ FastAPI, pydantic: {rss():.1f}")
@@ -84,25 +88,27 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def http_floor(requests: int) -> float:
-    """p50 ms of GET round trips to the do-nothing app."""
+def http_floor(requests: int, client: str | None = None) -> float:
+    """p50 ms of GET round trips to the do-nothing app (`client`: as in `_round_trips`)."""
     folder = Path(tempfile.mkdtemp(prefix="floor-"))
     (folder / "floor_app.py").write_text(APP)
     port = _free_port()
     cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop",
            "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    return _round_trips(cmd, folder, port, requests)
+    return _round_trips(cmd, folder, port, requests, client)
 
 
-def socket_floor(requests: int) -> float:
+def socket_floor(requests: int, client: str | None = None) -> float:
     """p50 ms of GET round trips to a socket protocol that answers without reading the request."""
     folder = Path(tempfile.mkdtemp(prefix="floor-"))
     (folder / "fixed_answer.py").write_text(SOCKET_SERVER)
     port = _free_port()
-    return _round_trips([sys.executable, "fixed_answer.py", str(port)], folder, port, requests)
+    return _round_trips([sys.executable, "fixed_answer.py", str(port)], folder, port, requests, client)
 
 
-def _round_trips(cmd: list[str], folder: Path, port: int, requests: int) -> float:
+def _round_trips(cmd: list[str], folder: Path, port: int, requests: int, client: str | None) -> float:
+    """p50 ms of GETs after a warm-up: through a bare `http.client` connection, or through the tracking
+    benchmark's client of that name (`benchmarks.tracking.plain_http.CLIENTS`), whose own time then counts too."""
     server = subprocess.Popen(cmd, cwd=folder)
     try:
         deadline = time.monotonic() + 30
@@ -114,21 +120,35 @@ def _round_trips(cmd: list[str], folder: Path, port: int, requests: int) -> floa
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        connection = http.client.HTTPConnection("127.0.0.1", port)
+        get = _bare_get(port) if client is None else _client_get(client, port)
         times = []
         for i in range(requests + 200):
             t0 = time.perf_counter()
-            connection.request("GET", "/health")
-            response = connection.getresponse()
-            if response.read() != b"{}":
+            if get() != b"{}":
                 raise SystemExit("the floor server answered something else")
             if i >= 200:  # warm-up
                 times.append(time.perf_counter() - t0)
-        connection.close()
         return statistics.median(times) * 1e3
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _bare_get(port: int) -> Callable[[], bytes]:
+    connection = http.client.HTTPConnection("127.0.0.1", port)
+
+    def get() -> bytes:
+        connection.request("GET", "/health")
+        return connection.getresponse().read()
+
+    return get
+
+
+def _client_get(name: str, port: int) -> Callable[[], bytes]:
+    from benchmarks.tracking.plain_http import CLIENTS
+
+    client = CLIENTS[name](f"http://127.0.0.1:{port}", None, 30.0)
+    return lambda: client.get("/health").content
 
 
 def memory_layers() -> str:
@@ -148,6 +168,27 @@ def layer_sizes() -> dict[str, float]:
         label, _, mib = line.rpartition(":")
         sizes[label] = float(mib)
     return sizes
+
+
+def durable_insert(url: str, repeats: int = 500) -> float:
+    """Median ms of one insert in its own transaction, committed durably (synchronous commit), sent as one
+    autocommitted statement: one round trip and the WAL flush that any write acknowledged as stored waits for."""
+    import psycopg
+
+    table = f"floor_insert_{os.getpid()}"
+    with psycopg.connect(url, autocommit=True) as connection:
+        connection.execute("SET synchronous_commit = on")
+        connection.execute(f"CREATE TABLE {table} (x int)")
+        try:
+            times = []
+            for i in range(repeats + 50):
+                t0 = time.perf_counter()
+                connection.execute(f"INSERT INTO {table} VALUES (%s)", (i,))
+                if i >= 50:  # warm-up (and the driver's preparing)
+                    times.append(time.perf_counter() - t0)
+        finally:
+            connection.execute(f"DROP TABLE {table}")
+    return statistics.median(times) * 1e3
 
 
 def commit_cost(url: str, repeats: int = 500) -> dict[str, float]:
@@ -280,6 +321,10 @@ def main() -> None:
         costs = commit_cost(args.postgres_url)
         print(
             f"PostgreSQL insert + commit: synchronous_commit on {costs['on']:.3f} ms, off {costs['off']:.3f} ms"
+        )
+        print(
+            "PostgreSQL insert sent as one autocommitted statement, synchronous commit, median: "
+            f"{durable_insert(args.postgres_url):.3f} ms"
         )
         batch = batch_cost(args.postgres_url)
         print(

@@ -9,7 +9,7 @@ import pytest
 from benchmarks.tracking import ceilings
 from benchmarks.tracking.runner import Result
 
-FLOORS = ceilings.Floors(socket_ms=0.05, http_ms=0.1, fastapi_mib=40.0, commit_ms=0.3)
+FLOORS = ceilings.Floors(socket_ms=0.1, fastapi_mib=40.0, write_ms=0.3)
 
 
 def _mlflow(**figures: float) -> Result:
@@ -19,39 +19,38 @@ def _mlflow(**figures: float) -> Result:
 
 
 def _rows(lines: list[str]) -> dict[str, list[str]]:
-    return {
-        cells[0]: cells[1:]
-        for line in lines[2:]
-        if (cells := [c.strip() for c in line.strip("|").split("|")])
-    }
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in lines[2:]]
+    return {row[0]: row[1:] for row in cells}
 
 
 def test_each_bounded_figure_states_its_floor_and_the_quotient() -> None:
     rows = _rows(ceilings.table(_mlflow(health_p50_ms=0.5, single_points_per_s=250.0), FLOORS, "postgresql"))
     assert rows["cheapest request (liveness), p50 ms"][0] == "0.50"
-    assert rows["cheapest request (liveness), p50 ms"][2] == "10×"  # 0.5 / 0.05
+    assert rows["cheapest request (liveness), p50 ms"][2] == "5.0×"  # 0.5 / 0.1
     assert rows["server RSS, serving process, MiB"][2] == "7.0×"  # 280 / 40
     one_point = rows["one point per request, ms per request"]
-    assert one_point[0] == "4.0" and one_point[1].startswith("0.40 (") and one_point[2] == "10×"  # 4 / 0.4
+    assert (
+        one_point[0] == "4.0" and one_point[1].startswith("0.40 (") and one_point[2] == "10×"
+    )  # 4 / (0.1 + 0.3)
 
 
 def test_the_one_point_floor_is_postgresql_only() -> None:
     rows = _rows(ceilings.table(_mlflow(health_p50_ms=0.5, single_points_per_s=250.0), FLOORS, "sqlite"))
-    assert "one point per request, ms per request" not in rows
-    unmeasured = ceilings.Floors(socket_ms=0.05, http_ms=0.1, fastapi_mib=40.0)
-    rows = _rows(ceilings.table(_mlflow(single_points_per_s=250.0), unmeasured, "postgresql"))
+    assert "one point per request, ms per request" not in rows and len(rows) == 2
+    untimed = ceilings.Floors(socket_ms=0.1, fastapi_mib=40.0)
+    rows = _rows(ceilings.table(_mlflow(single_points_per_s=250.0), untimed, "postgresql"))
     assert "one point per request, ms per request" not in rows
 
 
 def test_figures_not_measured_get_no_row() -> None:
-    result = Result("MLflow", "sqlite", {"runs_per_s": 30.0})
-    assert ceilings.table(result, FLOORS, "sqlite") == []
+    assert ceilings.table(Result("MLflow", "sqlite", {"runs_per_s": 30.0}), FLOORS, "sqlite") == []
+    unsampled = _mlflow()
+    unsampled.meter = SimpleNamespace(rss_peak=(0, 2_300 * 2**20))  # type: ignore[assignment]
+    assert ceilings.table(unsampled, FLOORS, "sqlite") == []  # a serving process never found: no 0.00 row
 
 
 @pytest.mark.timeout(120)
 def test_the_floors_are_measured_on_this_machine(postgres_url: str) -> None:
-    floors = ceilings.measure(postgres_url.replace("postgresql+psycopg://", "postgresql://"), requests=20)
-    assert 0 < floors.socket_ms and 0 < floors.http_ms
+    floors = ceilings.measure("plain", postgres_url.replace("postgresql+psycopg://", "postgresql://"), 20)
+    assert 0 < floors.socket_ms and floors.write_ms is not None and floors.write_ms > 0
     assert floors.fastapi_mib > 20  # the interpreter alone is about 13 MiB; FastAPI and pydantic add more
-    assert floors.commit_ms is not None and floors.commit_ms > 0
-    assert ceilings.measure(None, requests=20).commit_ms is None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 
 from benchmarks import server_floor
 
@@ -15,6 +16,11 @@ def test_the_socket_floor_answers_through_the_same_client() -> None:
     assert server_floor.socket_floor(20) > 0  # the client checks each answer's body
 
 
+@pytest.mark.parametrize("client", ["plain", "httpx"])
+def test_the_floors_can_be_timed_through_the_benchmark_clients(client: str) -> None:
+    assert server_floor.socket_floor(20, client) > 0 and server_floor.http_floor(20, client) > 0
+
+
 def test_every_import_layer_is_reported() -> None:
     lines = server_floor.memory_layers().splitlines()
     assert [line.split(":")[0] for line in lines][0] == "Python alone"
@@ -23,8 +29,8 @@ def test_every_import_layer_is_reported() -> None:
 
 def test_the_layer_sizes_grow_as_layers_are_imported() -> None:
     sizes = server_floor.layer_sizes()
-    assert list(sizes)[:2] == ["Python alone", "+ FastAPI, pydantic"] and len(sizes) == 7
-    assert sizes["+ FastAPI, pydantic"] > sizes["Python alone"] > 0
+    assert list(sizes)[:2] == ["Python alone", server_floor.FASTAPI_LAYER] and len(sizes) == 7
+    assert sizes[server_floor.FASTAPI_LAYER] > sizes["Python alone"] > 0
 
 
 def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> None:
@@ -33,6 +39,14 @@ def test_the_commit_cost_is_timed_on_a_table_of_its_own(postgres_url: str) -> No
     assert set(costs) == {"on", "off"} and all(c > 0 for c in costs.values())
     with psycopg.connect(url) as connection:  # the probe table is dropped afterwards
         left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_probe_%'")
+        assert left.fetchone() == (0,)
+
+
+def test_the_durable_insert_is_timed_on_a_table_of_its_own(postgres_url: str) -> None:
+    url = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    assert server_floor.durable_insert(url, repeats=5) > 0
+    with psycopg.connect(url) as connection:
+        left = connection.execute("SELECT count(*) FROM pg_tables WHERE tablename LIKE 'floor_insert_%'")
         assert left.fetchone() == (0,)
 
 
