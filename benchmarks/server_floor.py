@@ -9,9 +9,10 @@ of reach in docs/performance.md.
    after another (FastAPI and pydantic, SQLAlchemy, psycopg, Celery's client and redis, uvicorn, the app).
 3. With `--postgres-url`: one insert and its commit, with `synchronous_commit` on (the WAL flush a durable write
    waits for) and off, each as a transaction of the driver's (BEGIN, INSERT, COMMIT); one insert sent as a single
-   autocommitted statement (one round trip, the least a durable write costs); and the database's own time for a 1,000-point batch upserted as XCL Lab's metric write
-   does it: into a table keyed and constrained like `metric` before migration 0013 (a foreign key, checked per
-   row), into `metric` itself as migrated (its run checked once per statement), and into a table without either.
+   autocommitted statement (one round trip, the least a durable write costs); and the database's own time for a
+   1,000-point batch upserted as XCL Lab's metric write does it: into a table keyed and constrained like `metric`
+   before migration 0013 (a foreign key, checked per row), into `metric` itself as migrated (its run checked once
+   per statement), and into a table without either.
 
     .venv/bin/python benchmarks/server_floor.py [--requests 2000] [--postgres-url postgresql://postgres@127.0.0.1/test]
 """
@@ -120,35 +121,42 @@ def _round_trips(cmd: list[str], folder: Path, port: int, requests: int, client:
                 if time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        get = _bare_get(port) if client is None else _client_get(client, port)
+        get, close = _bare_get(port) if client is None else _client_get(client, port)
         times = []
-        for i in range(requests + 200):
-            t0 = time.perf_counter()
-            if get() != b"{}":
-                raise SystemExit("the floor server answered something else")
-            if i >= 200:  # warm-up
-                times.append(time.perf_counter() - t0)
+        try:
+            for i in range(requests + 200):
+                t0 = time.perf_counter()
+                if get() != b"{}":
+                    raise SystemExit("the floor server answered something else")
+                if i >= 200:  # warm-up
+                    times.append(time.perf_counter() - t0)
+        finally:
+            close()
         return statistics.median(times) * 1e3
     finally:
         server.terminate()
         server.wait(10)
 
 
-def _bare_get(port: int) -> Callable[[], bytes]:
+# A GET of the floor server's answer body, and how to close its connection.
+Getter = tuple[Callable[[], bytes], Callable[[], None]]
+
+
+def _bare_get(port: int) -> Getter:
     connection = http.client.HTTPConnection("127.0.0.1", port)
 
     def get() -> bytes:
         connection.request("GET", "/health")
         return connection.getresponse().read()
 
-    return get
+    return get, connection.close
 
 
-def _client_get(name: str, port: int) -> Callable[[], bytes]:
+def _client_get(name: str, port: int) -> Getter:
     from benchmarks.tracking.plain_http import CLIENTS
 
     client = CLIENTS[name](f"http://127.0.0.1:{port}", None, 30.0)
-    return lambda: client.get("/health").content
+    return lambda: client.get("/health").content, client.close
 
 
 def memory_layers() -> str:

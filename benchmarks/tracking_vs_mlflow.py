@@ -257,8 +257,7 @@ def render(
         served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
         lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
         lines += report.cpu_table(pair["MLflow"], pair["XCL Lab"])
-        bounded = ceilings.table(pair["MLflow"], floors, backend) if floors else []
-        if floors and bounded:
+        if floors is not None and (bounded := ceilings.table(pair["MLflow"], floors, backend)):
             lines += ["", *floors_intro(label, floors), "", *bounded]
     return "\n".join(lines) + "\n"
 

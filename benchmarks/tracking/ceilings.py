@@ -27,9 +27,8 @@ from benchmarks.tracking.runner import Result
 class Floors:
     socket_ms: float  # p50 round trip to the bare socket, through the benchmark's client
     fastapi_mib: float  # resident size of Python with FastAPI and pydantic imported
-    write_ms: float | None = (
-        None  # PostgreSQL: median autocommitted insert, synchronous commit; None: not timed
-    )
+    # PostgreSQL: median autocommitted insert with synchronous commit; None: not timed
+    write_ms: float | None = None
     outside_cores: float | None = None  # cores other processes kept busy just before (None: unknown)
 
 
