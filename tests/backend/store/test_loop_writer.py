@@ -163,3 +163,80 @@ def test_after_a_restart_one_write_is_reported_lost_and_the_next_ones_reconnect(
     pooled, outcomes = _with_writer(engine, write)
     assert pooled >= 3
     assert outcomes == ["lost"] + ["written"] * (pooled + 1)
+
+
+def _pool_requests(writer: PostgresLoopWriter) -> int:
+    return writer._pool.get_stats().get("requests_num", 0)
+
+
+def test_writes_one_at_a_time_keep_one_connection_out_of_the_pool(pg_engine: Engine) -> None:
+    with make_session_factory(pg_engine)() as session:
+        run_id = make_run(session)
+
+    async def write(writer: PostgresLoopWriter) -> tuple[int, int]:
+        for step in range(5):
+            await writer.write_points(
+                run_id, [metrics.MetricPoint("x", step, 1.0)], metrics.ANY_HOLDER, _refuse
+            )
+        alone = _pool_requests(writer)
+        # Two at once: the second finds the held connection in use and takes one from the pool.
+        await asyncio.gather(
+            *(
+                writer.write_points(run_id, [metrics.MetricPoint("x", s, 1.0)], metrics.ANY_HOLDER, _refuse)
+                for s in (10, 11)
+            )
+        )
+        return alone, _pool_requests(writer)
+
+    alone, together = with_open_writer(lambda: PostgresLoopWriter(pg_engine), write)
+    assert (alone, together) == (1, 2)
+    with make_session_factory(pg_engine)() as session:
+        assert _point_count(session, run_id) == 7
+
+
+def test_the_held_connection_goes_back_after_a_failure_and_after_its_time(
+    pg_engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with make_session_factory(pg_engine)() as session:
+        run_id = make_run(session)
+    point = [metrics.MetricPoint("x", 1, 1.0)]
+
+    async def write(writer: PostgresLoopWriter) -> list[int]:
+        seen = []
+        await writer.write_points(run_id, point, metrics.ANY_HOLDER, _refuse)
+        seen.append(_pool_requests(writer))
+        # A statement the database refuses (a step past bigint): reported, and the connection given back.
+        with pytest.raises(WriteUnavailable):
+            too_far = [metrics.MetricPoint("x", 2**70, 1.0)]
+            await writer.write_points(run_id, too_far, metrics.ANY_HOLDER, _refuse)
+        await writer.write_points(run_id, point, metrics.ANY_HOLDER, _refuse)
+        seen.append(_pool_requests(writer))
+        monkeypatch.setattr("backend.store.loop_writer.HELD_SECONDS", 0.0)
+        for _ in range(3):  # each write now gives it back after: the next two take it again
+            await writer.write_points(run_id, point, metrics.ANY_HOLDER, _refuse)
+        seen.append(_pool_requests(writer))
+        return seen
+
+    assert with_open_writer(lambda: PostgresLoopWriter(pg_engine), write) == [1, 2, 4]
+
+
+def test_closing_the_writer_closes_the_held_connection(pg_engine: Engine) -> None:
+    with make_session_factory(pg_engine)() as session:
+        run_id = make_run(session)
+    admin_url = pg_engine.url.set(drivername="postgresql").render_as_string(False)
+
+    def writers_connected() -> int:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'held-check'"
+            return admin.execute(query).fetchone()[0]
+
+    held_check = pg_engine.url.update_query_dict({"application_name": "held-check"})
+    engine = make_engine(held_check.render_as_string(False))
+
+    async def write(writer: PostgresLoopWriter) -> int:
+        await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], metrics.ANY_HOLDER, _refuse)
+        return writers_connected()
+
+    assert with_open_writer(lambda: PostgresLoopWriter(engine), write) >= 1
+    assert writers_connected() == 0
+    engine.dispose()
