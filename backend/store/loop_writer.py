@@ -14,7 +14,8 @@ stores each point once.
 Writes come one at a time from a training script, so one connection is kept out of the pool (`_held`) for them:
 taking a connection from the pool and giving it back (its locks, checks and bookkeeping) cost about 0.15 ms a
 write here, a fifth of a one-point write. A write that finds the held connection in use takes one from the pool as
-before; a statement that fails gives the held connection back, and the pool checks or replaces it as it would any.
+before; a statement that fails gives the held connection back, and the pool resets it, or drops it if it is broken,
+as it would any connection returned to it.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ MAX_CONNECTIONS = 10
 # Waiting longer than this for a connection (all busy, or none can be made) leaves the write to the full stack,
 # whose own pool then waits or fails as it always did.
 CONNECTION_WAIT_SECONDS = 1.0
-# The held connection goes back to the pool after this long, so that the pool's rules (a connection's lifetime, its
-# checks) still reach it; the next write takes one again.
+# The first write to end after the held connection has been out this long gives it back, so that the pool's rules (a
+# connection's lifetime) still reach it; the next write takes one again. A writer gone quiet keeps it: if the
+# database restarts meanwhile, the next write fails once, as on any idle connection, and the full stack takes it.
 HELD_SECONDS = 60.0
 
 
@@ -198,7 +200,8 @@ class PostgresLoopWriter:
         """A restarted database leaves every idle connection dead, not only the one that failed (which the pool
         drops when it is back). The pool's check takes them all out of the pool at once and tests each: it runs
         in the background (testing a connection can take as long as the network lets it), and this yields once so that it has
-        taken them before the next write asks for a connection."""
+        taken them before the next write asks for a connection. (The held connection is not in the pool: a write
+        that fails on it gives it back, and the pool drops it.)"""
         if not self._checks:
             task = asyncio.create_task(self._pool.check())
             self._checks.add(task)

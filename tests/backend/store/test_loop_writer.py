@@ -202,7 +202,7 @@ def test_the_held_connection_goes_back_after_a_failure_and_after_its_time(
     point = [metrics.MetricPoint("x", 1, 1.0)]
 
     async def write(writer: PostgresLoopWriter) -> list[int]:
-        seen = []
+        seen: list[int] = []
         await writer.write_points(run_id, point, metrics.ANY_HOLDER, _refuse)
         seen.append(_pool_requests(writer))
         # A statement the database refuses (a step past bigint): reported, and the connection given back.
@@ -223,20 +223,35 @@ def test_the_held_connection_goes_back_after_a_failure_and_after_its_time(
 def test_closing_the_writer_closes_the_held_connection(pg_engine: Engine) -> None:
     with make_session_factory(pg_engine)() as session:
         run_id = make_run(session)
-    admin_url = pg_engine.url.set(drivername="postgresql").render_as_string(False)
+    held: list[psycopg.AsyncConnection] = []
 
-    def writers_connected() -> int:
-        with psycopg.connect(admin_url, autocommit=True) as admin:
-            query = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'held-check'"
-            return admin.execute(query).fetchone()[0]
-
-    held_check = pg_engine.url.update_query_dict({"application_name": "held-check"})
-    engine = make_engine(held_check.render_as_string(False))
-
-    async def write(writer: PostgresLoopWriter) -> int:
+    async def write(writer: PostgresLoopWriter) -> None:
         await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], metrics.ANY_HOLDER, _refuse)
-        return writers_connected()
+        assert writer._held is not None
+        held.append(writer._held)
 
-    assert with_open_writer(lambda: PostgresLoopWriter(engine), write) >= 1
-    assert writers_connected() == 0
-    engine.dispose()
+    with_open_writer(lambda: PostgresLoopWriter(pg_engine), write)
+    assert held[0].closed
+
+
+def test_a_write_in_flight_at_close_closes_the_held_connection_when_it_ends(pg_engine: Engine) -> None:
+    with make_session_factory(pg_engine)() as session:
+        run_id = make_run(session)
+
+    async def main() -> tuple[int, bool]:
+        writer = PostgresLoopWriter(pg_engine)
+        await writer.open()
+        await writer.write_points(run_id, [metrics.MetricPoint("x", 1, 1.0)], metrics.ANY_HOLDER, _refuse)
+        connection = writer._held
+        assert connection is not None
+        in_flight = asyncio.create_task(
+            writer.write_points(run_id, [metrics.MetricPoint("x", 2, 2.0)], metrics.ANY_HOLDER, _refuse)
+        )
+        while not writer._held_busy:
+            await asyncio.sleep(0)
+        await writer.close()
+        return await in_flight, connection.closed
+
+    assert asyncio.run(main()) == (1, True)
+    with make_session_factory(pg_engine)() as session:
+        assert _point_count(session, run_id) == 2
