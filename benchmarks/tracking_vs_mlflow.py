@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.tracking import ceilings, machine, procstats, report  # noqa: E402
 from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
+from benchmarks.tracking.pairing import OutOfStep, take_turns  # noqa: E402
 from benchmarks.tracking.plain_http import CLIENTS  # noqa: E402
 from benchmarks.tracking.runner import PHASES, Result, Runner, Sizes  # noqa: E402
 from benchmarks.tracking.servers import (  # noqa: E402
@@ -91,6 +92,10 @@ def parse_args() -> argparse.Namespace:
     )
     p.add_argument("--client", choices=sorted(CLIENTS), default="plain",
                    help="the HTTP client: plain (http.client, the least time of its own) or httpx")  # fmt: skip
+    p.add_argument("--paired", action="store_true",
+                   help="both servers up at once, taking turns part by part: adds each figure's paired ratio "
+                   "(the median of the parts' ratios, with its 95%% interval), which the machine's drift between "
+                   "the two halves of a run does not move")  # fmt: skip
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
     p.add_argument("--no-floors", action="store_true",
@@ -156,15 +161,50 @@ def phases_from(arg: str | None) -> tuple[str, ...]:
 
 
 CLIENT_LABELS = {"plain": "Python's http.client", "httpx": "httpx"}
+PAIRED_NOTE = [
+    f"Paired (--paired): both servers were up at once and took turns, part by part, in the order A B B A ...; "
+    f"each timed figure was measured in {Sizes().parts} parts (fewer when it has fewer requests). The paired ratio "
+    "is the median of the parts' ratios (part i of MLflow against part i of XCL Lab, seconds apart), with a "
+    "distribution-free 95 % interval for that median (the sign test's order statistics; none under 6 pairs). "
+    "For a search row it is the p50's.",
+    "",
+]
+
+
+def tracker_for(server: Server, client: str) -> Tracker:
+    log(f"{server.product} on {BACKEND_LABELS[server.backend]} at {server.url}")
+    return Mlflow(server, client) if server.product == "MLflow" else XclLab(server, client)
 
 
 def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...], client: str) -> Result:
-    tracker: Tracker = Mlflow(server, client) if server.product == "MLflow" else XclLab(server, client)
-    log(f"{server.product} on {BACKEND_LABELS[server.backend]} at {server.url}")
+    tracker = tracker_for(server, client)
     try:
         return Runner(tracker, Workload(seed), sizes, log, phases).run()
     finally:
         tracker.close()
+
+
+def measure_paired(
+    servers: tuple[Server, Server], sizes: Sizes, seed: int, phases: tuple[str, ...], client: str
+) -> dict[str, Result]:
+    """Both servers up, their workloads taking turns part by part (`tracking.pairing`)."""
+    trackers = [tracker_for(server, client) for server in servers]
+    try:
+        runners = [
+            Runner(
+                tracker,
+                Workload(seed),
+                sizes,
+                lambda message, product=tracker.product: log(f"{product}: {message.strip()}"),
+                phases,
+                procstats.Meter(tracker.server, partners=(other.server,)),
+            )
+            for tracker, other in zip(trackers, reversed(trackers), strict=True)
+        ]
+        return {result.product: result for result in take_turns(*runners)}
+    finally:
+        for tracker in trackers:
+            tracker.close()
 
 
 SETTLE_SECONDS = 120.0
@@ -196,6 +236,9 @@ def quiet_lines(before: float | None, load: float | None, results: list[Result])
         if cores is not None:
             parts.append(f"during {r.product} on {BACKEND_LABELS[r.backend]}: {cores:.2f} cores")
             noisy |= cores > QUIET_CORES
+        partner = r.meter.partner_cores() if r.meter else None
+        if partner is not None:  # not outside load: the other server, waiting its turn
+            parts.append(f"the other server, idle while {r.product} was timed: {partner:.2f} cores")
     lines = ["Machine load from outside the benchmark: " + "; ".join(parts) + "."]
     if noisy:
         lines.append(
@@ -242,6 +285,7 @@ def render(
         "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health/live`. Both servers wait "
         "until their processes are idle before the first figure.",
         "",
+        *(PAIRED_NOTE if args.paired else []),
         *quiet,
     ]
     for backend, pair in results.items():
@@ -252,7 +296,7 @@ def render(
             "",
             f"### {label}: MLflow vs XCL Lab",
             "",
-            *report.figures_table(pair["MLflow"], pair["XCL Lab"], sizes),
+            *report.figures_table(pair["MLflow"], pair["XCL Lab"], sizes, args.paired),
         ]
         served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
         lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
@@ -294,12 +338,19 @@ def main() -> int:
     started = time.perf_counter()
     try:
         for backend in backends:
+            if args.paired:
+                with (
+                    serving("MLflow", backend, workdir, pg, args, mlflow_py) as theirs,
+                    serving("XCL Lab", backend, workdir, pg, args, mlflow_py) as ours,
+                ):
+                    results[backend] = measure_paired((theirs, ours), sizes, args.seed, phases, args.client)
+                continue
             for product in ("MLflow", "XCL Lab"):
                 with serving(product, backend, workdir, pg, args, mlflow_py) as server:
                     results.setdefault(backend, {})[product] = measure(
                         server, sizes, args.seed, phases, args.client
                     )
-    except CheckFailed as exc:
+    except (CheckFailed, OutOfStep) as exc:
         log(f"CHECK FAILED: {exc}")
         return 1
     except ServerFailed as exc:

@@ -149,6 +149,7 @@ class Snapshot:
     busy: float | None
     own: dict[int, float]  # pid -> CPU seconds, for the server's processes
     me: float  # this benchmark process
+    partners: float = 0.0  # CPU seconds of the servers it takes turns with (`Meter.partners`)
 
 
 def _my_cpu() -> float:
@@ -161,6 +162,7 @@ class PhaseFigures:
     wall: float
     server_cpu: float
     outside_cores: float | None  # average cores busy with processes that are neither the server nor us
+    partner_cpu: float = 0.0  # CPU seconds the partner servers used meanwhile (idle, waiting their turn)
 
 
 class Measured(Protocol):
@@ -180,6 +182,8 @@ class Meter:
     server: Measured
     phases: dict[str, PhaseFigures] = field(default_factory=dict)
     rss_peak: tuple[int, int] = (0, 0)  # (serving process, whole tree) in bytes, largest sampled
+    # Servers up at the same time, taking turns with this one: their CPU is reported apart, not as outside load.
+    partners: tuple[Measured, ...] = ()
 
     def snapshot(self) -> Snapshot:
         own = {}
@@ -187,23 +191,33 @@ class Meter:
             info = proc_info(pid)
             if info is not None:
                 own[pid] = info.cpu_seconds
-        return Snapshot(time.perf_counter(), machine_busy_seconds(), own, _my_cpu())
+        partners = sum(
+            info.cpu_seconds
+            for partner in self.partners
+            for pid in partner.pids()
+            if (info := proc_info(pid)) is not None
+        )
+        return Snapshot(time.perf_counter(), machine_busy_seconds(), own, _my_cpu(), partners)
 
     def record(self, name: str, before: Snapshot, after: Snapshot) -> None:
         server = sum(cpu - before.own.get(pid, 0.0) for pid, cpu in after.own.items())
+        # A partner process that ended meanwhile takes its CPU seconds out of the sum: never below nothing.
+        partner = max(0.0, after.partners - before.partners)
         wall = after.wall - before.wall
         outside = None
         if before.busy is not None and after.busy is not None and wall > 0:
-            outside = max(0.0, (after.busy - before.busy) - server - (after.me - before.me)) / wall
+            outside = max(0.0, (after.busy - before.busy) - server - partner - (after.me - before.me)) / wall
         prev = self.phases.get(name)
-        if prev is not None:  # a phase done in parts (run creation at each scale) adds up
+        if prev is not None:  # a phase done in parts (run creation at each scale, a pairing's turns) adds up
             total = prev.wall + wall
             mixed = None
             if prev.outside_cores is not None and outside is not None:
                 mixed = (prev.outside_cores * prev.wall + outside * wall) / total
-            self.phases[name] = PhaseFigures(total, prev.server_cpu + server, mixed)
+            self.phases[name] = PhaseFigures(
+                total, prev.server_cpu + server, mixed, prev.partner_cpu + partner
+            )
         else:
-            self.phases[name] = PhaseFigures(wall, server, outside)
+            self.phases[name] = PhaseFigures(wall, server, outside, partner)
         self.sample_rss()
 
     def sample_rss(self) -> None:
@@ -218,6 +232,13 @@ class Meter:
         parts = [(p.wall, p.outside_cores) for p in self.phases.values() if p.outside_cores is not None]
         wall = sum(w for w, _ in parts)
         return sum(w * c for w, c in parts) / wall if wall else None
+
+    def partner_cores(self) -> float | None:
+        """Average cores the partner servers kept busy while this one was timed; None without partners."""
+        wall = sum(p.wall for p in self.phases.values())
+        if not self.partners or not wall:
+            return None
+        return sum(p.partner_cpu for p in self.phases.values()) / wall
 
 
 def quiet_probe(seconds: float = 2.0) -> float | None:

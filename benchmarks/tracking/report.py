@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from benchmarks.tracking.pairing import paired_ratio
 from benchmarks.tracking.runner import Result, Sizes
 from benchmarks.tracking.workload import METRIC_KEYS, SUMMARY_STEPS, TOP_K
 
@@ -69,22 +70,36 @@ def table(header: list[str], body: list[list[str]]) -> list[str]:
     return lines + ["| " + " | ".join(cells) + " |" for cells in body]
 
 
-def figures_table(mlflow: Result, xclab: Result, sizes: Sizes) -> list[str]:
+def paired_cell(mlflow: Result, xclab: Result, row: Row) -> str:
+    """The median of the part-by-part ratios of the row's first figure, its 95 % interval and how many pairs."""
+    found = paired_ratio(mlflow, xclab, row.keys[0], row.higher_is_better)
+    if found is None:
+        return "–"
+    low, high = found.interval or (float("nan"), float("nan"))
+    spread = f"{ratio(low)}–{ratio(high)}" if found.interval else "too few pairs"
+    return f"{ratio(found.median)} ({spread}, {found.pairs})"
+
+
+def figures_table(mlflow: Result, xclab: Result, sizes: Sizes, paired: bool = False) -> list[str]:
+    """With `paired` (the servers took turns part by part), a last column gives the paired ratio of each row's
+    first figure."""
     theirs, ours = derived(mlflow), derived(xclab)
     body = []
     for row in rows(sizes):
         if not all(k in theirs and k in ours for k in row.keys):
             continue
         ratios = [ours[k] / theirs[k] if row.higher_is_better else theirs[k] / ours[k] for k in row.keys]
-        body.append(
-            [
-                row.label,
-                " / ".join(number(theirs[k]) for k in row.keys),
-                " / ".join(number(ours[k]) for k in row.keys),
-                " / ".join(ratio(r) for r in ratios),
-            ]
-        )
-    return table(["figure", "MLflow", "XCL Lab", "ratio"], body)
+        cells = [
+            row.label,
+            " / ".join(number(theirs[k]) for k in row.keys),
+            " / ".join(number(ours[k]) for k in row.keys),
+            " / ".join(ratio(r) for r in ratios),
+        ]
+        body.append([*cells, paired_cell(mlflow, xclab, row)] if paired else cells)
+    header = ["figure", "MLflow", "XCL Lab", "ratio"]
+    if paired:
+        header.append("paired ratio: median of parts (95 % interval, pairs)")
+    return table(header, body)
 
 
 def cpu_table(mlflow: Result, xclab: Result) -> list[str]:

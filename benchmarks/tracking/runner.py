@@ -1,10 +1,14 @@
-"""The workload replayed through one tracker, one request after another, every answer checked."""
+"""The workload replayed through one tracker, one request after another, every answer checked.
+
+Each timed figure is measured in `Sizes.parts` parts (a share of the requests each), and `Runner.steps` pauses
+after every part, so that two runners can take turns part by part (`pairing`): MLflow's part i and XCL Lab's part
+i then run within seconds of each other, and their ratio does not carry the machine's drift between them."""
 
 from __future__ import annotations
 
 import statistics
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -34,6 +38,7 @@ class Sizes:
     batch: int = 1_000  # points per request, MLflow's log-batch cap
     single_points: int = 500
     health_requests: int = 200
+    parts: int = 10  # each timed figure measured in this many parts (a pairing's turns)
 
 
 @dataclass
@@ -42,6 +47,8 @@ class Result:
     backend: str
     figures: dict[str, float] = field(default_factory=dict)
     meter: Meter | None = None
+    # The same figure measured on each part alone, in order: a pairing's part-by-part ratios.
+    parts: dict[str, list[float]] = field(default_factory=dict)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -53,6 +60,15 @@ def percentile(values: list[float], q: float) -> float:
 PHASES = ("liveness", "search", "batched", "history", "single")
 
 
+def split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
+    """`items` in up to `parts` consecutive, near-equal, non-empty slices (none for no items)."""
+    count = min(max(1, parts), len(items))
+    if not count:
+        return []
+    bounds = [len(items) * k // count for k in range(count + 1)]
+    return [items[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+
+
 class Runner:
     def __init__(
         self,
@@ -61,14 +77,17 @@ class Runner:
         sizes: Sizes,
         log: Callable[[str], None],
         phases: tuple[str, ...] = PHASES,
+        meter: Meter | None = None,
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
         self.phases = phases
-        self.meter = Meter(tracker.server)
+        self.meter = meter or Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
+        """One part of a phase: the meter adds the parts up, and never counts the time between them (a pairing
+        runs the other server's part there)."""
         before = self.meter.snapshot()
         yield
         self.meter.record(name, before, self.meter.snapshot())
@@ -78,62 +97,87 @@ class Runner:
         out = call()
         return out, time.perf_counter() - t0
 
+    def part(self, figure: str, value: float) -> None:
+        self.result.parts.setdefault(figure, []).append(value)
+
     def run(self) -> Result:
+        self.log(f"  idle after {settle(self.tracker.server):.0f} s")
+        for _ in self.steps():
+            pass
+        return self.result
+
+    def steps(self) -> Iterator[str]:
+        """The workload, pausing after each part of a timed figure with the figure's name; two runners of the
+        same workload and sizes pause at the same names in the same order."""
         t = self.tracker
-        self.log(f"  idle after {settle(t.server):.0f} s")
         self.meter.sample_rss()
         if "liveness" in self.phases:
-            self.health()
+            yield from self.health()
         if "search" in self.phases:
             searched = t.create_experiment(f"search-{time.time_ns()}")
             run_ids: list[str] = []  # server id of the workload's run i
             creation_s = 0.0
             for scale in self.sizes.scales:
-                creation_s += self.create_runs(searched, run_ids, scale)
+                creation_s += yield from self.create_runs(searched, run_ids, scale)
                 self.check_listing(searched, run_ids)
-                self.search(searched, run_ids, scale)
+                yield from self.search(searched, run_ids, scale)
             self.result.figures["runs_per_s"] = len(run_ids) / creation_s
         experiment_id = t.create_experiment(f"ingest-{time.time_ns()}")
         if {"batched", "history"} & set(self.phases):
-            self.ingest_and_read(experiment_id)
+            yield from self.ingest_and_read(experiment_id)
         if "single" in self.phases:
-            self.single_points(experiment_id)
+            yield from self.single_points(experiment_id)
         self.meter.sample_rss()
-        return self.result
 
-    def health(self) -> None:
+    def health(self) -> Iterator[str]:
         for _ in range(5):  # warm-up: connections, caches
             self.tracker.health()
-        times = []
-        with self.phase("health"):
-            for _ in range(self.sizes.health_requests):
-                times.append(self.timed(self.tracker.health)[1])
+        times: list[float] = []
+        for part in split(range(self.sizes.health_requests), self.sizes.parts):
+            chunk = []
+            with self.phase("health"):
+                for _ in part:
+                    chunk.append(self.timed(self.tracker.health)[1])
+            times += chunk
+            self.part("health_p50_ms", statistics.median(chunk) * 1000)
+            yield "health"
         self.result.figures["health_p50_ms"] = statistics.median(times) * 1000
 
-    def create_runs(self, experiment_id: str, run_ids: list[str], scale: int) -> float:
-        """Grow the experiment to `scale` runs: runs with params (timed), then each run's metrics."""
+    def create_runs(self, experiment_id: str, run_ids: list[str], scale: int) -> Iterator[str]:
+        """Grow the experiment to `scale` runs: runs with params (timed), then each run's metrics. Returns the
+        seconds the creation requests took."""
         first = len(run_ids)
         self.log(f"  creating runs {first:,}..{scale - 1:,}")
         seconds = 0.0
-        with self.phase("run creation"):
-            for i in range(first, scale):
-                params = self.workload.run(i).params
-                run_id, dt = self.timed(lambda params=params: self.tracker.create_run(experiment_id, params))
-                run_ids.append(run_id)
-                seconds += dt
+        for part in split(range(first, scale), self.sizes.parts):
+            part_s = 0.0
+            with self.phase("run creation"):
+                for i in part:
+                    params = self.workload.run(i).params
+                    run_id, dt = self.timed(
+                        lambda params=params: self.tracker.create_run(experiment_id, params)
+                    )
+                    run_ids.append(run_id)
+                    part_s += dt
+            seconds += part_s
+            self.part("runs_per_s", len(part) / part_s)
+            yield "run creation"
         if len(set(run_ids)) != len(run_ids):
             raise CheckFailed("the server gave two runs the same id")
-        points = 0
-        started = time.perf_counter()
-        with self.phase("per-run metrics"):
-            for i in range(first, scale):
-                plan = self.workload.run(i)
-                self.tracker.log_points(run_ids[i], plan.points)
-                points += len(plan.points)
-        elapsed = time.perf_counter() - started
         done = self.result.figures
-        done["summary_points"] = done.get("summary_points", 0) + points
-        done["summary_s"] = done.get("summary_s", 0.0) + elapsed
+        for part in split(range(first, scale), self.sizes.parts):
+            points = 0
+            with self.phase("per-run metrics"):
+                started = time.perf_counter()
+                for i in part:
+                    plan = self.workload.run(i)
+                    self.tracker.log_points(run_ids[i], plan.points)
+                    points += len(plan.points)
+                elapsed = time.perf_counter() - started
+            done["summary_points"] = done.get("summary_points", 0) + points
+            done["summary_s"] = done.get("summary_s", 0.0) + elapsed
+            self.part("summary_points_per_s", points / elapsed)
+            yield "per-run metrics"
         return seconds
 
     def check_listing(self, experiment_id: str, run_ids: list[str]) -> None:
@@ -141,9 +185,9 @@ class Runner:
         if sorted(listed) != sorted(run_ids):
             raise CheckFailed(f"the experiment lists {len(listed):,} runs, {len(run_ids):,} were created")
 
-    def search(self, experiment_id: str, run_ids: list[str], scale: int) -> None:
+    def search(self, experiment_id: str, run_ids: list[str], scale: int) -> Iterator[str]:
         expected = [run_ids[i] for i in self.workload.expected_top(scale, TOP_K)]
-        times = []
+        times: list[float] = []
 
         def checked() -> None:
             got = self.tracker.search_top(experiment_id, SEARCH_PARAM, SORT_METRIC, TOP_K)
@@ -155,51 +199,74 @@ class Runner:
                 )
 
         checked()  # warm-up, checked too
-        with self.phase(f"search at {scale:,} runs"):
-            for _ in range(self.sizes.repeats):
-                t0 = time.perf_counter()
-                checked()
-                times.append(time.perf_counter() - t0)
+        name = f"search at {scale:,} runs"
+        for part in split(range(self.sizes.repeats), self.sizes.parts):
+            chunk = []
+            with self.phase(name):
+                for _ in part:
+                    t0 = time.perf_counter()
+                    checked()
+                    chunk.append(time.perf_counter() - t0)
+            times += chunk
+            self.part(f"search_{scale}_p50_ms", statistics.median(chunk) * 1000)
+            yield name
         self.result.figures[f"search_{scale}_p50_ms"] = percentile(times, 50) * 1000
         self.result.figures[f"search_{scale}_p95_ms"] = percentile(times, 95) * 1000
         self.log(f"  search at {scale:,} runs: p50 {percentile(times, 50) * 1000:,.0f} ms")
 
-    def ingest_and_read(self, experiment_id: str) -> None:
+    def ingest_and_read(self, experiment_id: str) -> Iterator[str]:
         t, sizes = self.tracker, self.sizes
         run_id = t.create_run(experiment_id, {"purpose": "ingestion"})
         points = series_points(sizes.history_points)
         self.log(f"  batched ingestion: {len(points):,} points")
-        with self.phase("batched ingestion"):
-            t0 = time.perf_counter()
-            for batch in batches(points, sizes.batch):
-                t.log_points(run_id, batch)
-            self.result.figures["batched_points_per_s"] = len(points) / (time.perf_counter() - t0)
+        seconds = 0.0
+        for part in split(list(batches(points, sizes.batch)), sizes.parts):
+            with self.phase("batched ingestion"):
+                t0 = time.perf_counter()
+                for batch in part:
+                    t.log_points(run_id, batch)
+                dt = time.perf_counter() - t0
+            seconds += dt
+            self.part("batched_points_per_s", sum(len(b) for b in part) / dt)
+            yield "batched ingestion"
+        self.result.figures["batched_points_per_s"] = len(points) / seconds
         for key in METRIC_KEYS:  # every ingested point reads back
             self.check_history(run_id, key, expected_history(points, key))
         if "history" not in self.phases:
             return
         expected = expected_history(points, HISTORY_KEY)
-        times = []
-        with self.phase("history"):
-            for _ in range(sizes.repeats):
-                got, dt = self.timed(lambda: t.history(run_id, HISTORY_KEY))
-                times.append(dt)
-                if got != expected:
-                    raise CheckFailed(
-                        f"history: {len(got):,} points, expected {len(expected):,} (or values differ)"
-                    )
+        times: list[float] = []
+        for part in split(range(sizes.repeats), sizes.parts):
+            chunk = []
+            with self.phase("history"):
+                for _ in part:
+                    got, dt = self.timed(lambda: t.history(run_id, HISTORY_KEY))
+                    chunk.append(dt)
+                    if got != expected:
+                        raise CheckFailed(
+                            f"history: {len(got):,} points, expected {len(expected):,} (or values differ)"
+                        )
+            times += chunk
+            self.part("history_p50_ms", statistics.median(chunk) * 1000)
+            yield "history"
         self.result.figures["history_p50_ms"] = statistics.median(times) * 1000
 
-    def single_points(self, experiment_id: str) -> None:
+    def single_points(self, experiment_id: str) -> Iterator[str]:
         t, sizes = self.tracker, self.sizes
         single_run = t.create_run(experiment_id, {"purpose": "single-points"})
         singles = series_points(sizes.single_points)[: sizes.single_points]
         self.log(f"  one point per request: {len(singles):,} points")
-        with self.phase("one point per request"):
-            t0 = time.perf_counter()
-            for point in singles:
-                t.log_point(single_run, point)
-            self.result.figures["single_points_per_s"] = len(singles) / (time.perf_counter() - t0)
+        seconds = 0.0
+        for part in split(singles, sizes.parts):
+            with self.phase("one point per request"):
+                t0 = time.perf_counter()
+                for point in part:
+                    t.log_point(single_run, point)
+                dt = time.perf_counter() - t0
+            seconds += dt
+            self.part("single_points_per_s", len(part) / dt)
+            yield "one point per request"
+        self.result.figures["single_points_per_s"] = len(singles) / seconds
         for key in METRIC_KEYS:
             self.check_history(single_run, key, expected_history(singles, key))
 
