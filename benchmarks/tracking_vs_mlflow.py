@@ -1,7 +1,8 @@
 """Benchmark: tracking at scale, XCL Lab against an MLflow tracking server, side by side on the same backend.
 
 For each backend (a fresh SQLite file, then a fresh PostgreSQL database) it starts MLflow (`mlflow server`,
-one uvicorn worker) and then XCL Lab (`xclab serve`) as real processes on loopback, one after the other,
+one uvicorn worker) and then XCL Lab (`xclab serve`) as real processes on loopback, one after the other
+(with --paired, both at once, taking turns part by part: `benchmarks/tracking/pairing.py`),
 replays the same seeded workload through each over plain HTTP (one keep-alive client, one request at a
 time): runs with 10 params and 5 metric keys, a top-100 search by a param filter ordered by a metric's
 latest value at each scale, batched and single-point ingestion, a long history read and a liveness probe. Every
@@ -13,7 +14,7 @@ liveness, memory and the PostgreSQL one-point write with the best ratio each all
 --quick, SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
-        [--mlflow-python PATH] [--markdown FILE] [--only liveness,search,batched,history,single]
+        [--mlflow-python PATH] [--markdown FILE] [--only liveness,search,batched,history,single] [--paired]
 
 MLflow comes from the `bench` extra (`pip install -e '.[bench]'`) or any interpreter given as --mlflow-python
 (MLflow on PostgreSQL needs psycopg2 or psycopg there; the backend extra brings psycopg).
@@ -93,9 +94,9 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--client", choices=sorted(CLIENTS), default="plain",
                    help="the HTTP client: plain (http.client, the least time of its own) or httpx")  # fmt: skip
     p.add_argument("--paired", action="store_true",
-                   help="both servers up at once, taking turns part by part: adds each figure's paired ratio "
-                   "(the median of the parts' ratios, with its 95%% interval), which the machine's drift between "
-                   "the two halves of a run does not move")  # fmt: skip
+                   help="both servers up at once, taking turns part by part; adds a paired ratio to each timed "
+                   "figure (the median over blocks of turns, with a 95%% interval), which the machine's drift "
+                   "between the two halves of a run moves much less")  # fmt: skip
     p.add_argument("--markdown", type=Path, help="also write the report to this file")
     p.add_argument("--keep", action="store_true", help="keep the work folder (databases, server logs)")
     p.add_argument("--no-floors", action="store_true",
@@ -161,14 +162,20 @@ def phases_from(arg: str | None) -> tuple[str, ...]:
 
 
 CLIENT_LABELS = {"plain": "Python's http.client", "httpx": "httpx"}
-PAIRED_NOTE = [
-    f"Paired (--paired): both servers were up at once and took turns, part by part, in the order A B B A ...; "
-    f"each timed figure was measured in {Sizes().parts} parts (fewer when it has fewer requests). The paired ratio "
-    "is the median of the parts' ratios (part i of MLflow against part i of XCL Lab, seconds apart), with a "
-    "distribution-free 95 % interval for that median (the sign test's order statistics; none under 6 pairs). "
-    "For a search row it is the p50's.",
-    "",
-]
+
+
+def paired_note(sizes: Sizes) -> list[str]:
+    return [
+        "Paired (--paired): both servers were up at once and took turns in the order A B B A, A B B A, ...; each "
+        f"timed figure was measured in {sizes.parts} parts (run creation and each run's metrics in {sizes.parts} "
+        "at each scale; fewer parts where a figure has fewer requests), and before each turn the server that had "
+        "just run was given up to 5 s to go idle. Each block of four turns gives one ratio, the geometric mean of "
+        "its two pairs' (part i of MLflow against part i of XCL Lab); the paired ratio is the median over blocks "
+        "with a sign-test 95 % interval, which assumes the blocks' ratios are independent with a common median. "
+        "A search or history part's figure is the median of its own few requests (of "
+        f"{sizes.repeats} in all), not a p50 of many; for a search row the pairing is of the p50's parts.",
+        "",
+    ]
 
 
 def tracker_for(server: Server, client: str) -> Tracker:
@@ -237,8 +244,9 @@ def quiet_lines(before: float | None, load: float | None, results: list[Result])
             parts.append(f"during {r.product} on {BACKEND_LABELS[r.backend]}: {cores:.2f} cores")
             noisy |= cores > QUIET_CORES
         partner = r.meter.partner_cores() if r.meter else None
-        if partner is not None:  # not outside load: the other server, waiting its turn
-            parts.append(f"the other server, idle while {r.product} was timed: {partner:.2f} cores")
+        if partner is not None:  # the other server, between its own turns: noise all the same
+            parts.append(f"the other server, while {r.product} was timed: {partner:.2f} cores")
+            noisy |= partner > QUIET_CORES
     lines = ["Machine load from outside the benchmark: " + "; ".join(parts) + "."]
     if noisy:
         lines.append(
@@ -285,7 +293,7 @@ def render(
         "`POST /runs/{id}/metrics`, `GET /runs/{id}/metrics/{key}`, `GET /api/v1/health/live`. Both servers wait "
         "until their processes are idle before the first figure.",
         "",
-        *(PAIRED_NOTE if args.paired else []),
+        *(paired_note(sizes) if args.paired else []),
         *quiet,
     ]
     for backend, pair in results.items():
@@ -296,7 +304,7 @@ def render(
             "",
             f"### {label}: MLflow vs XCL Lab",
             "",
-            *report.figures_table(pair["MLflow"], pair["XCL Lab"], sizes, args.paired),
+            *report.figures_table(pair["MLflow"], pair["XCL Lab"], sizes, paired=args.paired),
         ]
         served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
         lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
@@ -350,9 +358,11 @@ def main() -> int:
                     results.setdefault(backend, {})[product] = measure(
                         server, sizes, args.seed, phases, args.client
                     )
-    except (CheckFailed, OutOfStep) as exc:
+    except CheckFailed as exc:
         log(f"CHECK FAILED: {exc}")
         return 1
+    except OutOfStep as exc:
+        setup_error(f"the two servers' workloads fell out of step (a bug of the benchmark): {exc}")
     except ServerFailed as exc:
         setup_error(str(exc))
     finally:

@@ -1,46 +1,76 @@
-"""Two servers up at once, taking turns part by part, and the ratio of each pair of parts.
+"""Two servers up at once, taking turns part by part, and the ratio of their figures block by block.
 
 Run one server's whole workload and then the other's, and their ratio carries whatever the machine did in the
 minutes between (on a shared 2-core machine, figures of unchanged code moved by up to 2× between runs). Here
-both servers are up, and their runners alternate after every part of every timed figure (`Runner.steps`), in
-the order A B B A A B ..., so that neither always goes first. Each part's ratio compares two measurements
-seconds apart; the median over parts, with a distribution-free 95 % interval, is the paired figure.
+both servers are up, and their runners alternate after every part of every timed figure (`Runner.steps`) in the
+order A B B A, A B B A, ...; before each turn the server that just ran is given a moment to go idle, so that work
+it left behind (a checkpoint, a job runner) does not land in the other's part.
+
+Each block of four turns (A B B A) gives one ratio: the geometric mean of its two pairs' ratios, in which going
+first or second, and a drift that is steady across the block, cancel. The paired figure is the median of the
+blocks' ratios with a sign-test 95 % interval for it, valid when the blocks' ratios are independent draws with a
+common median; neighbouring blocks on a drifting machine are not quite that, so read the interval as a guide.
 """
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from math import comb
+from typing import Protocol
 
 from benchmarks.tracking.procstats import Measured, settle
-from benchmarks.tracking.runner import Result, Runner
+from benchmarks.tracking.runner import Result
 
 CONFIDENCE = 0.95
+# Between turns: the server that just ran counts as idle once it used under a tenth of a core over 0.2 s (one
+# 10 ms tick of CPU time passes), waiting at most 5 s for it.
+between_turns = partial(settle, idle_cores=0.1, window=0.2, timeout=5.0)
 
 
 class OutOfStep(RuntimeError):
-    """The two runners paused at different figures: they are not running the same workload."""
+    """The two runners paused at different points: they are not running the same workload (a benchmark bug)."""
+
+
+class TakesTurns(Protocol):
+    """What `take_turns` needs of a runner (`runner.Runner`)."""
+
+    @property
+    def server(self) -> Measured: ...
+
+    @property
+    def result(self) -> Result: ...
+
+    def steps(self) -> Iterator[str]: ...
 
 
 def take_turns(
-    first: Runner, second: Runner, wait_idle: Callable[[Measured], object] = settle
+    first: TakesTurns,
+    second: TakesTurns,
+    settle_first: Callable[[Measured], object] = settle,
+    between: Callable[[Measured], object] = between_turns,
 ) -> tuple[Result, Result]:
-    """Both workloads, alternating after every part; each server is idle before it starts (the other, up
-    beside it, has settled first)."""
+    """Both workloads, in the order A B B A ... part by part. Before the first turn each server is left to settle
+    (the other up beside it); before every later turn, the one that just ran."""
     for runner in (first, second, first):
-        wait_idle(runner.tracker.server)
+        settle_first(runner.server)
+    runners = (first, second)
     turns = (first.steps(), second.steps())
-    flipped = False
+    ahead = 0  # which runner goes first in this pair
     while True:
-        ahead, behind = (turns[1], turns[0]) if flipped else turns
-        names = (next(ahead, None), next(behind, None))
+        names = []
+        for index in (ahead, 1 - ahead):
+            names.append(next(turns[index], None))
+            between(runners[index].server)
         if names[0] != names[1]:
-            raise OutOfStep(f"one server paused at {names[0]!r}, the other at {names[1]!r}")
+            order = (first.result.product, second.result.product)
+            raise OutOfStep(f"{order[ahead]} paused at {names[0]!r}, {order[1 - ahead]} at {names[1]!r}")
         if names[0] is None:
             return first.result, second.result
-        flipped = not flipped
+        ahead = 1 - ahead
 
 
 def median_interval(values: list[float]) -> tuple[float, float] | None:
@@ -59,13 +89,22 @@ def median_interval(values: list[float]) -> tuple[float, float] | None:
 class PairedRatio:
     median: float
     interval: tuple[float, float] | None
-    pairs: int
+    blocks: int
+
+
+def block_ratios(theirs: list[float], ours: list[float], higher_is_better: bool) -> list[float]:
+    """Part i against part i, oriented so that > 1 favours `ours`; then each A B B A block of two pairs as one
+    ratio, their geometric mean. An odd last pair is left out."""
+    pairs = [o / t if higher_is_better else t / o for t, o in zip(theirs, ours, strict=True)]
+    return [math.sqrt(pairs[i] * pairs[i + 1]) for i in range(0, len(pairs) - 1, 2)]
 
 
 def paired_ratio(theirs: Result, ours: Result, figure: str, higher_is_better: bool) -> PairedRatio | None:
-    """Part i of one against part i of the other, oriented so that > 1 favours `ours`."""
+    """The median of the blocks' ratios, taken on logarithms (so that it does not depend on which way the ratio
+    is written), and its interval; None when either side did not measure the figure in matching parts."""
     a, b = theirs.parts.get(figure), ours.parts.get(figure)
-    if not a or not b or len(a) != len(b):
+    if not a or not b or len(a) != len(b) or len(a) < 2:
         return None
-    ratios = [o / t if higher_is_better else t / o for t, o in zip(a, b, strict=True)]
-    return PairedRatio(statistics.median(ratios), median_interval(ratios), len(ratios))
+    blocks = block_ratios(a, b, higher_is_better)
+    median = math.exp(statistics.median(math.log(r) for r in blocks))
+    return PairedRatio(median, median_interval(blocks), len(blocks))

@@ -149,7 +149,7 @@ class Snapshot:
     busy: float | None
     own: dict[int, float]  # pid -> CPU seconds, for the server's processes
     me: float  # this benchmark process
-    partners: float = 0.0  # CPU seconds of the servers it takes turns with (`Meter.partners`)
+    partners: dict[int, float] = field(default_factory=dict)  # the same for `Meter.partners`
 
 
 def _my_cpu() -> float:
@@ -157,12 +157,30 @@ def _my_cpu() -> float:
     return t.user + t.system
 
 
+def _cpu_since(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes of `after` used since `before`; one that started meanwhile counts whole, one that
+    ended meanwhile is not seen (its last seconds are lost, never its whole life subtracted)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def _cpu_of(pids: Iterable[int]) -> dict[int, float]:
+    return {pid: info.cpu_seconds for pid in pids if (info := proc_info(pid)) is not None}
+
+
 @dataclass
 class PhaseFigures:
     wall: float
     server_cpu: float
-    outside_cores: float | None  # average cores busy with processes that are neither the server nor us
-    partner_cpu: float = 0.0  # CPU seconds the partner servers used meanwhile (idle, waiting their turn)
+    # CPU seconds of processes that are neither the server, its partners nor us, unclamped: a phase measured in
+    # many short parts adds up their differences, each read in 10 ms ticks, and clamps once (`outside_cores`).
+    outside_cpu: float | None
+    partner_cpu: float = 0.0  # CPU seconds the partner servers used meanwhile (between their own turns)
+
+    @property
+    def outside_cores(self) -> float | None:
+        if self.outside_cpu is None or not self.wall:
+            return None
+        return max(0.0, self.outside_cpu) / self.wall
 
 
 class Measured(Protocol):
@@ -182,39 +200,28 @@ class Meter:
     server: Measured
     phases: dict[str, PhaseFigures] = field(default_factory=dict)
     rss_peak: tuple[int, int] = (0, 0)  # (serving process, whole tree) in bytes, largest sampled
-    # Servers up at the same time, taking turns with this one: their CPU is reported apart, not as outside load.
+    # Servers up at the same time, taking turns with this one (`tracking.pairing`): their CPU while this one is
+    # timed is reported on its own line, not mixed into the outside load.
     partners: tuple[Measured, ...] = ()
 
     def snapshot(self) -> Snapshot:
-        own = {}
-        for pid in self.server.pids():
-            info = proc_info(pid)
-            if info is not None:
-                own[pid] = info.cpu_seconds
-        partners = sum(
-            info.cpu_seconds
-            for partner in self.partners
-            for pid in partner.pids()
-            if (info := proc_info(pid)) is not None
-        )
+        own = _cpu_of(self.server.pids())
+        partners = _cpu_of(pid for partner in self.partners for pid in partner.pids())
         return Snapshot(time.perf_counter(), machine_busy_seconds(), own, _my_cpu(), partners)
 
-    def record(self, name: str, before: Snapshot, after: Snapshot) -> None:
-        server = sum(cpu - before.own.get(pid, 0.0) for pid, cpu in after.own.items())
-        # A partner process that ended meanwhile takes its CPU seconds out of the sum: never below nothing.
-        partner = max(0.0, after.partners - before.partners)
-        wall = after.wall - before.wall
+    def record(self, name: str, before: Snapshot, after: Snapshot, wall: float | None = None) -> None:
+        """`wall`: the phase's own length, when the caller timed it without the snapshots' process scans."""
+        server = _cpu_since(before.own, after.own)
+        partner = _cpu_since(before.partners, after.partners)
+        wall = after.wall - before.wall if wall is None else wall
         outside = None
-        if before.busy is not None and after.busy is not None and wall > 0:
-            outside = max(0.0, (after.busy - before.busy) - server - partner - (after.me - before.me)) / wall
+        if before.busy is not None and after.busy is not None:
+            outside = (after.busy - before.busy) - server - partner - (after.me - before.me)
         prev = self.phases.get(name)
         if prev is not None:  # a phase done in parts (run creation at each scale, a pairing's turns) adds up
-            total = prev.wall + wall
-            mixed = None
-            if prev.outside_cores is not None and outside is not None:
-                mixed = (prev.outside_cores * prev.wall + outside * wall) / total
+            both = None if prev.outside_cpu is None or outside is None else prev.outside_cpu + outside
             self.phases[name] = PhaseFigures(
-                total, prev.server_cpu + server, mixed, prev.partner_cpu + partner
+                prev.wall + wall, prev.server_cpu + server, both, prev.partner_cpu + partner
             )
         else:
             self.phases[name] = PhaseFigures(wall, server, outside, partner)

@@ -16,15 +16,31 @@ class Row:
     label: str
     keys: tuple[str, ...]  # figures shown as "a / b"
     higher_is_better: bool
+    # (label, figure measured part by part) for the paired ratio; default: the first key's parts
+    paired: tuple[tuple[str, str], ...] = ()
+
+    def paired_figures(self) -> tuple[tuple[str, str], ...]:
+        return self.paired or (("", self.keys[0]),)
 
 
 def rows(sizes: Sizes) -> list[Row]:
     per_run = SUMMARY_STEPS * len(METRIC_KEYS)
+
+    def per_scale(
+        figure: str,
+    ) -> tuple[tuple[str, str], ...]:  # each growth's parts are alike, not across them
+        return tuple((f"to {scale:,}", f"{figure}_{scale}") for scale in sizes.scales)
+
     out = [
         Row(f"batched ingestion, {sizes.batch:,}-point requests, points/s", ("batched_points_per_s",), True),
         Row("one point per request, points/s", ("single_points_per_s",), True),
-        Row("run creation with 10 params, runs/s", ("runs_per_s",), True),
-        Row(f"each run's metrics, {per_run}-point requests, points/s", ("summary_points_per_s",), True),
+        Row("run creation with 10 params, runs/s", ("runs_per_s",), True, per_scale("runs_per_s")),
+        Row(
+            f"each run's metrics, {per_run}-point requests, points/s",
+            ("summary_points_per_s",),
+            True,
+            per_scale("summary_points_per_s"),
+        ),
     ]
     for scale in sizes.scales:
         out.append(
@@ -71,18 +87,21 @@ def table(header: list[str], body: list[list[str]]) -> list[str]:
 
 
 def paired_cell(mlflow: Result, xclab: Result, row: Row) -> str:
-    """The median of the part-by-part ratios of the row's first figure, its 95 % interval and how many pairs."""
-    found = paired_ratio(mlflow, xclab, row.keys[0], row.higher_is_better)
-    if found is None:
-        return "–"
-    low, high = found.interval or (float("nan"), float("nan"))
-    spread = f"{ratio(low)}–{ratio(high)}" if found.interval else "too few pairs"
-    return f"{ratio(found.median)} ({spread}, {found.pairs})"
+    """Each paired figure of the row: the median of its blocks' ratios, the 95 % interval and how many blocks."""
+    cells = []
+    for label, figure in row.paired_figures():
+        found = paired_ratio(mlflow, xclab, figure, row.higher_is_better)
+        if found is None:
+            continue
+        low_high = (
+            f"{ratio(found.interval[0])}–{ratio(found.interval[1])}" if found.interval else "no interval"
+        )
+        cells.append(f"{label + ': ' if label else ''}{ratio(found.median)} ({low_high}, {found.blocks})")
+    return "; ".join(cells) or "–"
 
 
 def figures_table(mlflow: Result, xclab: Result, sizes: Sizes, paired: bool = False) -> list[str]:
-    """With `paired` (the servers took turns part by part), a last column gives the paired ratio of each row's
-    first figure."""
+    """With `paired` (the servers took turns part by part), a last column gives each row's paired ratio."""
     theirs, ours = derived(mlflow), derived(xclab)
     body = []
     for row in rows(sizes):
@@ -98,7 +117,7 @@ def figures_table(mlflow: Result, xclab: Result, sizes: Sizes, paired: bool = Fa
         body.append([*cells, paired_cell(mlflow, xclab, row)] if paired else cells)
     header = ["figure", "MLflow", "XCL Lab", "ratio"]
     if paired:
-        header.append("paired ratio: median of parts (95 % interval, pairs)")
+        header.append("paired ratio: median over blocks (95 % interval, blocks)")
     return table(header, body)
 
 

@@ -1,11 +1,12 @@
 """The workload replayed through one tracker, one request after another, every answer checked.
 
-Each timed figure is measured in `Sizes.parts` parts (a share of the requests each), and `Runner.steps` pauses
-after every part, so that two runners can take turns part by part (`pairing`): MLflow's part i and XCL Lab's part
-i then run within seconds of each other, and their ratio does not carry the machine's drift between them."""
+Each timed figure is measured in `Sizes.parts` parts (a share of its requests each; run creation and each run's
+metrics in that many parts at each scale), and `Runner.steps` pauses after every part, so that two runners can
+take turns (`pairing`): MLflow's part i and XCL Lab's part i then run seconds apart, not minutes."""
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from benchmarks.tracking.adapters import CheckFailed, Tracker
-from benchmarks.tracking.procstats import Meter, settle
+from benchmarks.tracking.procstats import Measured, Meter, settle
 from benchmarks.tracking.workload import (
     HISTORY_KEY,
     METRIC_KEYS,
@@ -38,7 +39,7 @@ class Sizes:
     batch: int = 1_000  # points per request, MLflow's log-batch cap
     single_points: int = 500
     health_requests: int = 200
-    parts: int = 10  # each timed figure measured in this many parts (a pairing's turns)
+    parts: int = 20  # each timed figure measured in this many parts (a pairing's turns)
 
 
 @dataclass
@@ -47,7 +48,8 @@ class Result:
     backend: str
     figures: dict[str, float] = field(default_factory=dict)
     meter: Meter | None = None
-    # The same figure measured on each part alone, in order: a pairing's part-by-part ratios.
+    # Each figure measured on each part alone, in order, for a pairing's part-by-part ratios; run creation's and
+    # each run's metrics' per scale (`runs_per_s_1000`), as the parts at each scale are alike.
     parts: dict[str, list[float]] = field(default_factory=dict)
 
 
@@ -66,7 +68,7 @@ def split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
     if not count:
         return []
     bounds = [len(items) * k // count for k in range(count + 1)]
-    return [items[a:b] for a, b in zip(bounds, bounds[1:], strict=False)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 class Runner:
@@ -81,23 +83,32 @@ class Runner:
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
         self.phases = phases
-        self.meter = meter or Meter(tracker.server)
+        self.meter = meter if meter is not None else Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
+
+    @property
+    def server(self) -> Measured:
+        return self.tracker.server
 
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """One part of a phase: the meter adds the parts up, and never counts the time between them (a pairing
-        runs the other server's part there)."""
+        runs the other server's part there). An untimed liveness request opens each part, so that the first timed
+        request does not pay for waking the server (and its connection) after the pause."""
+        self.tracker.health()
         before = self.meter.snapshot()
+        started = time.perf_counter()
         yield
-        self.meter.record(name, before, self.meter.snapshot())
+        wall = time.perf_counter() - started  # without the snapshots' process scans
+        self.meter.record(name, before, self.meter.snapshot(), wall)
 
     def timed(self, call: Callable[[], T]) -> tuple[T, float]:
         t0 = time.perf_counter()
         out = call()
         return out, time.perf_counter() - t0
 
-    def part(self, figure: str, value: float) -> None:
+    def record_part(self, figure: str, value: float) -> None:
+        """The figure as measured on one part alone (`Result.parts`)."""
         self.result.parts.setdefault(figure, []).append(value)
 
     def run(self) -> Result:
@@ -107,8 +118,8 @@ class Runner:
         return self.result
 
     def steps(self) -> Iterator[str]:
-        """The workload, pausing after each part of a timed figure with the figure's name; two runners of the
-        same workload and sizes pause at the same names in the same order."""
+        """The workload, pausing after each part of a timed figure with the name of its phase; two runners of
+        the same workload and sizes pause at the same names in the same order."""
         t = self.tracker
         self.meter.sample_rss()
         if "liveness" in self.phases:
@@ -134,12 +145,12 @@ class Runner:
             self.tracker.health()
         times: list[float] = []
         for part in split(range(self.sizes.health_requests), self.sizes.parts):
-            chunk = []
+            chunk: list[float] = []
             with self.phase("health"):
                 for _ in part:
                     chunk.append(self.timed(self.tracker.health)[1])
             times += chunk
-            self.part("health_p50_ms", statistics.median(chunk) * 1000)
+            self.record_part("health_p50_ms", statistics.median(chunk) * 1000)
             yield "health"
         self.result.figures["health_p50_ms"] = statistics.median(times) * 1000
 
@@ -160,7 +171,7 @@ class Runner:
                     run_ids.append(run_id)
                     part_s += dt
             seconds += part_s
-            self.part("runs_per_s", len(part) / part_s)
+            self.record_part(f"runs_per_s_{scale}", len(part) / part_s)
             yield "run creation"
         if len(set(run_ids)) != len(run_ids):
             raise CheckFailed("the server gave two runs the same id")
@@ -176,7 +187,7 @@ class Runner:
                 elapsed = time.perf_counter() - started
             done["summary_points"] = done.get("summary_points", 0) + points
             done["summary_s"] = done.get("summary_s", 0.0) + elapsed
-            self.part("summary_points_per_s", points / elapsed)
+            self.record_part(f"summary_points_per_s_{scale}", points / elapsed)
             yield "per-run metrics"
         return seconds
 
@@ -201,14 +212,14 @@ class Runner:
         checked()  # warm-up, checked too
         name = f"search at {scale:,} runs"
         for part in split(range(self.sizes.repeats), self.sizes.parts):
-            chunk = []
+            chunk: list[float] = []
             with self.phase(name):
                 for _ in part:
                     t0 = time.perf_counter()
                     checked()
                     chunk.append(time.perf_counter() - t0)
             times += chunk
-            self.part(f"search_{scale}_p50_ms", statistics.median(chunk) * 1000)
+            self.record_part(f"search_{scale}_p50_ms", statistics.median(chunk) * 1000)
             yield name
         self.result.figures[f"search_{scale}_p50_ms"] = percentile(times, 50) * 1000
         self.result.figures[f"search_{scale}_p95_ms"] = percentile(times, 95) * 1000
@@ -227,7 +238,7 @@ class Runner:
                     t.log_points(run_id, batch)
                 dt = time.perf_counter() - t0
             seconds += dt
-            self.part("batched_points_per_s", sum(len(b) for b in part) / dt)
+            self.record_part("batched_points_per_s", sum(len(b) for b in part) / dt)
             yield "batched ingestion"
         self.result.figures["batched_points_per_s"] = len(points) / seconds
         for key in METRIC_KEYS:  # every ingested point reads back
@@ -237,7 +248,7 @@ class Runner:
         expected = expected_history(points, HISTORY_KEY)
         times: list[float] = []
         for part in split(range(sizes.repeats), sizes.parts):
-            chunk = []
+            chunk: list[float] = []
             with self.phase("history"):
                 for _ in part:
                     got, dt = self.timed(lambda: t.history(run_id, HISTORY_KEY))
@@ -247,7 +258,7 @@ class Runner:
                             f"history: {len(got):,} points, expected {len(expected):,} (or values differ)"
                         )
             times += chunk
-            self.part("history_p50_ms", statistics.median(chunk) * 1000)
+            self.record_part("history_p50_ms", statistics.median(chunk) * 1000)
             yield "history"
         self.result.figures["history_p50_ms"] = statistics.median(times) * 1000
 
@@ -264,7 +275,7 @@ class Runner:
                     t.log_point(single_run, point)
                 dt = time.perf_counter() - t0
             seconds += dt
-            self.part("single_points_per_s", len(part) / dt)
+            self.record_part("single_points_per_s", len(part) / dt)
             yield "one point per request"
         self.result.figures["single_points_per_s"] = len(singles) / seconds
         for key in METRIC_KEYS:

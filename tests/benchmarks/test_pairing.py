@@ -1,6 +1,6 @@
-"""Two servers taking turns part by part: the order of turns, the paired ratio and its interval, and a real
-pairing of two XCL Lab servers through the benchmark's own runner (figures printed by the benchmark, never
-asserted here)."""
+"""Two servers taking turns part by part: the order of turns, the paired ratio and its interval, the partners'
+CPU, and a real pairing of two XCL Lab servers through the benchmark's own runner (which figures are measured,
+never how fast)."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import pytest
 
 from benchmarks.tracking import report, servers
 from benchmarks.tracking.adapters import XclLab
-from benchmarks.tracking.pairing import OutOfStep, median_interval, paired_ratio, take_turns
-from benchmarks.tracking.procstats import Meter
+from benchmarks.tracking.pairing import OutOfStep, block_ratios, median_interval, paired_ratio, take_turns
+from benchmarks.tracking.procstats import Meter, Snapshot
 from benchmarks.tracking.runner import Result, Runner, Sizes, split
 from benchmarks.tracking.workload import Workload
 
@@ -24,7 +24,7 @@ class _Scripted:
 
     def __init__(self, name: str, pauses: list[str], ran: list[str]) -> None:
         self.name, self.pauses, self.ran = name, pauses, ran
-        self.tracker = SimpleNamespace(server=name)
+        self.server = SimpleNamespace(name=name)
         self.result = Result(name, "sqlite")
 
     def steps(self) -> Iterator[str]:
@@ -33,21 +33,27 @@ class _Scripted:
             yield pause
 
 
-def test_turns_alternate_which_server_goes_first() -> None:
+def test_turns_alternate_which_server_goes_first_and_let_the_last_one_settle() -> None:
     ran: list[str] = []
-    settled: list[object] = []
+    settled: list[str] = []
+
+    def between(server: SimpleNamespace) -> None:
+        ran.append(f"settle {server.name}")
+
     a = _Scripted("A", ["x", "x", "y", "y"], ran)
     b = _Scripted("B", ["x", "x", "y", "y"], ran)
-    assert take_turns(a, b, settled.append) == (a.result, b.result)  # type: ignore[arg-type]
-    assert ran == ["A0", "B0", "B1", "A1", "A2", "B2", "B3", "A3"]
+    assert take_turns(a, b, lambda s: settled.append(s.name), between) == (a.result, b.result)
+    parts = [step for step in ran if not step.startswith("settle")]
+    assert parts == ["A0", "B0", "B1", "A1", "A2", "B2", "B3", "A3"]
+    assert ran[:4] == ["A0", "settle A", "B0", "settle B"]  # each turn's server settles before the next turn
     assert settled == ["A", "B", "A"]
 
 
 @pytest.mark.parametrize(("a", "b"), [(["x", "y"], ["x", "z"]), (["x", "y"], ["x"])])
 def test_runners_out_of_step_are_refused(a: list[str], b: list[str]) -> None:
     ran: list[str] = []
-    with pytest.raises(OutOfStep):
-        take_turns(_Scripted("A", a, ran), _Scripted("B", b, ran), lambda _: None)  # type: ignore[arg-type]
+    with pytest.raises(OutOfStep, match="A paused at 'y'|B paused at"):
+        take_turns(_Scripted("A", a, ran), _Scripted("B", b, ran), lambda _: None, lambda _: None)
 
 
 def test_the_median_interval_takes_the_sign_tests_order_statistics() -> None:
@@ -58,15 +64,43 @@ def test_the_median_interval_takes_the_sign_tests_order_statistics() -> None:
     assert median_interval([float(v) for v in range(20)]) == (5.0, 14.0)  # n = 20: 6th and 15th (95.9 %)
 
 
+def test_a_block_is_the_geometric_mean_of_its_two_pairs() -> None:
+    # A slower second half of each block (drift) hits both servers: the pairs say 2 and 8, the block 4.
+    assert block_ratios([10.0, 40.0], [5.0, 5.0], higher_is_better=False) == [4.0]
+    assert block_ratios([10.0, 10.0, 10.0], [20.0, 80.0, 99.0], higher_is_better=True) == [
+        4.0
+    ]  # odd pair out
+
+
 def test_a_paired_ratio_compares_part_i_with_part_i() -> None:
     theirs, ours = Result("MLflow", "sqlite"), Result("XCL Lab", "sqlite")
-    theirs.parts = {"rate": [10.0, 10.0, 10.0, 10.0, 10.0, 10.0], "ms": [8.0, 4.0, 8.0, 4.0, 8.0, 4.0]}
-    ours.parts = {"rate": [20.0, 40.0, 30.0, 20.0, 40.0, 30.0], "ms": [2.0, 1.0, 2.0, 1.0, 2.0, 1.0]}
-    rate = paired_ratio(theirs, ours, "rate", higher_is_better=True)
-    assert rate is not None and rate.median == 3.0 and rate.interval == (2.0, 4.0) and rate.pairs == 6
+    # Latency parts slow and fast in turn: the pairs say 2 and 4 (each block 8 ** 0.5), the means 6 / 2.5 = 2.4.
+    theirs.parts = {"ms": [8.0, 4.0] * 6, "rate": [10.0] * 12}
+    ours.parts = {"ms": [4.0, 1.0] * 6, "rate": [10.0, 40.0] * 3 + [10.0, 90.0] * 3}
     latency = paired_ratio(theirs, ours, "ms", higher_is_better=False)
-    assert latency is not None and latency.median == 4.0  # 8/2 and 4/1: paired, not the 6/1.5 of the means
+    assert latency is not None and latency.median == pytest.approx(8**0.5) and latency.blocks == 6
+    rate = paired_ratio(theirs, ours, "rate", higher_is_better=True)
+    # Three blocks of 2 and three of 3: the middle taken on logarithms, the interval the extremes (6 blocks).
+    assert rate is not None and rate.median == pytest.approx(6**0.5)
+    assert rate.interval == (pytest.approx(2.0), pytest.approx(3.0))
     assert paired_ratio(theirs, ours, "absent", higher_is_better=True) is None
+
+
+def test_the_partners_cpu_is_kept_apart_from_outside_load() -> None:
+    meter = Meter(SimpleNamespace(), partners=(SimpleNamespace(),))  # type: ignore[arg-type]
+    before = Snapshot(0.0, 100.0, {1: 1.0}, 5.0, {7: 2.0, 8: 9.0})
+    # In 2 s: the machine busy 3 s, the server 1 s, us 0.5 s, the partner 0.5 s from pid 7 and 0.25 s from a new
+    # pid 9, and its pid 8 ended (its seconds are not taken off): 0.75 s of outside CPU is left, 0.375 cores.
+    after = Snapshot(2.0, 103.0, {1: 2.0}, 5.5, {7: 2.5, 9: 0.25})
+    meter.sample_rss = lambda: None  # type: ignore[method-assign]
+    meter.record("phase", before, after)
+    phase = meter.phases["phase"]
+    assert phase.server_cpu == 1.0 and phase.partner_cpu == 0.75
+    assert phase.outside_cores == pytest.approx(0.375)
+    # A second part whose ticks read slightly below zero is added before clamping, not clamped on its own.
+    meter.record("phase", Snapshot(0.0, 0.0, {}, 0.0), Snapshot(1.0, 0.0, {}, 0.25), wall=2.0)
+    assert meter.phases["phase"].wall == 4.0 and meter.phases["phase"].outside_cores == pytest.approx(0.125)
+    assert meter.partner_cores() == pytest.approx(0.75 / 4.0)
 
 
 def test_split_gives_near_equal_consecutive_parts() -> None:
@@ -77,19 +111,22 @@ def test_split_gives_near_equal_consecutive_parts() -> None:
 
 @pytest.fixture
 def two_servers(tmp_path: Path) -> Iterator[tuple[servers.Server, servers.Server]]:
-    started = [
-        servers.start_xclab(sys.executable, tmp_path / name, "sqlite", None, None) for name in ("a", "b")
-    ]
+    started: list[servers.Server] = []
     try:
+        for name in ("a", "b"):
+            started.append(servers.start_xclab(sys.executable, tmp_path / name, "sqlite", None, None))
         yield started[0], started[1]
     finally:
         for server in started:
             server.stop()
 
 
-def test_two_real_servers_take_turns_through_the_whole_workload(two_servers) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.timeout(300)
+def test_two_real_servers_take_turns_through_the_whole_workload(
+    two_servers: tuple[servers.Server, servers.Server],
+) -> None:
     sizes = Sizes(
-        scales=(12, 24), repeats=4, history_points=30, batch=40, single_points=6, health_requests=6, parts=3
+        scales=(12, 24), repeats=4, history_points=30, batch=40, single_points=6, health_requests=6, parts=4
     )
     trackers = [XclLab(server) for server in two_servers]
     try:
@@ -97,25 +134,31 @@ def test_two_real_servers_take_turns_through_the_whole_workload(two_servers) -> 
             Runner(t, Workload(0), sizes, lambda _: None, meter=Meter(t.server, partners=(other.server,)))
             for t, other in zip(trackers, reversed(trackers), strict=True)
         ]
-        first, second = take_turns(*runners, wait_idle=lambda _: None)
+        first, second = take_turns(*runners, settle_first=lambda _: None)
     finally:
         for tracker in trackers:
             tracker.close()
     expected_parts = {
-        "health_p50_ms": 3,
-        "runs_per_s": 6,  # 3 parts at each of the two scales
-        "summary_points_per_s": 6,
-        "search_12_p50_ms": 3,
-        "search_24_p50_ms": 3,
-        "batched_points_per_s": 3,  # 150 points in 4 requests, in 3 parts
-        "history_p50_ms": 3,
-        "single_points_per_s": 3,
+        "health_p50_ms": 4,
+        "runs_per_s_12": 4,
+        "runs_per_s_24": 4,
+        "summary_points_per_s_12": 4,
+        "summary_points_per_s_24": 4,
+        "search_12_p50_ms": 4,
+        "search_24_p50_ms": 4,
+        "batched_points_per_s": 4,  # 150 points in 4 requests
+        "history_p50_ms": 4,
+        "single_points_per_s": 4,
     }
     for result in (first, second):
         assert {k: len(v) for k, v in result.parts.items()} == expected_parts
         assert all(v > 0 for values in result.parts.values() for v in values)
         assert result.meter is not None and result.meter.partner_cores() is not None
+    # Every timed figure, and both runners' own, were all measured: the same figures as a run alone.
+    assert set(first.figures) == set(second.figures) >= {"runs_per_s", "history_p50_ms", "health_p50_ms"}
     table = report.figures_table(first, second, sizes, paired=True)
-    assert table[0].endswith("paired ratio: median of parts (95 % interval, pairs) |")
+    assert table[0].endswith("paired ratio: median over blocks (95 % interval, blocks) |")
     history = next(line for line in table if line.startswith("| 30-point history"))
-    assert history.endswith(", 3) |") and "too few pairs" in history
+    assert history.endswith("(no interval, 2) |")  # 4 parts: 2 blocks, too few for an interval
+    creation = next(line for line in table if line.startswith("| run creation"))
+    assert "to 12: " in creation and "; to 24: " in creation
