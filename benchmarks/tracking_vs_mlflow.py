@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.tracking import ceilings, machine, procstats, report  # noqa: E402
 from benchmarks.tracking.adapters import CheckFailed, Mlflow, Tracker, XclLab  # noqa: E402
-from benchmarks.tracking.pairing import OutOfStep, take_turns  # noqa: E402
+from benchmarks.tracking.pairing import SETTLE_LIMIT_S, OutOfStep, take_turns  # noqa: E402
 from benchmarks.tracking.plain_http import CLIENTS  # noqa: E402
 from benchmarks.tracking.runner import PHASES, Result, Runner, Sizes  # noqa: E402
 from benchmarks.tracking.servers import (  # noqa: E402
@@ -113,6 +113,9 @@ def sizes_from(args: argparse.Namespace) -> Sizes:
         history_points=args.history_points or base.history_points,
         single_points=args.single_points or base.single_points,
         health_requests=args.health_requests or base.health_requests,
+        parts=base.parts
+        if args.paired
+        else 1,  # one part per figure (and scale) unless the servers take turns
     )
 
 
@@ -165,15 +168,18 @@ CLIENT_LABELS = {"plain": "Python's http.client", "httpx": "httpx"}
 
 
 def paired_note(sizes: Sizes) -> list[str]:
+    per_read = sizes.repeats / min(sizes.parts, sizes.repeats)
+    reads = "one request" if per_read == 1 else f"the median of its {per_read:g} requests"
     return [
         "Paired (--paired): both servers were up at once and took turns in the order A B B A, A B B A, ...; each "
         f"timed figure was measured in {sizes.parts} parts (run creation and each run's metrics in {sizes.parts} "
-        "at each scale; fewer parts where a figure has fewer requests), and before each turn the server that had "
-        "just run was given up to 5 s to go idle. Each block of four turns gives one ratio, the geometric mean of "
-        "its two pairs' (part i of MLflow against part i of XCL Lab); the paired ratio is the median over blocks "
-        "with a sign-test 95 % interval, which assumes the blocks' ratios are independent with a common median. "
-        "A search or history part's figure is the median of its own few requests (of "
-        f"{sizes.repeats} in all), not a p50 of many; for a search row the pairing is of the p50's parts.",
+        "at each scale; fewer parts where a figure has fewer requests), each opened by an untimed liveness "
+        f"request, and after each turn the server that had just run was given up to {SETTLE_LIMIT_S:g} s to go "
+        'idle (metered as its phase "between turns"). Each block of four turns gives one ratio, the geometric '
+        "mean of its two pairs' (part i of MLflow against part i of XCL Lab; an odd last part is left out); the "
+        "paired ratio is the median over blocks with a sign-test 95 % interval, which assumes the blocks' ratios "
+        "are independent with a common median (none under 6 blocks). A search or history part's figure is "
+        f"{reads}; a search row pairs its p50's.",
         "",
     ]
 
@@ -205,6 +211,7 @@ def measure_paired(
                 lambda message, product=tracker.product: log(f"{product}: {message.strip()}"),
                 phases,
                 procstats.Meter(tracker.server, partners=(other.server,)),
+                warm_each_part=True,
             )
             for tracker, other in zip(trackers, reversed(trackers), strict=True)
         ]
@@ -247,6 +254,10 @@ def quiet_lines(before: float | None, load: float | None, results: list[Result])
         if partner is not None:  # the other server, between its own turns: noise all the same
             parts.append(f"the other server, while {r.product} was timed: {partner:.2f} cores")
             noisy |= partner > QUIET_CORES
+        if r.slow_to_settle:
+            parts.append(
+                f"{r.product} was still busy {SETTLE_LIMIT_S:g} s after {r.slow_to_settle} of its turns"
+            )
     lines = ["Machine load from outside the benchmark: " + "; ".join(parts) + "."]
     if noisy:
         lines.append(

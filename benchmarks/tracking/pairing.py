@@ -3,8 +3,10 @@
 Run one server's whole workload and then the other's, and their ratio carries whatever the machine did in the
 minutes between (on a shared 2-core machine, figures of unchanged code moved by up to 2× between runs). Here
 both servers are up, and their runners alternate after every part of every timed figure (`Runner.steps`) in the
-order A B B A, A B B A, ...; before each turn the server that just ran is given a moment to go idle, so that work
-it left behind (a checkpoint, a job runner) does not land in the other's part.
+order A B B A, A B B A, ...; after each turn the server that just ran is given a moment to go idle, so that work
+it left behind (a checkpoint, planner statistics, a job runner) does not land in the other's part. That wait is
+metered as the server's own phase, "between turns", so the work it hides from the timed parts still shows in the
+CPU table.
 
 Each block of four turns (A B B A) gives one ratio: the geometric mean of its two pairs' ratios, in which going
 first or second, and a drift that is steady across the block, cancel. The paired figure is the median of the
@@ -22,13 +24,14 @@ from functools import partial
 from math import comb
 from typing import Protocol
 
-from benchmarks.tracking.procstats import Measured, settle
+from benchmarks.tracking.procstats import BETWEEN_TURNS, Measured, Meter, settle
 from benchmarks.tracking.runner import Result
 
 CONFIDENCE = 0.95
-# Between turns: the server that just ran counts as idle once it used under a tenth of a core over 0.2 s (one
-# 10 ms tick of CPU time passes), waiting at most 5 s for it.
-between_turns = partial(settle, idle_cores=0.1, window=0.2, timeout=5.0)
+SETTLE_LIMIT_S = 5.0
+# Between turns: the server that just ran counts as idle once it used under 0.075 cores over 0.2 s (one 10 ms tick
+# of CPU time passes, two do not), waiting at most SETTLE_LIMIT_S for it.
+between_turns = partial(settle, idle_cores=0.075, window=0.2, timeout=SETTLE_LIMIT_S)
 
 
 class OutOfStep(RuntimeError):
@@ -44,17 +47,28 @@ class TakesTurns(Protocol):
     @property
     def result(self) -> Result: ...
 
+    @property
+    def meter(self) -> Meter: ...
+
     def steps(self) -> Iterator[str]: ...
+
+
+def _settle_after_turn(runner: TakesTurns, between: Callable[[Measured], float]) -> None:
+    before = runner.meter.snapshot()
+    waited = between(runner.server)
+    runner.meter.record(BETWEEN_TURNS, before, runner.meter.snapshot(closing=True))
+    if waited >= SETTLE_LIMIT_S:
+        runner.result.slow_to_settle += 1
 
 
 def take_turns(
     first: TakesTurns,
     second: TakesTurns,
     settle_first: Callable[[Measured], object] = settle,
-    between: Callable[[Measured], object] = between_turns,
+    between: Callable[[Measured], float] = between_turns,
 ) -> tuple[Result, Result]:
     """Both workloads, in the order A B B A ... part by part. Before the first turn each server is left to settle
-    (the other up beside it); before every later turn, the one that just ran."""
+    (the other up beside it); after every turn, the one that just ran (`_settle_after_turn`)."""
     for runner in (first, second, first):
         settle_first(runner.server)
     runners = (first, second)
@@ -64,7 +78,8 @@ def take_turns(
         names = []
         for index in (ahead, 1 - ahead):
             names.append(next(turns[index], None))
-            between(runners[index].server)
+            if names[-1] is not None:
+                _settle_after_turn(runners[index], between)
         if names[0] != names[1]:
             order = (first.result.product, second.result.product)
             raise OutOfStep(f"{order[ahead]} paused at {names[0]!r}, {order[1 - ahead]} at {names[1]!r}")

@@ -143,6 +143,11 @@ def load_average() -> float | None:
         return None
 
 
+# A pairing's waits for a server to go idle after its turn (`tracking.pairing`): metered, but not a timed phase, so
+# they do not dilute the load measured while figures were timed.
+BETWEEN_TURNS = "between turns"
+
+
 @dataclass
 class Snapshot:
     wall: float
@@ -204,16 +209,22 @@ class Meter:
     # timed is reported on its own line, not mixed into the outside load.
     partners: tuple[Measured, ...] = ()
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, closing: bool = False) -> Snapshot:
+        """The clock, the machine's and our own CPU are read after the process scans at a phase's start and
+        before them at its end (`closing`), so that a phase's wall and CPU figures span it and not the scans
+        (which take as long as a short part on PostgreSQL)."""
+        if closing:
+            wall, busy, me = time.perf_counter(), machine_busy_seconds(), _my_cpu()
         own = _cpu_of(self.server.pids())
         partners = _cpu_of(pid for partner in self.partners for pid in partner.pids())
-        return Snapshot(time.perf_counter(), machine_busy_seconds(), own, _my_cpu(), partners)
+        if not closing:
+            wall, busy, me = time.perf_counter(), machine_busy_seconds(), _my_cpu()
+        return Snapshot(wall, busy, own, me, partners)
 
-    def record(self, name: str, before: Snapshot, after: Snapshot, wall: float | None = None) -> None:
-        """`wall`: the phase's own length, when the caller timed it without the snapshots' process scans."""
+    def record(self, name: str, before: Snapshot, after: Snapshot) -> None:
         server = _cpu_since(before.own, after.own)
         partner = _cpu_since(before.partners, after.partners)
-        wall = after.wall - before.wall if wall is None else wall
+        wall = after.wall - before.wall
         outside = None
         if before.busy is not None and after.busy is not None:
             outside = (after.busy - before.busy) - server - partner - (after.me - before.me)
@@ -234,18 +245,21 @@ class Meter:
         serving_rss = serving.rss_bytes if serving is not None else 0
         self.rss_peak = (max(self.rss_peak[0], serving_rss), max(self.rss_peak[1], whole))
 
+    def _timed(self) -> list[PhaseFigures]:
+        return [p for name, p in self.phases.items() if name != BETWEEN_TURNS]
+
     def outside_cores(self) -> float | None:
-        """Average over all phases, weighted by their length."""
-        parts = [(p.wall, p.outside_cores) for p in self.phases.values() if p.outside_cores is not None]
+        """Average over the timed phases, weighted by their length."""
+        parts = [(p.wall, p.outside_cores) for p in self._timed() if p.outside_cores is not None]
         wall = sum(w for w, _ in parts)
         return sum(w * c for w, c in parts) / wall if wall else None
 
     def partner_cores(self) -> float | None:
         """Average cores the partner servers kept busy while this one was timed; None without partners."""
-        wall = sum(p.wall for p in self.phases.values())
+        wall = sum(p.wall for p in self._timed())
         if not self.partners or not wall:
             return None
-        return sum(p.partner_cpu for p in self.phases.values()) / wall
+        return sum(p.partner_cpu for p in self._timed()) / wall
 
 
 def quiet_probe(seconds: float = 2.0) -> float | None:

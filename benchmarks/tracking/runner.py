@@ -48,6 +48,7 @@ class Result:
     backend: str
     figures: dict[str, float] = field(default_factory=dict)
     meter: Meter | None = None
+    slow_to_settle: int = 0  # turns of a pairing after which the server did not go idle in time
     # Each figure measured on each part alone, in order, for a pairing's part-by-part ratios; run creation's and
     # each run's metrics' per scale (`runs_per_s_1000`), as the parts at each scale are alike.
     parts: dict[str, list[float]] = field(default_factory=dict)
@@ -80,9 +81,10 @@ class Runner:
         log: Callable[[str], None],
         phases: tuple[str, ...] = PHASES,
         meter: Meter | None = None,
+        warm_each_part: bool = False,
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
-        self.phases = phases
+        self.phases, self.warm_each_part = phases, warm_each_part
         self.meter = meter if meter is not None else Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
 
@@ -93,14 +95,13 @@ class Runner:
     @contextmanager
     def phase(self, name: str) -> Iterator[None]:
         """One part of a phase: the meter adds the parts up, and never counts the time between them (a pairing
-        runs the other server's part there). An untimed liveness request opens each part, so that the first timed
-        request does not pay for waking the server (and its connection) after the pause."""
-        self.tracker.health()
+        runs the other server's part there). With `warm_each_part` (a pairing) an untimed liveness request opens
+        each part, so that its first timed request does not pay for waking the server after the other's turn."""
         before = self.meter.snapshot()
-        started = time.perf_counter()
+        if self.warm_each_part:
+            self.tracker.health()
         yield
-        wall = time.perf_counter() - started  # without the snapshots' process scans
-        self.meter.record(name, before, self.meter.snapshot(), wall)
+        self.meter.record(name, before, self.meter.snapshot(closing=True))
 
     def timed(self, call: Callable[[], T]) -> tuple[T, float]:
         t0 = time.perf_counter()

@@ -13,7 +13,15 @@ import pytest
 
 from benchmarks.tracking import report, servers
 from benchmarks.tracking.adapters import XclLab
-from benchmarks.tracking.pairing import OutOfStep, block_ratios, median_interval, paired_ratio, take_turns
+from benchmarks.tracking.pairing import (
+    BETWEEN_TURNS,
+    SETTLE_LIMIT_S,
+    OutOfStep,
+    block_ratios,
+    median_interval,
+    paired_ratio,
+    take_turns,
+)
 from benchmarks.tracking.procstats import Meter, Snapshot
 from benchmarks.tracking.runner import Result, Runner, Sizes, split
 from benchmarks.tracking.workload import Workload
@@ -24,8 +32,9 @@ class _Scripted:
 
     def __init__(self, name: str, pauses: list[str], ran: list[str]) -> None:
         self.name, self.pauses, self.ran = name, pauses, ran
-        self.server = SimpleNamespace(name=name)
-        self.result = Result(name, "sqlite")
+        self.server = SimpleNamespace(name=name, pids=list, tree_pids=list, serving_pid=lambda: None)
+        self.meter = Meter(self.server)
+        self.result = Result(name, "sqlite", meter=self.meter)
 
     def steps(self) -> Iterator[str]:
         for index, pause in enumerate(self.pauses):
@@ -37,8 +46,9 @@ def test_turns_alternate_which_server_goes_first_and_let_the_last_one_settle() -
     ran: list[str] = []
     settled: list[str] = []
 
-    def between(server: SimpleNamespace) -> None:
+    def between(server: SimpleNamespace) -> float:
         ran.append(f"settle {server.name}")
+        return SETTLE_LIMIT_S if server.name == "B" else 0.0  # B never goes idle in time
 
     a = _Scripted("A", ["x", "x", "y", "y"], ran)
     b = _Scripted("B", ["x", "x", "y", "y"], ran)
@@ -46,14 +56,19 @@ def test_turns_alternate_which_server_goes_first_and_let_the_last_one_settle() -
     parts = [step for step in ran if not step.startswith("settle")]
     assert parts == ["A0", "B0", "B1", "A1", "A2", "B2", "B3", "A3"]
     assert ran[:4] == ["A0", "settle A", "B0", "settle B"]  # each turn's server settles before the next turn
+    assert ran[-1] == "settle A" and len(ran) == 16  # no wait once both are done
     assert settled == ["A", "B", "A"]
+    assert (a.result.slow_to_settle, b.result.slow_to_settle) == (0, 4)
+    assert BETWEEN_TURNS in a.meter.phases and BETWEEN_TURNS in b.meter.phases  # the waits are metered
 
 
 @pytest.mark.parametrize(("a", "b"), [(["x", "y"], ["x", "z"]), (["x", "y"], ["x"])])
 def test_runners_out_of_step_are_refused(a: list[str], b: list[str]) -> None:
     ran: list[str] = []
-    with pytest.raises(OutOfStep, match="A paused at 'y'|B paused at"):
-        take_turns(_Scripted("A", a, ran), _Scripted("B", b, ran), lambda _: None, lambda _: None)
+    with pytest.raises(OutOfStep) as refused:
+        take_turns(_Scripted("A", a, ran), _Scripted("B", b, ran), lambda _: None, lambda _: 0.0)
+    # The second pair, B's turn first: B's second pause against A's.
+    assert str(refused.value) == f"B paused at {b[1] if len(b) > 1 else None!r}, A at 'y'"
 
 
 def test_the_median_interval_takes_the_sign_tests_order_statistics() -> None:
@@ -64,12 +79,13 @@ def test_the_median_interval_takes_the_sign_tests_order_statistics() -> None:
     assert median_interval([float(v) for v in range(20)]) == (5.0, 14.0)  # n = 20: 6th and 15th (95.9 %)
 
 
-def test_a_block_is_the_geometric_mean_of_its_two_pairs() -> None:
-    # A slower second half of each block (drift) hits both servers: the pairs say 2 and 8, the block 4.
-    assert block_ratios([10.0, 40.0], [5.0, 5.0], higher_is_better=False) == [4.0]
-    assert block_ratios([10.0, 10.0, 10.0], [20.0, 80.0, 99.0], higher_is_better=True) == [
-        4.0
-    ]  # odd pair out
+def test_a_block_cancels_a_steady_drift() -> None:
+    # Latencies growing by d each turn: A runs at turns 0 and 3, B at 1 and 2 (A B B A). Alone, the pairs say
+    # a / (b d) and a d / b; the block, their geometric mean, says a / b.
+    a, b, d = 8.0, 2.0, 1.5
+    assert block_ratios([a, a * d**3], [b * d, b * d**2], higher_is_better=False) == [pytest.approx(a / b)]
+    # Rates: the same, inverted; an odd last pair is left out.
+    assert block_ratios([10.0, 10.0, 10.0], [20.0, 80.0, 99.0], higher_is_better=True) == [4.0]
 
 
 def test_a_paired_ratio_compares_part_i_with_part_i() -> None:
@@ -98,9 +114,14 @@ def test_the_partners_cpu_is_kept_apart_from_outside_load() -> None:
     assert phase.server_cpu == 1.0 and phase.partner_cpu == 0.75
     assert phase.outside_cores == pytest.approx(0.375)
     # A second part whose ticks read slightly below zero is added before clamping, not clamped on its own.
-    meter.record("phase", Snapshot(0.0, 0.0, {}, 0.0), Snapshot(1.0, 0.0, {}, 0.25), wall=2.0)
+    meter.record("phase", Snapshot(0.0, 0.0, {}, 0.0), Snapshot(2.0, 0.0, {}, 0.25))
     assert meter.phases["phase"].wall == 4.0 and meter.phases["phase"].outside_cores == pytest.approx(0.125)
     assert meter.partner_cores() == pytest.approx(0.75 / 4.0)
+    # The waits between turns are metered but left out of the load measured while figures were timed.
+    meter.record(BETWEEN_TURNS, Snapshot(0.0, 0.0, {}, 0.0, {7: 0.0}), Snapshot(10.0, 5.0, {}, 0.0, {7: 5.0}))
+    assert meter.outside_cores() == pytest.approx(0.125) and meter.partner_cores() == pytest.approx(
+        0.75 / 4.0
+    )
 
 
 def test_split_gives_near_equal_consecutive_parts() -> None:
@@ -131,7 +152,14 @@ def test_two_real_servers_take_turns_through_the_whole_workload(
     trackers = [XclLab(server) for server in two_servers]
     try:
         runners = [
-            Runner(t, Workload(0), sizes, lambda _: None, meter=Meter(t.server, partners=(other.server,)))
+            Runner(
+                t,
+                Workload(0),
+                sizes,
+                lambda _: None,
+                meter=Meter(t.server, partners=(other.server,)),
+                warm_each_part=True,
+            )
             for t, other in zip(trackers, reversed(trackers), strict=True)
         ]
         first, second = take_turns(*runners, settle_first=lambda _: None)
@@ -153,7 +181,7 @@ def test_two_real_servers_take_turns_through_the_whole_workload(
     for result in (first, second):
         assert {k: len(v) for k, v in result.parts.items()} == expected_parts
         assert all(v > 0 for values in result.parts.values() for v in values)
-        assert result.meter is not None and result.meter.partner_cores() is not None
+        assert result.meter is not None and result.meter.phases[BETWEEN_TURNS].wall > 0
     # Every timed figure, and both runners' own, were all measured: the same figures as a run alone.
     assert set(first.figures) == set(second.figures) >= {"runs_per_s", "history_p50_ms", "health_p50_ms"}
     table = report.figures_table(first, second, sizes, paired=True)
