@@ -1,7 +1,7 @@
 """Two servers up at once, taking turns part by part, and the ratio of their figures block by block.
 
 Run one server's whole workload and then the other's, and their ratio carries whatever the machine did in the
-minutes between (on a shared 2-core machine, figures of unchanged code moved by up to 2× between runs). Here
+minutes between (on a shared 2-core machine, figures of unchanged code moved by up to nearly 2× between runs). Here
 both servers are up, and their runners alternate after every part of every timed figure (`Runner.steps`) in the
 order A B B A, A B B A, ...; after each turn the server that just ran is given a moment to go idle, so that work
 it left behind (a checkpoint, planner statistics, a job runner) does not land in the other's part. That wait is
