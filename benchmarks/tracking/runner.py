@@ -9,7 +9,7 @@ from __future__ import annotations
 import itertools
 import statistics
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -22,6 +22,7 @@ from benchmarks.tracking.workload import (
     SEARCH_PARAM,
     SORT_METRIC,
     TOP_K,
+    Point,
     Workload,
     batches,
     expected_history,
@@ -112,6 +113,47 @@ class Runner:
         """The figure as measured on one part alone (`Result.parts`)."""
         self.result.parts.setdefault(figure, []).append(value)
 
+    def latency_parts(
+        self,
+        phase: str,
+        figure: str,
+        requests: int,
+        call: Callable[[], T],
+        check: Callable[[T], None] | None = None,
+    ) -> Generator[str, None, list[float]]:
+        """`call` timed `requests` times, part by part, pausing after each part, each answer given to `check`
+        outside the timing; records each part's median (ms) as `figure` and returns every time, in seconds."""
+        times: list[float] = []
+        for part in split(range(requests), self.sizes.parts):
+            chunk: list[float] = []
+            with self.phase(phase):
+                for _ in part:
+                    out, dt = self.timed(call)
+                    chunk.append(dt)
+                    if check is not None:
+                        check(out)
+            times += chunk
+            self.record_part(figure, statistics.median(chunk) * 1000)
+            yield phase
+        return times
+
+    def rate_parts(
+        self, phase: str, figure: str, items: Sequence[T], send: Callable[[T], int]
+    ) -> Generator[str, None, tuple[int, float]]:
+        """`send` for each item, timed part by part, pausing after each part; `send` returns how many units (runs,
+        points) the item carried. Records each part's units per second as `figure`; returns the units and the
+        seconds in all."""
+        units, seconds = 0, 0.0
+        for part in split(items, self.sizes.parts):
+            with self.phase(phase):
+                t0 = time.perf_counter()
+                done = sum(send(item) for item in part)
+                dt = time.perf_counter() - t0
+            units, seconds = units + done, seconds + dt
+            self.record_part(figure, done / dt)
+            yield phase
+        return units, seconds
+
     def run(self) -> Result:
         self.log(f"  idle after {settle(self.tracker.server):.0f} s")
         for _ in self.steps():
@@ -144,52 +186,37 @@ class Runner:
     def health(self) -> Iterator[str]:
         for _ in range(5):  # warm-up: connections, caches
             self.tracker.health()
-        times: list[float] = []
-        for part in split(range(self.sizes.health_requests), self.sizes.parts):
-            chunk: list[float] = []
-            with self.phase("health"):
-                for _ in part:
-                    chunk.append(self.timed(self.tracker.health)[1])
-            times += chunk
-            self.record_part("health_p50_ms", statistics.median(chunk) * 1000)
-            yield "health"
+        times = yield from self.latency_parts(
+            "health", "health_p50_ms", self.sizes.health_requests, self.tracker.health
+        )
         self.result.figures["health_p50_ms"] = statistics.median(times) * 1000
 
-    def create_runs(self, experiment_id: str, run_ids: list[str], scale: int) -> Iterator[str]:
+    def create_runs(self, experiment_id: str, run_ids: list[str], scale: int) -> Generator[str, None, float]:
         """Grow the experiment to `scale` runs: runs with params (timed), then each run's metrics. Returns the
         seconds the creation requests took."""
         first = len(run_ids)
         self.log(f"  creating runs {first:,}..{scale - 1:,}")
-        seconds = 0.0
-        for part in split(range(first, scale), self.sizes.parts):
-            part_s = 0.0
-            with self.phase("run creation"):
-                for i in part:
-                    params = self.workload.run(i).params
-                    run_id, dt = self.timed(
-                        lambda params=params: self.tracker.create_run(experiment_id, params)
-                    )
-                    run_ids.append(run_id)
-                    part_s += dt
-            seconds += part_s
-            self.record_part(f"runs_per_s_{scale}", len(part) / part_s)
-            yield "run creation"
+        params = [self.workload.run(i).params for i in range(first, scale)]
+
+        def create(run_params: dict[str, str]) -> int:
+            run_ids.append(self.tracker.create_run(experiment_id, run_params))
+            return 1
+
+        _, seconds = yield from self.rate_parts("run creation", f"runs_per_s_{scale}", params, create)
         if len(set(run_ids)) != len(run_ids):
             raise CheckFailed("the server gave two runs the same id")
+
+        def log_summary(i: int) -> int:
+            plan = self.workload.run(i)
+            self.tracker.log_points(run_ids[i], plan.points)
+            return len(plan.points)
+
+        points, elapsed = yield from self.rate_parts(
+            "per-run metrics", f"summary_points_per_s_{scale}", range(first, scale), log_summary
+        )
         done = self.result.figures
-        for part in split(range(first, scale), self.sizes.parts):
-            points = 0
-            with self.phase("per-run metrics"):
-                started = time.perf_counter()
-                for i in part:
-                    plan = self.workload.run(i)
-                    self.tracker.log_points(run_ids[i], plan.points)
-                    points += len(plan.points)
-                elapsed = time.perf_counter() - started
-            done["summary_points"] = done.get("summary_points", 0) + points
-            done["summary_s"] = done.get("summary_s", 0.0) + elapsed
-            self.record_part(f"summary_points_per_s_{scale}", points / elapsed)
-            yield "per-run metrics"
+        done["summary_points"] = done.get("summary_points", 0) + points
+        done["summary_s"] = done.get("summary_s", 0.0) + elapsed
         return seconds
 
     def check_listing(self, experiment_id: str, run_ids: list[str]) -> None:
@@ -199,7 +226,6 @@ class Runner:
 
     def search(self, experiment_id: str, run_ids: list[str], scale: int) -> Iterator[str]:
         expected = [run_ids[i] for i in self.workload.expected_top(scale, TOP_K)]
-        times: list[float] = []
 
         def checked() -> None:
             got = self.tracker.search_top(experiment_id, SEARCH_PARAM, SORT_METRIC, TOP_K)
@@ -211,17 +237,9 @@ class Runner:
                 )
 
         checked()  # warm-up, checked too
-        name = f"search at {scale:,} runs"
-        for part in split(range(self.sizes.repeats), self.sizes.parts):
-            chunk: list[float] = []
-            with self.phase(name):
-                for _ in part:
-                    t0 = time.perf_counter()
-                    checked()
-                    chunk.append(time.perf_counter() - t0)
-            times += chunk
-            self.record_part(f"search_{scale}_p50_ms", statistics.median(chunk) * 1000)
-            yield name
+        times = yield from self.latency_parts(
+            f"search at {scale:,} runs", f"search_{scale}_p50_ms", self.sizes.repeats, checked
+        )
         self.result.figures[f"search_{scale}_p50_ms"] = percentile(times, 50) * 1000
         self.result.figures[f"search_{scale}_p95_ms"] = percentile(times, 95) * 1000
         self.log(f"  search at {scale:,} runs: p50 {percentile(times, 50) * 1000:,.0f} ms")
@@ -231,36 +249,30 @@ class Runner:
         run_id = t.create_run(experiment_id, {"purpose": "ingestion"})
         points = series_points(sizes.history_points)
         self.log(f"  batched ingestion: {len(points):,} points")
-        seconds = 0.0
-        for part in split(list(batches(points, sizes.batch)), sizes.parts):
-            with self.phase("batched ingestion"):
-                t0 = time.perf_counter()
-                for batch in part:
-                    t.log_points(run_id, batch)
-                dt = time.perf_counter() - t0
-            seconds += dt
-            self.record_part("batched_points_per_s", sum(len(b) for b in part) / dt)
-            yield "batched ingestion"
+
+        def log_batch(batch: list[Point]) -> int:
+            t.log_points(run_id, batch)
+            return len(batch)
+
+        _, seconds = yield from self.rate_parts(
+            "batched ingestion", "batched_points_per_s", list(batches(points, sizes.batch)), log_batch
+        )
         self.result.figures["batched_points_per_s"] = len(points) / seconds
         for key in METRIC_KEYS:  # every ingested point reads back
             self.check_history(run_id, key, expected_history(points, key))
         if "history" not in self.phases:
             return
         expected = expected_history(points, HISTORY_KEY)
-        times: list[float] = []
-        for part in split(range(sizes.repeats), sizes.parts):
-            chunk: list[float] = []
-            with self.phase("history"):
-                for _ in part:
-                    got, dt = self.timed(lambda: t.history(run_id, HISTORY_KEY))
-                    chunk.append(dt)
-                    if got != expected:
-                        raise CheckFailed(
-                            f"history: {len(got):,} points, expected {len(expected):,} (or values differ)"
-                        )
-            times += chunk
-            self.record_part("history_p50_ms", statistics.median(chunk) * 1000)
-            yield "history"
+
+        def check(got: list[tuple[int, float]]) -> None:
+            if got != expected:
+                raise CheckFailed(
+                    f"history: {len(got):,} points, expected {len(expected):,} (or values differ)"
+                )
+
+        times = yield from self.latency_parts(
+            "history", "history_p50_ms", sizes.repeats, lambda: t.history(run_id, HISTORY_KEY), check
+        )
         self.result.figures["history_p50_ms"] = statistics.median(times) * 1000
 
     def single_points(self, experiment_id: str) -> Iterator[str]:
@@ -268,16 +280,14 @@ class Runner:
         single_run = t.create_run(experiment_id, {"purpose": "single-points"})
         singles = series_points(sizes.single_points)[: sizes.single_points]
         self.log(f"  one point per request: {len(singles):,} points")
-        seconds = 0.0
-        for part in split(singles, sizes.parts):
-            with self.phase("one point per request"):
-                t0 = time.perf_counter()
-                for point in part:
-                    t.log_point(single_run, point)
-                dt = time.perf_counter() - t0
-            seconds += dt
-            self.record_part("single_points_per_s", len(part) / dt)
-            yield "one point per request"
+
+        def log_one(point: Point) -> int:
+            t.log_point(single_run, point)
+            return 1
+
+        _, seconds = yield from self.rate_parts(
+            "one point per request", "single_points_per_s", singles, log_one
+        )
         self.result.figures["single_points_per_s"] = len(singles) / seconds
         for key in METRIC_KEYS:
             self.check_history(single_run, key, expected_history(singles, key))
