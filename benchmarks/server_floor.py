@@ -58,6 +58,7 @@ async def main():
 uvloop.run(main())
 """
 
+FLOOR_BODY = b"{}"  # what both floor servers answer
 FASTAPI_LAYER = "+ FastAPI, pydantic"
 # Resident size read from /proc, so that the probe imports nothing a server would not.
 LAYERS = """
@@ -91,25 +92,29 @@ def _free_port() -> int:
 
 def http_floor(requests: int, client: str | None = None) -> float:
     """p50 ms of GET round trips to the do-nothing app (`client`: as in `_round_trips`)."""
-    folder = Path(tempfile.mkdtemp(prefix="floor-"))
-    (folder / "floor_app.py").write_text(APP)
-    port = _free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop",
-           "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
-    return _round_trips(cmd, folder, port, requests, client)
+    with floor_server("http") as (port, _):
+        return _round_trips(port, requests, client)
 
 
 def socket_floor(requests: int, client: str | None = None) -> float:
     """p50 ms of GET round trips to a socket protocol that answers without reading the request."""
+    with floor_server("socket") as (port, _):
+        return _round_trips(port, requests, client)
+
+
+@contextmanager
+def floor_server(kind: str) -> Iterator[tuple[int, int]]:
+    """The do-nothing app (`http`) or the bare socket (`socket`) as a subprocess on a free loopback port: its port
+    and process id, yielded once it accepts connections; stopped on leaving."""
     folder = Path(tempfile.mkdtemp(prefix="floor-"))
-    (folder / "fixed_answer.py").write_text(SOCKET_SERVER)
     port = _free_port()
-    return _round_trips([sys.executable, "fixed_answer.py", str(port)], folder, port, requests, client)
-
-
-def _round_trips(cmd: list[str], folder: Path, port: int, requests: int, client: str | None) -> float:
-    """p50 ms of GETs after a warm-up: through a bare `http.client` connection, or through the tracking
-    benchmark's client of that name (`benchmarks.tracking.plain_http.CLIENTS`), whose own time then counts too."""
+    if kind == "http":
+        (folder / "floor_app.py").write_text(APP)
+        cmd = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop",
+               "--http", "httptools", "--log-level", "warning", "--no-access-log"]  # fmt: skip
+    else:
+        (folder / "fixed_answer.py").write_text(SOCKET_SERVER)
+        cmd = [sys.executable, "fixed_answer.py", str(port)]
     server = subprocess.Popen(cmd, cwd=folder)
     try:
         deadline = time.monotonic() + 30
@@ -118,24 +123,30 @@ def _round_trips(cmd: list[str], folder: Path, port: int, requests: int, client:
                 socket.create_connection(("127.0.0.1", port), timeout=1).close()
                 break
             except OSError:
-                if time.monotonic() > deadline:
+                if server.poll() is not None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.1)
-        get, close = _bare_get(port) if client is None else _client_get(client, port)
-        times = []
-        try:
-            for i in range(requests + 200):
-                t0 = time.perf_counter()
-                if get() != b"{}":
-                    raise SystemExit("the floor server answered something else")
-                if i >= 200:  # warm-up
-                    times.append(time.perf_counter() - t0)
-        finally:
-            close()
-        return statistics.median(times) * 1e3
+        yield port, server.pid
     finally:
         server.terminate()
         server.wait(10)
+
+
+def _round_trips(port: int, requests: int, client: str | None) -> float:
+    """p50 ms of GETs after a warm-up: through a bare `http.client` connection, or through the tracking
+    benchmark's client of that name (`benchmarks.tracking.plain_http.CLIENTS`), whose own time then counts too."""
+    get, close = _bare_get(port) if client is None else client_get(client, port)
+    times = []
+    try:
+        for i in range(requests + 200):
+            t0 = time.perf_counter()
+            if get() != FLOOR_BODY:
+                raise SystemExit("the floor server answered something else")
+            if i >= 200:  # warm-up
+                times.append(time.perf_counter() - t0)
+    finally:
+        close()
+    return statistics.median(times) * 1e3
 
 
 # A GET of the floor server's answer body, and how to close its connection.
@@ -152,7 +163,7 @@ def _bare_get(port: int) -> Getter:
     return get, connection.close
 
 
-def _client_get(name: str, port: int) -> Getter:
+def client_get(name: str, port: int) -> Getter:
     from benchmarks.tracking.plain_http import CLIENTS
 
     client = CLIENTS[name](f"http://127.0.0.1:{port}", None, 30.0)

@@ -10,7 +10,8 @@ answer is checked; a wrong one stops the benchmark with exit status 1 (2: it cou
 figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and memory, the machine, a
 WARNING when other processes kept the machine busy, and, measured after the servers stopped, the floors under
 liveness, memory and the PostgreSQL one-point write with the best ratio each allows any server
-(`benchmarks/tracking/ceilings.py`; `--no-floors` skips them). Run (about 45 minutes at full size on 2 cores;
+(`benchmarks/tracking/ceilings.py`; `--no-floors` skips them; with --paired the bare socket is also timed
+beside each server's liveness, request by request). Run (about 45 minutes at full size on 2 cores;
 --quick, SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
@@ -179,7 +180,8 @@ def paired_note(sizes: Sizes) -> list[str]:
         "mean of its two pairs' (part i of MLflow against part i of XCL Lab; an odd last part is left out); the "
         "paired ratio is the median over blocks with a sign-test 95 % interval, which assumes the blocks' ratios "
         "are independent with a common median (none under 6 blocks). A search or history part's figure is "
-        f"{reads}; a search row pairs its p50's.",
+        f"{reads}; a search row pairs its p50's. Unless --no-floors, a bare socket answering fixed bytes ran "
+        "beside both servers, timed alternately with each liveness request in the same parts.",
         "",
     ]
 
@@ -198,10 +200,17 @@ def measure(server: Server, sizes: Sizes, seed: int, phases: tuple[str, ...], cl
 
 
 def measure_paired(
-    servers: tuple[Server, Server], sizes: Sizes, seed: int, phases: tuple[str, ...], client: str
+    servers: tuple[Server, Server],
+    sizes: Sizes,
+    seed: int,
+    phases: tuple[str, ...],
+    client: str,
+    socket: ceilings.SocketBeside | None = None,
 ) -> dict[str, Result]:
-    """Both servers up, their workloads taking turns part by part (`tracking.pairing`)."""
+    """Both servers up, their workloads taking turns part by part (`tracking.pairing`); with `socket`, each
+    server's liveness timed beside it (`Runner.floor`)."""
     trackers = [tracker_for(server, client) for server in servers]
+    callers = [ceilings.socket_caller(socket, client) for _ in trackers] if socket is not None else []
     try:
         runners = [
             Runner(
@@ -210,15 +219,18 @@ def measure_paired(
                 sizes,
                 lambda message, product=tracker.product: log(f"{product}: {message.strip()}"),
                 phases,
-                procstats.Meter(tracker.server, partners=(other.server,)),
+                procstats.Meter(tracker.server, partners=(other.server, *([socket] if socket else []))),
                 warm_each_part=True,
+                floor=callers[i][0] if callers else None,
             )
-            for tracker, other in zip(trackers, reversed(trackers), strict=True)
+            for i, (tracker, other) in enumerate(zip(trackers, reversed(trackers), strict=True))
         ]
         return {result.product: result for result in take_turns(*runners)}
     finally:
         for tracker in trackers:
             tracker.close()
+        for _, close in callers:
+            close()
 
 
 SETTLE_SECONDS = 120.0
@@ -252,7 +264,8 @@ def quiet_lines(before: float | None, load: float | None, results: list[Result])
             noisy |= cores > QUIET_CORES
         partner = r.meter.partner_cores() if r.meter else None
         if partner is not None:  # the other server, between its own turns: noise all the same
-            parts.append(f"the other server, while {r.product} was timed: {partner:.2f} cores")
+            socket = " (and the bare socket beside liveness)" if len(r.meter.partners) > 1 else ""
+            parts.append(f"the other server{socket}, while {r.product} was timed: {partner:.2f} cores")
             noisy |= partner > QUIET_CORES
         if r.slow_to_settle:
             parts.append(
@@ -320,6 +333,8 @@ def render(
         served = ", including the PostgreSQL backends serving it" if backend == "postgresql" else ""
         lines += ["", f"Wall time and server CPU (whole process tree{served}) per phase, {label}:", ""]
         lines += report.cpu_table(pair["MLflow"], pair["XCL Lab"])
+        if beside := ceilings.paired_socket_lines([pair["MLflow"], pair["XCL Lab"]]):
+            lines += ["", *beside]
         if floors is not None and (bounded := ceilings.table(pair["MLflow"], floors, backend)):
             lines += ["", *floors_intro(label, floors), "", *bounded]
     return "\n".join(lines) + "\n"
@@ -358,11 +373,15 @@ def main() -> int:
     try:
         for backend in backends:
             if args.paired:
+                beside = not args.no_floors and "liveness" in phases
                 with (
                     serving("MLflow", backend, workdir, pg, args, mlflow_py) as theirs,
                     serving("XCL Lab", backend, workdir, pg, args, mlflow_py) as ours,
+                    ceilings.socket_beside() if beside else nullcontext() as socket,
                 ):
-                    results[backend] = measure_paired((theirs, ours), sizes, args.seed, phases, args.client)
+                    results[backend] = measure_paired(
+                        (theirs, ours), sizes, args.seed, phases, args.client, socket
+                    )
                 continue
             for product in ("MLflow", "XCL Lab"):
                 with serving(product, backend, workdir, pg, args, mlflow_py) as server:

@@ -12,15 +12,25 @@ after the servers have stopped (`benchmarks/server_floor.py` measures and explai
 
 Each row states the floor, MLflow's figure and their quotient: a target above that quotient is out of reach for
 such a server on this machine, whatever its code.
+
+Those floors are timed after the servers, minutes after the figures they bound. In a paired run the bare socket is
+also up beside both servers (`socket_beside`) and timed request by request with each server's liveness, in the
+same parts (`Runner.floor`): `paired_socket_lines` reports each server's liveness over the socket from those
+parts, free of the machine's drift between the two.
 """
 
 from __future__ import annotations
 
+import statistics
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from benchmarks import server_floor
 from benchmarks.tracking import procstats, report
-from benchmarks.tracking.runner import Result
+from benchmarks.tracking.adapters import CheckFailed
+from benchmarks.tracking.pairing import median_interval
+from benchmarks.tracking.runner import SOCKET_FIGURE, Result
 
 
 @dataclass(frozen=True)
@@ -78,3 +88,65 @@ def table(mlflow: Result, floors: Floors, backend: str) -> list[str]:
 
 def _row(label: str, mlflow: float, floor: float, what: str) -> list[str]:
     return [label, report.number(mlflow), f"{report.number(floor)} ({what})", report.ratio(mlflow / floor)]
+
+
+@dataclass(frozen=True)
+class SocketBeside:
+    """The bare socket running beside a paired run's servers; `procstats.Measured`, so that the meters count its
+    CPU as a partner's rather than as load from outside."""
+
+    port: int
+    pid: int
+
+    def tree_pids(self) -> list[int]:
+        return [self.pid]
+
+    def pids(self) -> list[int]:
+        return [self.pid]
+
+    def serving_pid(self) -> int | None:
+        return self.pid
+
+
+@contextmanager
+def socket_beside() -> Iterator[SocketBeside]:
+    with server_floor.floor_server("socket") as (port, pid):
+        yield SocketBeside(port, pid)
+
+
+def socket_caller(socket: SocketBeside, client: str) -> tuple[Callable[[], None], Callable[[], None]]:
+    """A GET to the socket through its own connection of the benchmark's client, its answer checked; and a close."""
+    get, close = server_floor.client_get(client, socket.port)
+
+    def call() -> None:
+        if get() != server_floor.FLOOR_BODY:
+            raise CheckFailed("the bare socket answered something else")
+
+    return call, close
+
+
+def paired_socket_lines(results: list[Result]) -> list[str]:
+    """For each result with liveness and the socket timed in the same parts: the median over parts of liveness
+    over the socket, with its sign-test interval. Empty when no result has them."""
+    found, counts = [], set()
+    for result in results:
+        live, floor = result.parts.get("health_p50_ms"), result.parts.get(SOCKET_FIGURE)
+        if not live or not floor or len(live) != len(floor):
+            continue
+        quotients = [a / b for a, b in zip(live, floor, strict=True)]
+        counts.add(len(quotients))
+        interval = median_interval(quotients)
+        span = f"{interval[0]:.2f}-{interval[1]:.2f}×" if interval else "no interval"
+        found.append(
+            f"{result.product} {statistics.median(quotients):.2f}× ({span}; socket "
+            f"{report.number(result.figures[SOCKET_FIGURE])} ms, liveness {report.number(result.figures['health_p50_ms'])} ms)"
+        )
+    if not found:
+        return []
+    return [
+        "Liveness over the bare socket timed beside it, request by request in the same parts (median over "
+        f"{'/'.join(map(str, sorted(counts)))} parts, 95 % interval): "
+        + "; ".join(found)
+        + ". MLflow's quotient is the best ratio a "
+        "server that answers at least as slowly as the socket could show against it here."
+    ]

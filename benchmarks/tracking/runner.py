@@ -62,6 +62,9 @@ def percentile(values: list[float], q: float) -> float:
 # What --only can choose; memory is sampled whatever is chosen. `history` reads back the batched points, so it
 # runs the batched ingestion too.
 PHASES = ("liveness", "search", "batched", "history", "single")
+# The bare socket's p50 (ms), timed beside liveness in a paired run: part medians in `Result.parts`, overall in
+# `Result.figures`.
+SOCKET_FIGURE = "socket_p50_ms"
 
 
 def split(items: Sequence[T], parts: int) -> list[Sequence[T]]:
@@ -83,9 +86,12 @@ class Runner:
         phases: tuple[str, ...] = PHASES,
         meter: Meter | None = None,
         warm_each_part: bool = False,
+        floor: Callable[[], object] | None = None,
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
         self.phases, self.warm_each_part = phases, warm_each_part
+        # A checked request to the bare socket (`ceilings.socket_beside`), timed beside each liveness request.
+        self.floor = floor
         self.meter = meter if meter is not None else Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
 
@@ -120,21 +126,36 @@ class Runner:
         requests: int,
         call: Callable[[], T],
         check: Callable[[T], None] | None = None,
+        beside: tuple[str, Callable[[], object]] | None = None,
     ) -> Generator[str, None, list[float]]:
         """`call` timed `requests` times, part by part, pausing after each part, each answer given to `check`
-        outside the timing; records each part's median (ms) as `figure` and returns every time, in seconds."""
+        outside the timing; records each part's median (ms) as `figure` and returns every time, in seconds.
+
+        `beside`, a figure's name and a call: that call timed as often, alternating with `call` request by request
+        (A B B A) in the same parts, its part medians and overall median recorded under that name."""
         times: list[float] = []
+        beside_times: list[float] = []
         for part in split(range(requests), self.sizes.parts):
             chunk: list[float] = []
+            beside_chunk: list[float] = []
             with self.phase(phase):
-                for _ in part:
+                for i in part:
+                    if beside is not None and i % 2:
+                        beside_chunk.append(self.timed(beside[1])[1])
                     out, dt = self.timed(call)
                     chunk.append(dt)
                     if check is not None:
                         check(out)
+                    if beside is not None and not i % 2:
+                        beside_chunk.append(self.timed(beside[1])[1])
             times += chunk
             self.record_part(figure, statistics.median(chunk) * 1000)
+            if beside is not None:
+                beside_times += beside_chunk
+                self.record_part(beside[0], statistics.median(beside_chunk) * 1000)
             yield phase
+        if beside is not None and beside_times:
+            self.result.figures[beside[0]] = statistics.median(beside_times) * 1000
         return times
 
     def rate_parts(
@@ -186,8 +207,11 @@ class Runner:
     def health(self) -> Iterator[str]:
         for _ in range(5):  # warm-up: connections, caches
             self.tracker.health()
+            if self.floor is not None:
+                self.floor()
+        beside = None if self.floor is None else (SOCKET_FIGURE, self.floor)
         times = yield from self.latency_parts(
-            "health", "health_p50_ms", self.sizes.health_requests, self.tracker.health
+            "health", "health_p50_ms", self.sizes.health_requests, self.tracker.health, beside=beside
         )
         self.result.figures["health_p50_ms"] = statistics.median(times) * 1000
 

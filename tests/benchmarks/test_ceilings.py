@@ -54,3 +54,24 @@ def test_the_floors_are_measured_on_this_machine(postgres_url: str) -> None:
     floors = ceilings.measure("plain", postgres_url.replace("postgresql+psycopg://", "postgresql://"), 20)
     assert 0 < floors.socket_ms and floors.write_ms is not None and floors.write_ms > 0
     assert floors.fastapi_mib > 20  # the interpreter alone is about 13 MiB; FastAPI and pydantic add more
+
+
+def _live_and_socket(product: str, live: list[float], socket: list[float]) -> Result:
+    result = Result(product, "sqlite", {"health_p50_ms": 1.0, "socket_p50_ms": 0.25})
+    result.parts = {"health_p50_ms": live, "socket_p50_ms": socket}
+    return result
+
+
+def test_liveness_over_the_socket_beside_it_is_taken_part_by_part() -> None:
+    # Part by part MLflow is 2, 3, ..., 9 times the socket (median 5.5×; with 8 parts the sign test's interval is
+    # the 1st smallest and largest); its overall figures would say 4×, which is not what is reported.
+    mlflow = _live_and_socket("MLflow", [2.0 * k for k in range(2, 10)], [2.0] * 8)
+    ours = _live_and_socket("XCL Lab", [1.1] * 8, [1.0] * 8)
+    (line,) = ceilings.paired_socket_lines([mlflow, ours, Result("no liveness", "sqlite")])
+    assert "(median over 8 parts, 95 % interval)" in line
+    assert "MLflow 5.50× (2.00-9.00×; socket 0.25 ms, liveness 1.0 ms)" in line
+    assert "XCL Lab 1.10× (1.10-1.10×;" in line and "no liveness" not in line
+
+
+def test_no_socket_beside_gives_no_line() -> None:
+    assert ceilings.paired_socket_lines([_mlflow(health_p50_ms=0.5)]) == []

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from benchmarks.tracking import report, servers
+from benchmarks.tracking import ceilings, report, servers
 from benchmarks.tracking.adapters import XclLab
 from benchmarks.tracking.pairing import (
     BETWEEN_TURNS,
@@ -124,6 +124,25 @@ def test_the_partners_cpu_is_kept_apart_from_outside_load() -> None:
     )
 
 
+def test_a_call_beside_alternates_with_each_request_in_the_same_parts() -> None:
+    nowhere = SimpleNamespace(pids=list, tree_pids=list, serving_pid=lambda: None, backend="sqlite")
+    calls: list[str] = []
+    runner = Runner(
+        SimpleNamespace(product="A", server=nowhere),  # type: ignore[arg-type]
+        Workload(0),
+        Sizes(parts=2),
+        lambda _: None,
+    )
+    parts = runner.latency_parts(
+        "health", "live", 6, lambda: calls.append("live"), beside=("floor", lambda: calls.append("floor"))
+    )
+    assert list(parts) == ["health", "health"]
+    # A B B A, carried on across the parts' boundary: each part holds as many of each.
+    assert calls == ["live", "floor", "floor", "live"] * 3
+    assert len(runner.result.parts["live"]) == len(runner.result.parts["floor"]) == 2
+    assert runner.result.figures["floor"] > 0 and "live" not in runner.result.figures
+
+
 def test_split_gives_near_equal_consecutive_parts() -> None:
     assert [list(p) for p in split(range(7), 3)] == [[0, 1], [2, 3], [4, 5, 6]]
     assert [list(p) for p in split(range(2), 5)] == [[0], [1]]
@@ -150,24 +169,30 @@ def test_two_real_servers_take_turns_through_the_whole_workload(
         scales=(12, 24), repeats=4, history_points=30, batch=40, single_points=6, health_requests=6, parts=4
     )
     trackers = [XclLab(server) for server in two_servers]
-    try:
-        runners = [
-            Runner(
-                t,
-                Workload(0),
-                sizes,
-                lambda _: None,
-                meter=Meter(t.server, partners=(other.server,)),
-                warm_each_part=True,
-            )
-            for t, other in zip(trackers, reversed(trackers), strict=True)
-        ]
-        first, second = take_turns(*runners, settle_first=lambda _: None)
-    finally:
-        for tracker in trackers:
-            tracker.close()
+    with ceilings.socket_beside() as socket:
+        callers = [ceilings.socket_caller(socket, "plain") for _ in trackers]
+        try:
+            runners = [
+                Runner(
+                    t,
+                    Workload(0),
+                    sizes,
+                    lambda _: None,
+                    meter=Meter(t.server, partners=(other.server, socket)),
+                    warm_each_part=True,
+                    floor=call,
+                )
+                for t, other, (call, _) in zip(trackers, reversed(trackers), callers, strict=True)
+            ]
+            first, second = take_turns(*runners, settle_first=lambda _: None)
+        finally:
+            for tracker in trackers:
+                tracker.close()
+            for _, close in callers:
+                close()
     expected_parts = {
         "health_p50_ms": 4,
+        "socket_p50_ms": 4,  # the bare socket, timed beside liveness
         "runs_per_s_12": 4,
         "runs_per_s_24": 4,
         "summary_points_per_s_12": 4,
@@ -190,3 +215,5 @@ def test_two_real_servers_take_turns_through_the_whole_workload(
     assert history.endswith("(no interval, 2) |")  # 4 parts: 2 blocks, too few for an interval
     creation = next(line for line in table if line.startswith("| run creation"))
     assert "to 12: " in creation and "; to 24: " in creation
+    (beside,) = ceilings.paired_socket_lines([first, second])
+    assert "(median over 4 parts, 95 % interval)" in beside and beside.count("no interval") == 2

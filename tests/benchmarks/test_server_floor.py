@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import psycopg
 import pytest
 
@@ -19,6 +21,17 @@ def test_the_socket_floor_answers_through_the_same_client() -> None:
 @pytest.mark.parametrize("client", ["plain", "httpx"])
 def test_the_floors_can_be_timed_through_the_benchmark_clients(client: str) -> None:
     assert server_floor.socket_floor(20, client) > 0 and server_floor.http_floor(20, client) > 0
+
+
+def test_a_floor_server_runs_only_while_it_is_held() -> None:
+    with server_floor.floor_server("socket") as (port, pid):
+        get, close = server_floor.client_get("plain", port)
+        try:
+            assert get() == server_floor.FLOOR_BODY
+        finally:
+            close()
+        assert os.path.exists(f"/proc/{pid}")
+    assert not os.path.exists(f"/proc/{pid}")  # stopped and reaped
 
 
 def test_every_import_layer_is_reported() -> None:
