@@ -127,6 +127,11 @@ class Run(Base):
     notes: Mapped[str] = mapped_column(Text, default="", server_default="")
     # What the run ran on (versions, device, threads, determinism, data hash), reported by its worker.
     environment: Mapped[dict[str, Any] | None] = mapped_column(JSON, default=None)
+    # The run's params as one JSON object (keys in code-point order), beside their `run_param` rows, which the
+    # filters use: a runs page reads them with the run instead of a thousand rows. Kept by every params write
+    # (`store.run_params`, `store.tracking_runs`); NULL (a run stored by a version without the column) is read
+    # from `run_param` instead.
+    params_json: Mapped[dict[str, Any] | None] = mapped_column(JSON(none_as_null=True), default=None)
     # The finished run this one repeats (`xclab rerun`), to compare the two.
     rerun_of: Mapped[int | None] = mapped_column(ForeignKey("run.id"), default=None, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

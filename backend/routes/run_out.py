@@ -114,7 +114,8 @@ def listed_runs(session: Session, runs: Sequence[Any]) -> list[dict[str, Any]]:
     # A run's teacher links are made from its spec's teachers (`store.runs.new_run`): a page of runs without any
     # (tracking runs, ERM teachers) skips that read.
     with_teachers = any((run.spec or {}).get("teachers") for run in runs)
-    details = run_details(session, [r.id for r in runs], with_teachers)
+    stored = {r.id: r.params_json for r in runs if r.params_json is not None}
+    details = run_details(session, [r.id for r in runs], with_teachers, stored)
     return [
         {
             **_row_columns(run),

@@ -1,11 +1,12 @@
 """What a runs page shows beside each run's own columns (latest metrics, tags, teachers, params), read for a
-whole page in four index reads of plain rows, through the driver's cursor: building an ORM object per metric and
-param of every run cost more than the query that chose the runs, and SQLAlchemy's statement and result handling
-of four small reads about as much again (1.2 ms of a 100-run page's 2.8 ms on SQLite)."""
+whole page in up to four index reads of plain rows, through the driver's cursor: building an ORM object per metric
+and param of every run cost more than the query that chose the runs, and SQLAlchemy's statement and result
+handling of four small reads about as much again (1.2 ms of a 100-run page's 2.8 ms on SQLite). A run's params
+come with its row (`Run.params_json`); only runs stored without that column's value have theirs read here."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,10 +40,15 @@ def _rows(cursor: Any, postgres: bool, part: str, ids: list[int]) -> list[tuple[
 
 
 def run_details(
-    session: Session, run_ids: Sequence[int], with_teachers: bool = True
+    session: Session,
+    run_ids: Sequence[int],
+    with_teachers: bool = True,
+    params: Mapping[int, dict[str, ParamValue]] | None = None,
 ) -> dict[int, RunDetails]:
-    """`with_teachers=False` skips the teachers' read for a page none of whose runs has teachers."""
-    details = {run_id: RunDetails() for run_id in run_ids}
+    """`with_teachers=False` skips the teachers' read for a page none of whose runs has teachers; `params`, the
+    params of the runs whose row holds them (`Run.params_json`), which are then not read."""
+    known = params or {}
+    details = {run_id: RunDetails(params=known.get(run_id, {})) for run_id in run_ids}
     if not details:
         return details
     ids = list(details)
@@ -56,6 +62,7 @@ def run_details(
         if with_teachers:
             for run_id, teacher_id in _rows(cursor, postgres, "teachers", ids):
                 details[run_id].teachers.append(teacher_id)
-        for run_id, key, text, kind in _rows(cursor, postgres, "params", ids):
+        unknown = [run_id for run_id in ids if run_id not in known]
+        for run_id, key, text, kind in _rows(cursor, postgres, "params", unknown) if unknown else []:
             details[run_id].params[key] = decode(text, kind)
     return details

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from backend.errors import Conflict
@@ -39,16 +39,29 @@ def decode(text: str, kind: str) -> ParamValue:
 
 
 def params_of(run: Run) -> dict[str, ParamValue]:
-    return {row.key: decode(row.value, row.type) for row in run.param_rows}
+    """The run's params from its rows, in code-point order of their keys as `Run.params_json` holds them (the
+    database's collation may order them otherwise)."""
+    return {row.key: decode(row.value, row.type) for row in sorted(run.param_rows, key=lambda row: row.key)}
 
 
-def new_param_rows(params: Mapping[str, ParamValue]) -> list[RunParam]:
-    """Rows for a run being created (attached through `Run.param_rows`)."""
-    return [RunParam(key=key, value=text, type=kind) for key, (text, kind) in _encoded(params).items()]
+def document(encoded: Mapping[str, tuple[str, str]]) -> dict[str, ParamValue]:
+    """`Run.params_json` for params encoded as key -> (text, type): the values as they read back, the keys in
+    code-point order (so it is the same object whichever way the params were stored)."""
+    return {key: decode(text, kind) for key, (text, kind) in sorted(encoded.items())}
+
+
+def attach_params(run: Run, params: Mapping[str, ParamValue]) -> None:
+    """A run being created gets its params: its rows (through `Run.param_rows`) and `Run.params_json`."""
+    encoded = _encoded(params)
+    run.param_rows = [RunParam(key=key, value=text, type=kind) for key, (text, kind) in encoded.items()]
+    run.params_json = document(encoded)
 
 
 def add_params(session: Session, run_id: int, params: Mapping[str, ParamValue], max_params: int) -> None:
-    """Add params to an existing run; refuses a changed value or more than `max_params` in all."""
+    """Add params to an existing run; refuses a changed value or more than `max_params` in all. The run's row is
+    locked first, so that two requests adding params to one run do not each rewrite `Run.params_json` from what
+    was there before the other (or together pass `max_params`)."""
+    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
     wanted = _encoded(params)
     have = {
         key: (value, kind)
@@ -65,6 +78,7 @@ def add_params(session: Session, run_id: int, params: Mapping[str, ParamValue], 
         raise Conflict(f"run {run_id} would have {len(have) + len(new)} params; at most {max_params} per run")
     if new:
         session.add_all(RunParam(run_id=run_id, key=k, value=t, type=kind) for k, (t, kind) in new.items())
+        session.execute(update(Run).where(Run.id == run_id).values(params_json=document({**have, **new})))
         session.flush()
 
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, selectinload
 from backend.errors import Invalid, NotFound, field_error, spec_errors
 from backend.models import Run, RunTag, RunTeacher
 from backend.store.experiments import get_experiment
-from backend.store.run_params import ParamValue, new_param_rows
+from backend.store.run_params import ParamValue, attach_params
 from backend.store.workers import placement_problem
 from backend.vocabulary import generator_methods, trains_generator
 from xclab.catalog import TASKS
@@ -114,7 +114,7 @@ def placement_issues(
 
 def _stored(session: Session, run: Run, params: Mapping[str, ParamValue] | None) -> Run:
     # A new run's collections start empty and loaded, so answering with it needs no further query.
-    run.param_rows = new_param_rows(params or {})
+    attach_params(run, params or {})
     run.artifacts, run.latest_metrics, run.tag_rows = [], [], []
     session.add(run)
     session.flush()

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from backend.errors import NotFound
 from backend.models import Experiment, Run, utcnow
 from backend.store.driver import driver_cursor, placeholder
-from backend.store.run_params import ParamValue, decode, encode
+from backend.store.run_params import ParamValue, document, encode
 from backend.store.run_rows import RUN_COLUMN_NAMES
 
 _RUN = Run.__table__
@@ -54,7 +54,13 @@ def _constant(column: Column[Any]) -> Any:
 
 
 # Parameters the caller gives; the other columns get constants, bound as parameters too (`_CONSTANTS`).
-_BOUND = {"experiment_id": "experiment_id", "name": "name", "created_at": "now", "started_at": "now"}
+_BOUND = {
+    "experiment_id": "experiment_id",
+    "name": "name",
+    "created_at": "now",
+    "started_at": "now",
+    "params_json": "params_json",
+}
 _COLUMNS = [column for column in _RUN.c if column.name != "id"]
 _CONSTANTS = {f"c_{c.name}": _constant(c) for c in _COLUMNS if c.name not in _BOUND}
 _VALUES = [f"%({_BOUND.get(c.name, f'c_{c.name}')})s" for c in _COLUMNS]
@@ -110,8 +116,8 @@ def encode_params(params: Mapping[str, ParamValue]) -> Encoded:
 
 
 def stored_params(encoded: Encoded) -> dict[str, ParamValue]:
-    """The params as they read back."""
-    return {key: decode(text, kind) for key, text, kind in encoded}
+    """The params as they read back (`Run.params_json`)."""
+    return document({key: (text, kind) for key, text, kind in encoded})
 
 
 def pg_create_params(experiment_id: int, name: str | None, now: datetime, encoded: Encoded) -> dict[str, Any]:
@@ -121,6 +127,7 @@ def pg_create_params(experiment_id: int, name: str | None, now: datetime, encode
         "experiment_id": experiment_id,
         "name": name,
         "now": now,
+        "params_json": Json(stored_params(encoded)),
         "keys": [p[0] for p in encoded],
         "vals": [p[1] for p in encoded],
         "types": [p[2] for p in encoded],
@@ -151,7 +158,14 @@ def _insert_plain(
 ) -> Row[Any]:
     if connection.execute(_EXPERIMENT, {"experiment_id": experiment_id}).first() is None:
         raise _missing(experiment_id)
-    values = {**_TRACKING, "experiment_id": experiment_id, "name": name, "created_at": now, "started_at": now}
+    values = {
+        **_TRACKING,
+        "experiment_id": experiment_id,
+        "name": name,
+        "created_at": now,
+        "started_at": now,
+        "params_json": stored_params(encoded),
+    }
     row = connection.execute(insert(_RUN).returning(*_RUN.c), values).one()
     if encoded:
         # The driver's executemany: SQLAlchemy's per-row parameter processing costs more than the insert.

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import text
 
 from backend.db import make_engine, make_session_factory
 from backend.store.lifecycle import fail_stale_runs
@@ -164,6 +165,36 @@ def test_a_listed_run_reads_as_the_run_itself(api: TestClient) -> None:
     # A page without a student skips the teachers' read; one with a student in it reads them.
     alone = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": "id", "limit": 2}).json()["data"]
     assert [r["teachers"] for r in alone] == [[], []]
+
+
+def test_a_runs_page_lists_params_as_each_run_reads_alone(api: TestClient, database_url: str) -> None:
+    """A page takes a run's params from its row (`run.params_json`): as created, as rewritten when more are
+    added, and, for a run stored without it (NULL: by a version before the column), from its run_param rows."""
+    exp = _experiment(api)
+    first = _track(api, exp, params={"b": 1, "B": "upper", "a": 0.1 + 0.2})["id"]
+    added = api.post(f"/api/v1/runs/{first}/params", json={"params": {"A": True, "c": 2**53 + 1}})
+    assert added.status_code == 200, added.text
+    assert list(added.json()["params"]) == [
+        "A",
+        "B",
+        "a",
+        "b",
+        "c",
+    ]  # code-point order, whatever the collation
+    older = _track(api, exp, params={"x": "y", "w": 2})["id"]
+    api.post(f"/api/v1/runs/{older}/metrics", json={"metrics": [{"key": "m", "step": 0, "value": 1.0}]})
+    engine = make_engine(database_url)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE run SET params_json = NULL WHERE id = :id"), {"id": older})
+    engine.dispose()
+    for sort in ("id", "-metric:m"):  # read with the page's query, or by id after it (`store.run_rows`)
+        listed = api.get("/api/v1/runs", params={"experiment_id": exp, "sort": sort}).json()["data"]
+        assert {r["id"] for r in listed} == {first, older}
+        for run in listed:
+            alone = api.get(f"/api/v1/runs/{run['id']}").json()
+            assert run == {**alone, "artifacts": []} and list(run["params"]) == list(alone["params"])
+    assert listed[1]["params"] == {"A": True, "B": "upper", "a": 0.1 + 0.2, "b": 1, "c": 2**53 + 1}
+    assert listed[0]["params"] == {"w": 2, "x": "y"}
 
 
 def test_analysis_views_and_columns_take_an_experiment_with_tracking_runs(api: TestClient) -> None:

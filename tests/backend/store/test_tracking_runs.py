@@ -68,6 +68,8 @@ def test_the_returned_row_is_the_stored_run(engine: Engine) -> None:
     assert dict(zip(RUN_COLUMN_NAMES, row, strict=True)) == stored
     assert stored["kind"] == "tracking" and stored["status"] == "running" and stored["spec"] == {}
     assert stored["environment"] is None and stored["created_at"] == stored["started_at"]
+    # The row carries the params too, keys in code-point order, as the answer gives them.
+    assert list(stored["params_json"]) == list(params) == sorted(PARAMS) and stored["params_json"] == PARAMS
     assert params == PARAMS and texts == {"arch": "resnet50", "lr": "0.1", "epochs": "90", "mixup": "true"}
 
 
@@ -86,6 +88,7 @@ def _reference(engine: Engine, experiment_id: int) -> int:
         "name": "sweep-1",
         "created_at": now,
         "started_at": now,
+        "params_json": dict(sorted(PARAMS.items())),
     }
     with core_unit_of_work(engine) as connection:
         return connection.execute(insert(Run.__table__).returning(Run.__table__.c.id), values).scalar_one()
@@ -110,9 +113,9 @@ def test_both_postgresql_inserts_store_what_sqlalchemys_insert_stores(pg_engine:
     assert own_excluded(row.id) == own_excluded(pooled.id) == expected
     with core_unit_of_work(pg_engine) as connection:  # the same JSON, not only the same Python value
         spellings = connection.execute(
-            text("SELECT DISTINCT spec::text, hparams::text, environment IS NULL FROM run")
+            text("SELECT DISTINCT spec::text, hparams::text, environment IS NULL, params_json::text FROM run")
         ).all()
-    assert spellings == [("{}", "{}", True)]
+    assert spellings == [("{}", "{}", True, '{"arch": "resnet50", "epochs": 90, "lr": 0.1, "mixup": true}')]
 
 
 def test_a_column_left_to_a_server_default_must_be_given_a_value() -> None:
