@@ -65,4 +65,6 @@ def run_details(
         unknown = [run_id for run_id in ids if run_id not in known]
         for run_id, key, text, kind in _rows(cursor, postgres, "params", unknown) if unknown else []:
             details[run_id].params[key] = decode(text, kind)
+    for run_id in unknown:  # in code-point order of the keys, as `Run.params_json` (not the collation's)
+        details[run_id].params = dict(sorted(details[run_id].params.items()))
     return details

@@ -58,10 +58,14 @@ def attach_params(run: Run, params: Mapping[str, ParamValue]) -> None:
 
 
 def add_params(session: Session, run_id: int, params: Mapping[str, ParamValue], max_params: int) -> None:
-    """Add params to an existing run; refuses a changed value or more than `max_params` in all. The run's row is
-    locked first, so that two requests adding params to one run do not each rewrite `Run.params_json` from what
-    was there before the other (or together pass `max_params`)."""
-    session.execute(select(Run.id).where(Run.id == run_id).with_for_update())
+    """Add params to an existing run; refuses a changed value or more than `max_params` in all."""
+    # The run's row is written first, so that two requests adding params to one run take turns: each then reads
+    # the params the other stored and rewrites `Run.params_json` with both (and both count towards `max_params`).
+    # A write, not SELECT ... FOR UPDATE, which SQLite ignores: there the update takes the database's write lock.
+    session.execute(
+        update(Run).where(Run.id == run_id).values(params_json=Run.params_json),
+        execution_options={"synchronize_session": False},
+    )
     wanted = _encoded(params)
     have = {
         key: (value, kind)

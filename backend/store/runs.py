@@ -88,6 +88,7 @@ def new_run(
         queue=gpu_queue(spec, queue),
         priority=priority,
         name=name,
+        params_json={},  # a grid cell has none; `create_run` attaches a single run's
     )
     run.teacher_links = [RunTeacher(teacher_id=t, position=i) for i, t in enumerate(spec.teachers)]
     return run

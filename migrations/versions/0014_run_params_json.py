@@ -61,7 +61,7 @@ def upgrade() -> None:
     fill = (
         sa.update(_RUN).where(_RUN.c.id == sa.bindparam("run")).values(params_json=sa.bindparam("document"))
     )
-    for batch in list(_documents(connection)):
+    for batch in _documents(connection):  # while the read streams: a server-side cursor on PostgreSQL
         connection.execute(fill, batch)
     connection.execute(sa.update(_RUN).where(_RUN.c.params_json.is_(None)).values(params_json={}))
 
