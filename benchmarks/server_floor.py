@@ -106,7 +106,11 @@ def socket_floor(requests: int, client: str | None = None) -> float:
 def floor_server(kind: str) -> Iterator[tuple[int, int]]:
     """The do-nothing app (`http`) or the bare socket (`socket`) as a subprocess on a free loopback port: its port
     and process id, yielded once it accepts connections; stopped on leaving."""
-    folder = Path(tempfile.mkdtemp(prefix="floor-"))
+    with tempfile.TemporaryDirectory(prefix="floor-") as name:
+        yield from _serving(kind, Path(name))
+
+
+def _serving(kind: str, folder: Path) -> Iterator[tuple[int, int]]:
     port = _free_port()
     if kind == "http":
         (folder / "floor_app.py").write_text(APP)

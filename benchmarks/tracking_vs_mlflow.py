@@ -180,8 +180,9 @@ def paired_note(sizes: Sizes) -> list[str]:
         "mean of its two pairs' (part i of MLflow against part i of XCL Lab; an odd last part is left out); the "
         "paired ratio is the median over blocks with a sign-test 95 % interval, which assumes the blocks' ratios "
         "are independent with a common median (none under 6 blocks). A search or history part's figure is "
-        f"{reads}; a search row pairs its p50's. Unless --no-floors, a bare socket answering fixed bytes ran "
-        "beside both servers, timed alternately with each liveness request in the same parts.",
+        f"{reads}; a search row pairs its p50's. Unless --no-floors (or liveness was left out), a bare socket "
+        "answering fixed bytes ran beside both servers, timed alternately with each liveness request in the same "
+        "parts (the liveness phase's wall time in the CPU table includes those requests).",
         "",
     ]
 

@@ -21,6 +21,7 @@ parts, free of the machine's drift between the two.
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,9 +29,9 @@ from dataclasses import dataclass
 
 from benchmarks import server_floor
 from benchmarks.tracking import procstats, report
-from benchmarks.tracking.adapters import CheckFailed
 from benchmarks.tracking.pairing import median_interval
 from benchmarks.tracking.runner import SOCKET_FIGURE, Result
+from benchmarks.tracking.servers import ServerFailed
 
 
 @dataclass(frozen=True)
@@ -119,8 +120,8 @@ def socket_caller(socket: SocketBeside, client: str) -> tuple[Callable[[], None]
     get, close = server_floor.client_get(client, socket.port)
 
     def call() -> None:
-        if get() != server_floor.FLOOR_BODY:
-            raise CheckFailed("the bare socket answered something else")
+        if get() != server_floor.FLOOR_BODY:  # the benchmark's own set-up failed, not a server under test
+            raise ServerFailed("the bare socket answered something else")
 
     return call, close
 
@@ -137,8 +138,9 @@ def paired_socket_lines(results: list[Result]) -> list[str]:
         counts.add(len(quotients))
         interval = median_interval(quotients)
         span = f"{interval[0]:.2f}-{interval[1]:.2f}×" if interval else "no interval"
+        median = math.exp(statistics.median(math.log(q) for q in quotients))  # as `pairing.paired_ratio`
         found.append(
-            f"{result.product} {statistics.median(quotients):.2f}× ({span}; socket "
+            f"{result.product} {median:.2f}× ({span}; socket "
             f"{report.number(result.figures[SOCKET_FIGURE])} ms, liveness {report.number(result.figures['health_p50_ms'])} ms)"
         )
     if not found:

@@ -139,6 +139,8 @@ class Runner:
             chunk: list[float] = []
             beside_chunk: list[float] = []
             with self.phase(phase):
+                if beside is not None and self.warm_each_part:
+                    beside[1]()  # untimed, as the part's own opening request (`phase`)
                 for i in part:
                     if beside is not None and i % 2:
                         beside_chunk.append(self.timed(beside[1])[1])
