@@ -11,7 +11,7 @@ figures with ratios (> 1: XCL Lab is better), server CPU seconds per phase and m
 WARNING when other processes kept the machine busy, and, measured after the servers stopped, the floors under
 liveness, memory and the PostgreSQL one-point write with the best ratio each allows any server
 (`benchmarks/tracking/ceilings.py`; `--no-floors` skips them; with --paired the bare socket is also timed
-beside each server's liveness, request by request). Run (about 45 minutes at full size on 2 cores;
+in each liveness part, beside each server's own requests). Run (about 45 minutes at full size on 2 cores;
 --quick, SQLite only unless --backends says otherwise, about a minute):
 
     .venv/bin/python benchmarks/tracking_vs_mlflow.py [--quick] [--backends sqlite,postgresql]
@@ -181,8 +181,9 @@ def paired_note(sizes: Sizes) -> list[str]:
         "paired ratio is the median over blocks with a sign-test 95 % interval, which assumes the blocks' ratios "
         "are independent with a common median (none under 6 blocks). A search or history part's figure is "
         f"{reads}; a search row pairs its p50's. Unless --no-floors (or liveness was left out), a bare socket "
-        "answering fixed bytes ran beside both servers, timed alternately with each liveness request in the same "
-        "parts (the liveness phase's wall time in the CPU table includes those requests).",
+        "answering fixed bytes ran beside both servers and was timed in each liveness part too, as many requests "
+        "in a block of their own, after the server's in one part and before them in the next (the liveness "
+        "phase's wall time in the CPU table includes them).",
         "",
     ]
 

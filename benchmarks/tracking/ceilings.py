@@ -14,8 +14,8 @@ Each row states the floor, MLflow's figure and their quotient: a target above th
 such a server on this machine, whatever its code.
 
 Those floors are timed after the servers, minutes after the figures they bound. In a paired run the bare socket is
-also up beside both servers (`socket_beside`) and timed request by request with each server's liveness, in the
-same parts (`Runner.floor`): `paired_socket_lines` reports each server's liveness over the socket from those
+also up beside both servers (`socket_beside`) and timed in each of a server's liveness parts, in a block beside
+the server's own (`Runner.floor`): `paired_socket_lines` reports each server's liveness over the socket from those
 parts, free of the machine's drift between the two.
 """
 
@@ -146,7 +146,7 @@ def paired_socket_lines(results: list[Result]) -> list[str]:
     if not found:
         return []
     return [
-        "Liveness over the bare socket timed beside it, request by request in the same parts (median over "
+        "Liveness over the bare socket timed beside it in the same parts (median over "
         f"{'/'.join(map(str, sorted(counts)))} parts, 95 % interval): "
         + "; ".join(found)
         + ". MLflow's quotient is the best ratio a "

@@ -90,7 +90,7 @@ class Runner:
     ) -> None:
         self.tracker, self.workload, self.sizes, self.log = tracker, workload, sizes, log
         self.phases, self.warm_each_part = phases, warm_each_part
-        # A checked request to the bare socket (`ceilings.socket_beside`), timed beside each liveness request.
+        # A checked request to the bare socket (`ceilings.socket_beside`), timed in each liveness part too.
         self.floor = floor
         self.meter = meter if meter is not None else Meter(tracker.server)
         self.result = Result(tracker.product, tracker.server.backend, meter=self.meter)
@@ -131,25 +131,26 @@ class Runner:
         """`call` timed `requests` times, part by part, pausing after each part, each answer given to `check`
         outside the timing; records each part's median (ms) as `figure` and returns every time, in seconds.
 
-        `beside`, a figure's name and a call: that call timed as often, alternating with `call` request by request
-        (A B B A) in the same parts, its part medians and overall median recorded under that name."""
+        `beside`, a figure's name and a call: that call timed as often in the same parts, in a block of its own
+        before or after `call`'s (after in even parts, before in odd ones: A B B A), each block opened by an untimed
+        request in a pairing; its part medians and overall median are recorded under that name."""
         times: list[float] = []
         beside_times: list[float] = []
-        for part in split(range(requests), self.sizes.parts):
+        for n, part in enumerate(split(range(requests), self.sizes.parts)):
             chunk: list[float] = []
             beside_chunk: list[float] = []
             with self.phase(phase):
-                if beside is not None and self.warm_each_part:
-                    beside[1]()  # untimed, as the part's own opening request (`phase`)
-                for i in part:
-                    if beside is not None and i % 2:
-                        beside_chunk.append(self.timed(beside[1])[1])
+                if beside is not None and n % 2:
+                    beside_chunk = self._block(beside[1], len(part))
+                if beside is not None and n % 2 and self.warm_each_part:
+                    call()  # after the other block, as `phase` opens each part
+                for _ in part:
                     out, dt = self.timed(call)
                     chunk.append(dt)
                     if check is not None:
                         check(out)
-                    if beside is not None and not i % 2:
-                        beside_chunk.append(self.timed(beside[1])[1])
+                if beside is not None and not n % 2:
+                    beside_chunk = self._block(beside[1], len(part))
             times += chunk
             self.record_part(figure, statistics.median(chunk) * 1000)
             if beside is not None:
@@ -159,6 +160,12 @@ class Runner:
         if beside is not None and beside_times:
             self.result.figures[beside[0]] = statistics.median(beside_times) * 1000
         return times
+
+    def _block(self, call: Callable[[], object], count: int) -> list[float]:
+        """`call` timed `count` times in a row (after an untimed one, in a pairing)."""
+        if self.warm_each_part:
+            call()
+        return [self.timed(call)[1] for _ in range(count)]
 
     def rate_parts(
         self, phase: str, figure: str, items: Sequence[T], send: Callable[[T], int]

@@ -124,21 +124,24 @@ def test_the_partners_cpu_is_kept_apart_from_outside_load() -> None:
     )
 
 
-def test_a_call_beside_alternates_with_each_request_in_the_same_parts() -> None:
+def test_a_call_beside_is_timed_in_a_block_of_each_part_first_and_last_in_turn() -> None:
     nowhere = SimpleNamespace(pids=list, tree_pids=list, serving_pid=lambda: None, backend="sqlite")
     calls: list[str] = []
     runner = Runner(
-        SimpleNamespace(product="A", server=nowhere),  # type: ignore[arg-type]
+        SimpleNamespace(product="A", server=nowhere, health=lambda: calls.append("open")),  # type: ignore[arg-type]
         Workload(0),
         Sizes(parts=2),
         lambda _: None,
+        warm_each_part=True,
     )
     parts = runner.latency_parts(
-        "health", "live", 6, lambda: calls.append("live"), beside=("floor", lambda: calls.append("floor"))
+        "health", "live", 4, lambda: calls.append("live"), beside=("floor", lambda: calls.append("floor"))
     )
     assert list(parts) == ["health", "health"]
-    # A B B A, carried on across the parts' boundary: each part holds as many of each.
-    assert calls == ["live", "floor", "floor", "live"] * 3
+    # Each part opens with an untimed request ("open", then each block's first); A B, then B A.
+    assert calls == ["open", "live", "live", "floor", "floor", "floor"] + [
+        "open", "floor", "floor", "floor", "live", "live", "live",
+    ]  # fmt: skip
     assert len(runner.result.parts["live"]) == len(runner.result.parts["floor"]) == 2
     assert runner.result.figures["floor"] > 0 and "live" not in runner.result.figures
 
