@@ -213,6 +213,8 @@ def measure_paired(
     server's liveness timed beside it (`Runner.floor`)."""
     trackers = [tracker_for(server, client) for server in servers]
     callers = [ceilings.socket_caller(socket, client) for _ in trackers] if socket is not None else []
+    floors = [call for call, _ in callers] or [None] * len(trackers)
+    beside = (socket,) if socket is not None else ()
     try:
         runners = [
             Runner(
@@ -221,11 +223,11 @@ def measure_paired(
                 sizes,
                 lambda message, product=tracker.product: log(f"{product}: {message.strip()}"),
                 phases,
-                procstats.Meter(tracker.server, partners=(other.server, *([socket] if socket else []))),
+                procstats.Meter(tracker.server, partners=(other.server, *beside)),
                 warm_each_part=True,
-                floor=callers[i][0] if callers else None,
+                floor=floor,
             )
-            for i, (tracker, other) in enumerate(zip(trackers, reversed(trackers), strict=True))
+            for tracker, other, floor in zip(trackers, reversed(trackers), floors, strict=True)
         ]
         return {result.product: result for result in take_turns(*runners)}
     finally:

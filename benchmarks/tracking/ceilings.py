@@ -139,16 +139,13 @@ def paired_socket_lines(results: list[Result]) -> list[str]:
         interval = median_interval(quotients)
         span = f"{interval[0]:.2f}-{interval[1]:.2f}×" if interval else "no interval"
         median = math.exp(statistics.median(math.log(q) for q in quotients))  # as `pairing.paired_ratio`
-        found.append(
-            f"{result.product} {median:.2f}× ({span}; socket "
-            f"{report.number(result.figures[SOCKET_FIGURE])} ms, liveness {report.number(result.figures['health_p50_ms'])} ms)"
-        )
+        socket_ms, live_ms = (report.number(result.figures[f]) for f in (SOCKET_FIGURE, "health_p50_ms"))
+        found.append(f"{result.product} {median:.2f}× ({span}; socket {socket_ms} ms, liveness {live_ms} ms)")
     if not found:
         return []
+    parts = "/".join(map(str, sorted(counts)))
     return [
-        "Liveness over the bare socket timed beside it in the same parts (median over "
-        f"{'/'.join(map(str, sorted(counts)))} parts, 95 % interval): "
-        + "; ".join(found)
-        + ". MLflow's quotient is the best ratio a "
-        "server that answers at least as slowly as the socket could show against it here."
+        f"Liveness over the bare socket timed beside it in the same parts (median over {parts} parts, 95 % "
+        f"interval): {'; '.join(found)}. MLflow's quotient is the best ratio a server that answers at least as "
+        "slowly as the socket could show against it here."
     ]
