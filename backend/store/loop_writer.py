@@ -7,9 +7,9 @@ asynchronous connection waits on the event loop instead. The statement, its para
 `backend.store.metrics`' own, so both paths write and refuse alike.
 
 A write the driver fails (the database restarted, no connection in time, a value the database refuses) raises
-`WriteUnavailable`: the caller hands the request to the full stack, which pings and reconnects, and answers a
-refused value as it always has. The write is an upsert in one autocommitted statement, so running it again
-stores each point once.
+`WriteUnavailable`: the caller hands the request to the full stack, whose pool finds closed connections and
+reconnects, and answers a refused value as it always has. The write is an upsert in one autocommitted statement,
+so running it again stores each point once.
 
 Writes come one at a time from a training script, so one connection is kept out of the pool (`_held`) for them:
 taking a connection from the pool and giving it back (its locks, checks and bookkeeping) cost about 0.15 ms a

@@ -6,12 +6,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
 import pytest
-from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy import Engine, insert, make_url, select, text, update
 
 from backend.db import (
     ReadSessionWrite,
@@ -20,6 +22,7 @@ from backend.db import (
     make_engine,
     make_read_session_factory,
     make_session_factory,
+    server_closed,
     verify_schema,
 )
 from backend.models import Experiment
@@ -119,3 +122,35 @@ def test_a_read_session_refuses_to_write(database_url: str) -> None:
             assert reader.scalars(select(Experiment.name)).all() == ["kept"]  # reading is still fine
         with make_session_factory(engine)() as check:
             assert [(e.name, e.description) for e in check.scalars(select(Experiment))] == [("kept", "")]
+
+
+def _no_ping(_dbapi_connection: object) -> bool:
+    raise AssertionError("the pool pinged the database: a round trip on every checkout")
+
+
+def test_a_connection_the_server_closed_is_replaced_without_a_round_trip(database_url: str) -> None:
+    """A pooled connection whose backend was terminated (as a restart terminates them all) is found closed when
+    the pool hands it out, by its socket, and replaced: the request runs on a new connection. A live pooled
+    connection is handed out without a ping."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has no server connection to lose")
+    engine = make_engine(database_url)
+    engine.dialect.do_ping = _no_ping  # type: ignore[method-assign]
+    try:
+        with engine.connect() as conn:
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            assert not server_closed(conn.connection.dbapi_connection)  # after a query, idle and open
+        with engine.connect() as conn:  # the same pooled connection, handed out again without a ping
+            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
+        url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+        with psycopg.connect(url, autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+            deadline = time.monotonic() + 10
+            while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone():
+                assert time.monotonic() < deadline, "the terminated backend did not exit"
+                time.sleep(0.01)
+        with engine.connect() as conn:
+            second = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+        assert second != first
+    finally:
+        engine.dispose()

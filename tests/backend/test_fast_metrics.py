@@ -207,8 +207,8 @@ def test_plain_writes_wait_on_the_event_loop_and_large_sqlite_ones_on_a_thread(
 
 def test_a_lost_database_connection_leaves_one_write_to_the_stack(api: TestClient, database_url: str) -> None:
     """The database restarted (every connection gone): the next plain write's connection fails and the full
-    stack (which pings and reconnects) writes it; the write after that is the event loop's again. Every point is
-    stored and the client sees plain successes."""
+    stack (whose pool finds the closed connections and reconnects) writes it; the write after that is the event
+    loop's again. Every point is stored and the client sees plain successes."""
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite has no server connection to lose")
     app: FastAPI = api.app  # type: ignore[assignment]
