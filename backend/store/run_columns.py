@@ -47,7 +47,7 @@ def run_columns(session: Session, flt: RunFilter, sample: int = COLUMN_SAMPLE) -
     conditions = filter_conditions(flt)
     keys = select(LatestMetric.key).distinct().order_by(LatestMetric.key)
     tags = select(RunTag.tag).distinct().order_by(RunTag.tag)
-    params = select(RunParam.key).distinct().order_by(RunParam.key)
+    params = select(RunParam.key).distinct()  # sorted here: params answer in code-point order of their keys
     if conditions:
         matching = select(Run.id).where(*conditions)
         keys = keys.where(LatestMetric.run_id.in_(matching))
@@ -67,7 +67,7 @@ def run_columns(session: Session, flt: RunFilter, sample: int = COLUMN_SAMPLE) -
         metric_keys=list(session.scalars(keys)),
         tags=list(session.scalars(tags)),
         sampled_runs=len(rows),
-        param_keys=list(session.scalars(params)),
+        param_keys=sorted(session.scalars(params)),
     )
 
 
