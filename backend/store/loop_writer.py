@@ -34,7 +34,7 @@ from backend.models import utcnow
 from backend.store.metrics import PG_WRITE, HolderRule, PointLike, admit, pg_write_params, rows_of
 from backend.store.run_params import ParamValue
 from backend.store.run_rows import RunRow
-from backend.store.tracking_runs import PG_CREATE, encode_params, pg_create_params, stored_params
+from backend.store.tracking_runs import PG_CREATE, encode_params, pg_create_params
 
 # As the engine's pool (`backend.db.make_engine`); one connection kept open while idle.
 MAX_CONNECTIONS = 10
@@ -194,7 +194,7 @@ class PostgresLoopWriter:
             raise WriteUnavailable(str(exc)) from exc
         if row is None:  # no such experiment: nothing was inserted, and the full stack answers the 404
             raise WriteUnavailable(f"experiment {experiment_id} not found")
-        return RunRow._make(row), stored_params(encoded)
+        return RunRow._make(row), encoded.stored
 
     async def _check_idle_connections(self) -> None:
         """A restarted database leaves every idle connection dead, not only the one that failed (which the pool

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from psycopg.types.json import Json
 from sqlalchemy import JSON, Column, Connection, bindparam, insert, select
@@ -105,19 +105,17 @@ def insert_tracking_run(
         row = _insert_postgres(connection, experiment_id, name, now, encoded)
     else:
         row = _insert_plain(connection, experiment_id, name, now, encoded)
-    return row, stored_params(encoded)
+    return row, encoded.stored
 
 
-Encoded = list[tuple[str, str, str]]  # (key, text, type) per param
+class Encoded(NamedTuple):
+    rows: list[tuple[str, str, str]]  # (key, text, type) per param, as `run_param` stores them
+    stored: dict[str, ParamValue]  # as they read back (`Run.params_json`)
 
 
 def encode_params(params: Mapping[str, ParamValue]) -> Encoded:
-    return [(key, *encode(value)) for key, value in params.items()]
-
-
-def stored_params(encoded: Encoded) -> dict[str, ParamValue]:
-    """The params as they read back (`Run.params_json`)."""
-    return document({key: (text, kind) for key, text, kind in encoded})
+    rows = [(key, *encode(value)) for key, value in params.items()]
+    return Encoded(rows, document({key: (text, kind) for key, text, kind in rows}))
 
 
 def pg_create_params(experiment_id: int, name: str | None, now: datetime, encoded: Encoded) -> dict[str, Any]:
@@ -127,10 +125,10 @@ def pg_create_params(experiment_id: int, name: str | None, now: datetime, encode
         "experiment_id": experiment_id,
         "name": name,
         "now": now,
-        "params_json": Json(stored_params(encoded)),
-        "keys": [p[0] for p in encoded],
-        "vals": [p[1] for p in encoded],
-        "types": [p[2] for p in encoded],
+        "params_json": Json(encoded.stored),
+        "keys": [p[0] for p in encoded.rows],
+        "vals": [p[1] for p in encoded.rows],
+        "types": [p[2] for p in encoded.rows],
     }
 
 
@@ -164,15 +162,15 @@ def _insert_plain(
         "name": name,
         "created_at": now,
         "started_at": now,
-        "params_json": stored_params(encoded),
+        "params_json": encoded.stored,
     }
     row = connection.execute(insert(_RUN).returning(*_RUN.c), values).one()
-    if encoded:
+    if encoded.rows:
         # The driver's executemany: SQLAlchemy's per-row parameter processing costs more than the insert.
         p = placeholder(connection)
         with driver_cursor(connection) as cursor:
             cursor.executemany(
                 f"INSERT INTO run_param (run_id, key, value, type) VALUES ({p}, {p}, {p}, {p})",
-                [(row.id, *param) for param in encoded],
+                [(row.id, *param) for param in encoded.rows],
             )
     return row
