@@ -11,12 +11,14 @@ import ast
 import json
 import re
 import select
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pydantic_core import from_json
-from sqlalchemy import Engine, create_engine, event, inspect, text
+from sqlalchemy import Dialect, Engine, create_engine, event, inspect, text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import InvalidatePoolError
 from sqlalchemy.orm import ORMExecuteState, Session, sessionmaker
 
@@ -52,25 +54,53 @@ def make_engine(url: str) -> Engine:
             sqlite_pragmas(dbapi_connection, busy_ms=30_000)
 
         return engine
+    if make_url(url).get_dialect().driver not in _POLLED_DRIVERS:  # connections this module cannot look into
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_deserializer=load_json
+        )
     engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=load_json)
-    event.listen(engine, "checkout", _refuse_closed_connection)
+    event.listen(engine, "checkin", _note_checkin)
+    event.listen(engine, "checkout", _checkout_check(engine.dialect))
     return engine
 
 
-def _refuse_closed_connection(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
-    """The pool's check of a connection it hands out, in place of a pre-ping round trip (a tenth to half a
-    millisecond on every request here): an idle connection has nothing to read, so a socket that reads as ready
-    is one the server has closed (a restart, an administrator's terminate: its goodbye and the end of the
-    stream). Raising `InvalidatePoolError` does what a failed pre-ping does: this connection and every one
-    pooled before it are replaced, and the request goes on with a new one. (A server that vanished without
-    closing, a cut cable, is found by neither check until the network gives up.)"""
-    if server_closed(dbapi_connection):
-        raise InvalidatePoolError("the database closed this pooled connection")
+_POLLED_DRIVERS = frozenset({"psycopg", "psycopg2"})
+# A pooled connection idle longer than this is pinged when handed out; one used more recently is only looked at.
+# Firewalls and load balancers drop idle connections after minutes; a request that comes back within half a
+# minute finds its connection as it left it, unless the server closed it, which the socket shows.
+PING_AFTER_IDLE_SECONDS = 30.0
+_RETURNED_AT = "returned_at"
 
 
-def server_closed(dbapi_connection: Any) -> bool:
-    """Whether an idle psycopg connection is closed or its server has sent something (which on an idle
-    connection means it is gone; a spurious message would only cost a reconnect). No round trip."""
+def _note_checkin(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _checkout_check(dialect: Dialect) -> Callable[[Any, Any, Any], None]:
+    def check(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        """The pool's check of a connection it hands out, instead of a ping round trip every time (a tenth to half
+        a millisecond a request here). One back in the pool for a moment is only looked at: an idle connection has
+        nothing to read, so a readable socket means the server closed it (a restart, a terminated backend) or,
+        rarely, sent something unasked, which a ping tells apart. One idle for longer is pinged: a peer gone
+        without closing (a rebooted host, a firewall dropping idle connections) leaves nothing to read. Raising
+        `InvalidatePoolError` does what a failed pre-ping does: this connection is replaced, and at their next
+        checkout those the pool opened before it."""
+        returned_at = record.info.get(_RETURNED_AT)  # None: a connection just opened
+        recent = returned_at is None or time.monotonic() - returned_at < PING_AFTER_IDLE_SECONDS
+        if recent and not has_input(dbapi_connection):
+            return
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error:
+            alive = False
+        if not alive:
+            raise InvalidatePoolError("the database closed this pooled connection")
+
+    return check
+
+
+def has_input(dbapi_connection: Any) -> bool:
+    """Whether an idle connection is closed or has something to read, without a round trip."""
     if dbapi_connection.closed:
         return True
     poller = select.poll()

@@ -15,14 +15,15 @@ import psycopg
 import pytest
 from sqlalchemy import Engine, insert, make_url, select, text, update
 
+from backend import db as db_module
 from backend.db import (
     ReadSessionWrite,
     SchemaOutOfDate,
+    has_input,
     load_json,
     make_engine,
     make_read_session_factory,
     make_session_factory,
-    server_closed,
     verify_schema,
 )
 from backend.models import Experiment
@@ -124,33 +125,75 @@ def test_a_read_session_refuses_to_write(database_url: str) -> None:
             assert [(e.name, e.description) for e in check.scalars(select(Experiment))] == [("kept", "")]
 
 
-def _no_ping(_dbapi_connection: object) -> bool:
-    raise AssertionError("the pool pinged the database: a round trip on every checkout")
-
-
-def test_a_connection_the_server_closed_is_replaced_without_a_round_trip(database_url: str) -> None:
-    """A pooled connection whose backend was terminated (as a restart terminates them all) is found closed when
-    the pool hands it out, by its socket, and replaced: the request runs on a new connection. A live pooled
-    connection is handed out without a ping."""
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite has no server connection to lose")
+@contextmanager
+def _counting_pings(database_url: str) -> Iterator[tuple[Engine, list[bool]]]:
+    """An engine on the database whose pool's pings are recorded (True: the connection answered)."""
     engine = make_engine(database_url)
-    engine.dialect.do_ping = _no_ping  # type: ignore[method-assign]
+    real, pings = engine.dialect.do_ping, []
+
+    def ping(dbapi_connection: object) -> bool:
+        try:
+            answered = real(dbapi_connection)
+        except Exception:
+            pings.append(False)
+            raise
+        pings.append(answered)
+        return answered
+
+    engine.dialect.do_ping = ping  # type: ignore[method-assign]
     try:
-        with engine.connect() as conn:
-            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-            assert not server_closed(conn.connection.dbapi_connection)  # after a query, idle and open
-        with engine.connect() as conn:  # the same pooled connection, handed out again without a ping
-            assert conn.execute(text("SELECT pg_backend_pid()")).scalar() == first
-        url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-        with psycopg.connect(url, autocommit=True) as admin:
-            admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-            deadline = time.monotonic() + 10
-            while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone():
-                assert time.monotonic() < deadline, "the terminated backend did not exit"
-                time.sleep(0.01)
-        with engine.connect() as conn:
-            second = conn.execute(text("SELECT pg_backend_pid()")).scalar()
-        assert second != first
+        yield engine, pings
     finally:
         engine.dispose()
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def _admin(database_url: str) -> psycopg.Connection:
+    url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
+    return psycopg.connect(url, autocommit=True)
+
+
+def test_a_connection_the_server_closed_is_replaced_without_a_ping_for_the_live_ones(
+    migrated_url: str,
+) -> None:
+    """A pooled connection back in the pool for a moment is handed out without a ping; one whose backend was
+    terminated (as a restart terminates them all) is found by its socket, pinged, and replaced: the request runs
+    on a new connection."""
+    with _counting_pings(migrated_url) as (engine, pings), _admin(migrated_url) as admin:
+        first = _backend_pid(engine)
+        assert _backend_pid(engine) == first and pings == []  # the same connection, no round trip to check it
+        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone():
+            assert time.monotonic() < deadline, "the terminated backend did not exit"
+            time.sleep(0.01)
+        assert _backend_pid(engine) != first
+        assert pings == [False]
+
+
+def test_a_message_on_a_live_connection_costs_a_ping_not_the_connection(migrated_url: str) -> None:
+    """Something the server sent unasked (here a notification) makes the socket readable too: the ping tells the
+    connection is alive, and it is kept."""
+    with _counting_pings(migrated_url) as (engine, pings), _admin(migrated_url) as admin:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("LISTEN pool_check")
+            conn.commit()
+            first = conn.execute(text("SELECT pg_backend_pid()")).scalar()
+            assert not has_input(conn.connection.dbapi_connection)
+        admin.execute("NOTIFY pool_check")
+        time.sleep(0.2)
+        assert _backend_pid(engine) == first
+        assert pings == [True]
+
+
+def test_a_connection_idle_for_long_is_pinged(migrated_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A peer gone without closing leaves nothing to read: a connection idle past the limit is pinged."""
+    monkeypatch.setattr(db_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+    with _counting_pings(migrated_url) as (engine, pings):
+        first = _backend_pid(engine)
+        assert _backend_pid(engine) == first
+        assert pings == [True]  # the connection just opened is not

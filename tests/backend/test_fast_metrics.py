@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import psycopg
@@ -217,10 +218,15 @@ def test_a_lost_database_connection_leaves_one_write_to_the_stack(api: TestClien
     assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
     url = make_url(database_url)
     with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as admin:
-        admin.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()",
-            (url.database,),
-        )
+        others = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
+        gone = [pid for (pid,) in admin.execute(others, (url.database,))]
+        for pid in gone:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        # As after a restart: the backends have exited and closed their connections.
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (gone,)).fetchone():
+            assert time.monotonic() < deadline, "the terminated backends did not exit"
+            time.sleep(0.01)
     stack, entered = app.middleware_stack, []
 
     async def counted(scope: Any, receive: Any, send: Any) -> None:
