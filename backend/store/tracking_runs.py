@@ -7,8 +7,9 @@ On PostgreSQL the run and its params are one statement in autocommit (one round 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
 from psycopg.types.json import Json
 from sqlalchemy import JSON, Column, Connection, bindparam, insert, select
@@ -108,7 +109,8 @@ def insert_tracking_run(
     return row, encoded.stored
 
 
-class Encoded(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Encoded:
     rows: list[tuple[str, str, str]]  # (key, text, type) per param, as `run_param` stores them
     stored: dict[str, ParamValue]  # as they read back (`Run.params_json`)
 
