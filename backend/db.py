@@ -54,13 +54,14 @@ def make_engine(url: str) -> Engine:
             sqlite_pragmas(dbapi_connection, busy_ms=30_000)
 
         return engine
-    if make_url(url).get_dialect().driver not in _POLLED_DRIVERS:  # connections this module cannot look into
-        return create_engine(
-            url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_deserializer=load_json
-        )
-    engine = create_engine(url, pool_size=10, max_overflow=20, json_deserializer=load_json)
-    event.listen(engine, "checkin", _note_checkin)
-    event.listen(engine, "checkout", _checkout_check(engine.dialect))
+    # Another driver's connections this module cannot look into: the pool pings each one it hands out.
+    polled = make_url(url).get_dialect().driver in _POLLED_DRIVERS
+    engine = create_engine(
+        url, pool_pre_ping=not polled, pool_size=10, max_overflow=20, json_deserializer=load_json
+    )
+    if polled:
+        event.listen(engine, "checkin", _note_checkin)
+        event.listen(engine, "checkout", _checkout_check(engine.dialect))
     return engine
 
 

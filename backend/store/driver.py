@@ -29,7 +29,7 @@ def driver_cursor(connection: Connection) -> Iterator[Any]:
 def among_ids(column: str, ids: Sequence[int], postgres: bool) -> tuple[str, list[Any]]:
     """`column` in a page of ids, as SQL text and its parameters: on PostgreSQL one array parameter (the statement
     text stays the same for every page, so the driver prepares it once), sent as the array's text: psycopg
-    adapts a list element by element in Python, 0.3 ms for a 100-run page's ids here; on SQLite an IN list."""
+    adapts a list element by element in Python (about 0.5 ms of a 100-run page here); on SQLite an IN list."""
     if postgres:
         return f"{column} = ANY(%s::bigint[])", ["{" + ",".join(map(str, map(int, ids))) + "}"]
     return f"{column} IN ({', '.join('?' * len(ids))})", list(ids)
