@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,22 @@ def fresh_postgres_database(template: str | None = None) -> Iterator[str]:
     finally:
         with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def terminate_backends(database: str, pids: Sequence[int] | None = None) -> None:
+    """Terminate these backends of the database (all of them by default) and wait until they have exited and so
+    closed their connections, as after a restart."""
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        if pids is None:
+            found = admin.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", (database,))
+            pids = [pid for (pid,) in found]
+        for pid in pids:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        deadline = time.monotonic() + 10
+        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (list(pids),)).fetchone():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"backends {pids} did not exit")
+            time.sleep(0.01)
 
 
 def copy_sqlite_database(source: Path, target: Path) -> None:

@@ -28,6 +28,7 @@ from backend.db import (
 )
 from backend.models import Experiment
 from backend.store import experiments
+from tests.support import terminate_backends
 from xclab.settings import Settings
 
 
@@ -152,25 +153,16 @@ def _backend_pid(engine: Engine) -> int:
         return int(conn.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def _admin(database_url: str) -> psycopg.Connection:
-    url = make_url(database_url).set(drivername="postgresql").render_as_string(False)
-    return psycopg.connect(url, autocommit=True)
-
-
 def test_a_connection_the_server_closed_is_replaced_without_a_ping_for_the_live_ones(
     migrated_url: str,
 ) -> None:
     """A pooled connection back in the pool for a moment is handed out without a ping; one whose backend was
     terminated (as a restart terminates them all) is found by its socket, pinged, and replaced: the request runs
     on a new connection."""
-    with _counting_pings(migrated_url) as (engine, pings), _admin(migrated_url) as admin:
+    with _counting_pings(migrated_url) as (engine, pings):
         first = _backend_pid(engine)
         assert _backend_pid(engine) == first and pings == []  # the same connection, no round trip to check it
-        admin.execute("SELECT pg_terminate_backend(%s)", (first,))
-        deadline = time.monotonic() + 10
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", (first,)).fetchone():
-            assert time.monotonic() < deadline, "the terminated backend did not exit"
-            time.sleep(0.01)
+        terminate_backends(engine.url.database or "", [first])
         assert _backend_pid(engine) != first
         assert pings == [False]
 
@@ -178,7 +170,11 @@ def test_a_connection_the_server_closed_is_replaced_without_a_ping_for_the_live_
 def test_a_message_on_a_live_connection_costs_a_ping_not_the_connection(migrated_url: str) -> None:
     """Something the server sent unasked (here a notification) makes the socket readable too: the ping tells the
     connection is alive, and it is kept."""
-    with _counting_pings(migrated_url) as (engine, pings), _admin(migrated_url) as admin:
+    same_database = make_url(migrated_url).set(drivername="postgresql").render_as_string(False)
+    with (
+        _counting_pings(migrated_url) as (engine, pings),
+        psycopg.connect(same_database, autocommit=True) as admin,  # a notification stays in its database
+    ):
         with engine.connect() as conn:
             conn.exec_driver_sql("LISTEN pool_check")
             conn.commit()

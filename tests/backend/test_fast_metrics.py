@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -16,6 +14,7 @@ from sqlalchemy import make_url
 
 from backend import fast_metrics
 from tests.backend.conftest import TOKEN
+from tests.support import terminate_backends
 
 
 async def _broken(scope: Any, receive: Any, send: Any) -> None:
@@ -216,17 +215,7 @@ def test_a_lost_database_connection_leaves_one_write_to_the_stack(api: TestClien
     run_id = _tracking_run(api)
     body = {"metrics": [{"key": "loss", "step": 1, "value": 0.5}]}
     assert api.post(f"/api/v1/runs/{run_id}/metrics", json=body).json() == {"written": 1}
-    url = make_url(database_url)
-    with psycopg.connect(url.set(drivername="postgresql").render_as_string(False), autocommit=True) as admin:
-        others = "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()"
-        gone = [pid for (pid,) in admin.execute(others, (url.database,))]
-        for pid in gone:
-            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
-        # As after a restart: the backends have exited and closed their connections.
-        deadline = time.monotonic() + 10
-        while admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = ANY(%s)", (gone,)).fetchone():
-            assert time.monotonic() < deadline, "the terminated backends did not exit"
-            time.sleep(0.01)
+    terminate_backends(make_url(database_url).database or "")
     stack, entered = app.middleware_stack, []
 
     async def counted(scope: Any, receive: Any, send: Any) -> None:
